@@ -1,0 +1,110 @@
+//! What the outside world can ask of the engine. `Copy`, no heap data, so a
+//! command can cross a lock-free queue from any thread.
+
+use super::params::Param;
+
+/// Something a performer does to one track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TrackAction {
+    /// Heads read only; the motor runs at the track's speed.
+    Play,
+    /// The motor glides to a halt; the play head keeps reading as it slows.
+    Stop,
+    /// Replace what is on the tape with the input.
+    Record,
+    /// Keep `feedback` of the old signal and add the input.
+    Dub,
+    /// Wipe the tape as it passes the heads, writing nothing.
+    Erase,
+    /// Wipe the whole tape at once (undoable).
+    Clear,
+    /// Flip the direction of the transport.
+    Reverse,
+    /// Take back the last record, dub, erase or clear.
+    Undo,
+    /// Re-apply what the last undo took back.
+    Redo,
+    Mute,
+    Unmute,
+    Solo,
+    Unsolo,
+}
+
+impl TrackAction {
+    pub const ALL: [TrackAction; 13] = [
+        TrackAction::Play,
+        TrackAction::Stop,
+        TrackAction::Record,
+        TrackAction::Dub,
+        TrackAction::Erase,
+        TrackAction::Clear,
+        TrackAction::Reverse,
+        TrackAction::Undo,
+        TrackAction::Redo,
+        TrackAction::Mute,
+        TrackAction::Unmute,
+        TrackAction::Solo,
+        TrackAction::Unsolo,
+    ];
+
+    /// The name used in events files, MIDI bindings and take logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TrackAction::Play => "play",
+            TrackAction::Stop => "stop",
+            TrackAction::Record => "record",
+            TrackAction::Dub => "dub",
+            TrackAction::Erase => "erase",
+            TrackAction::Clear => "clear",
+            TrackAction::Reverse => "reverse",
+            TrackAction::Undo => "undo",
+            TrackAction::Redo => "redo",
+            TrackAction::Mute => "mute",
+            TrackAction::Unmute => "unmute",
+            TrackAction::Solo => "solo",
+            TrackAction::Unsolo => "unsolo",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<TrackAction> {
+        TrackAction::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// One instruction to the engine. Track indices are 0-based here; files and
+/// screens show them 1-based.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Command {
+    Track {
+        track: u8,
+        action: TrackAction,
+    },
+    /// Set a parameter; the value is clamped into its range.
+    Set {
+        track: u8,
+        param: Param,
+        value: f32,
+    },
+    /// Add to a parameter (relative encoders, fine adjust); clamped.
+    Nudge {
+        track: u8,
+        param: Param,
+        delta: f32,
+    },
+}
+
+impl Command {
+    /// The track this command is for.
+    pub fn track(&self) -> u8 {
+        match *self {
+            Command::Track { track, .. } | Command::Set { track, .. } | Command::Nudge { track, .. } => track,
+        }
+    }
+}
+
+/// A command to apply `offset` frames into the next processed block.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimedCommand {
+    pub offset: u32,
+    pub command: Command,
+}

@@ -1,0 +1,188 @@
+//! Small filter building blocks shared by the tape model.
+
+use std::f64::consts::PI;
+
+/// Values smaller than this are flushed to zero in filter states and on tape,
+/// so decaying signals never reach the (slow) denormal range.
+pub const DENORMAL_FLOOR: f32 = 1.0e-20;
+
+#[inline]
+pub fn flush_denormal(x: f32) -> f32 {
+    if x.abs() < DENORMAL_FLOOR {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// Biquad coefficients (normalised, a0 = 1), computed in f64 for accuracy.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BiquadCoefs {
+    pub b0: f32,
+    pub b1: f32,
+    pub b2: f32,
+    pub a1: f32,
+    pub a2: f32,
+}
+
+impl BiquadCoefs {
+    pub const IDENTITY: BiquadCoefs = BiquadCoefs { b0: 1.0, b1: 0.0, b2: 0.0, a1: 0.0, a2: 0.0 };
+
+    /// RBJ cookbook low-pass; `hz` is clamped below Nyquist.
+    pub fn lowpass(sample_rate: f64, hz: f64, q: f64) -> Self {
+        let (cos_w, alpha) = Self::prewarp(sample_rate, hz, q);
+        let a0 = 1.0 + alpha;
+        Self::normalise((1.0 - cos_w) / 2.0, 1.0 - cos_w, (1.0 - cos_w) / 2.0, a0, -2.0 * cos_w, 1.0 - alpha)
+    }
+
+    /// RBJ cookbook high-pass.
+    pub fn highpass(sample_rate: f64, hz: f64, q: f64) -> Self {
+        let (cos_w, alpha) = Self::prewarp(sample_rate, hz, q);
+        let a0 = 1.0 + alpha;
+        Self::normalise(
+            (1.0 + cos_w) / 2.0,
+            -(1.0 + cos_w),
+            (1.0 + cos_w) / 2.0,
+            a0,
+            -2.0 * cos_w,
+            1.0 - alpha,
+        )
+    }
+
+    /// RBJ cookbook peaking equaliser.
+    pub fn peak(sample_rate: f64, hz: f64, q: f64, gain_db: f64) -> Self {
+        let (cos_w, alpha) = Self::prewarp(sample_rate, hz, q);
+        let a = 10f64.powf(gain_db / 40.0);
+        Self::normalise(
+            1.0 + alpha * a,
+            -2.0 * cos_w,
+            1.0 - alpha * a,
+            1.0 + alpha / a,
+            -2.0 * cos_w,
+            1.0 - alpha / a,
+        )
+    }
+
+    fn prewarp(sample_rate: f64, hz: f64, q: f64) -> (f64, f64) {
+        let hz = hz.clamp(1.0, sample_rate * 0.49);
+        let w = 2.0 * PI * hz / sample_rate;
+        (w.cos(), w.sin() / (2.0 * q))
+    }
+
+    fn normalise(b0: f64, b1: f64, b2: f64, a0: f64, a1: f64, a2: f64) -> Self {
+        BiquadCoefs {
+            b0: (b0 / a0) as f32,
+            b1: (b1 / a0) as f32,
+            b2: (b2 / a0) as f32,
+            a1: (a1 / a0) as f32,
+            a2: (a2 / a0) as f32,
+        }
+    }
+}
+
+/// Transposed direct form II biquad.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Biquad {
+    s1: f32,
+    s2: f32,
+}
+
+impl Biquad {
+    #[inline]
+    pub fn process(&mut self, c: &BiquadCoefs, x: f32) -> f32 {
+        let y = c.b0 * x + self.s1;
+        self.s1 = flush_denormal(c.b1 * x - c.a1 * y + self.s2);
+        self.s2 = flush_denormal(c.b2 * x - c.a2 * y);
+        y
+    }
+
+    pub fn reset(&mut self) {
+        *self = Biquad::default();
+    }
+}
+
+/// Linear ramp toward a target over a fixed number of samples: the click-free
+/// way to change a gain. Per-sample, so block-size invariant.
+#[derive(Clone, Copy, Debug)]
+pub struct Ramp {
+    value: f32,
+    target: f32,
+    step: f32,
+    remaining: u32,
+    length: u32,
+}
+
+impl Ramp {
+    pub fn new(value: f32, length: u32) -> Self {
+        Ramp { value, target: value, step: 0.0, remaining: 0, length: length.max(1) }
+    }
+
+    pub fn set_target(&mut self, target: f32) {
+        if target != self.target {
+            self.target = target;
+            self.remaining = self.length;
+            self.step = (target - self.value) / self.length as f32;
+        }
+    }
+
+    /// Jump straight to a value (at load, or when nobody can hear it).
+    pub fn jump(&mut self, value: f32) {
+        self.value = value;
+        self.target = value;
+        self.remaining = 0;
+    }
+
+    #[inline]
+    pub fn next(&mut self) -> f32 {
+        if self.remaining > 0 {
+            self.remaining -= 1;
+            self.value = if self.remaining == 0 { self.target } else { self.value + self.step };
+        }
+        self.value
+    }
+
+    pub fn value(&self) -> f32 {
+        self.value
+    }
+
+    pub fn target(&self) -> f32 {
+        self.target
+    }
+
+    pub fn is_settled(&self) -> bool {
+        self.remaining == 0
+    }
+}
+
+/// dB to linear gain; -120 dB and below is treated as silence.
+pub fn db_to_gain(db: f32) -> f32 {
+    if db <= -120.0 {
+        0.0
+    } else {
+        10f32.powf(db / 20.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ramp_reaches_target_exactly_after_its_length() {
+        let mut r = Ramp::new(0.0, 4);
+        r.set_target(1.0);
+        let v: Vec<f32> = (0..5).map(|_| r.next()).collect();
+        assert_eq!(v, vec![0.25, 0.5, 0.75, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn lowpass_passes_dc_with_unity_gain() {
+        let c = BiquadCoefs::lowpass(48_000.0, 1_000.0, 0.707);
+        let mut f = Biquad::default();
+        let mut y = 0.0;
+        for _ in 0..10_000 {
+            y = f.process(&c, 1.0);
+        }
+        assert!((y - 1.0).abs() < 1e-4);
+    }
+}

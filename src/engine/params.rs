@@ -1,0 +1,322 @@
+//! Per-track parameters: the one table of names, units, ranges and defaults.
+//!
+//! Patch files, events, MIDI bindings and the screen all name parameters by
+//! [`Param::key`], and every range check in the project reads [`Param::range`],
+//! so the table below is the single source of truth.
+
+/// A continuously adjustable per-track parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Param {
+    /// Loop length in seconds of tape at speed 1. Changing it at run time
+    /// moves the loop end within the tape that was allocated at load.
+    Length,
+    /// Target transport speed as a ratio; negative plays in reverse.
+    Speed,
+    /// Track output level in dB; -120 means silent.
+    LevelDb,
+    /// Stereo position, -1 (left) to 1 (right), equal-power.
+    Pan,
+    /// Fraction of the old signal kept per dub pass.
+    Feedback,
+    /// Fraction of the tape erased per pass while playing.
+    Erase,
+    /// Gain into the record head in dB, before saturation.
+    DriveDb,
+    /// Peak speed deviation of the wow in percent.
+    WowPct,
+    /// Wow rate in Hz.
+    WowHz,
+    /// Peak speed deviation of the flutter waveform in percent.
+    FlutterPct,
+    /// Flutter fundamental rate in Hz (2nd and 3rd harmonics ride on it).
+    FlutterHz,
+    /// Standard deviation of the slow random speed drift in percent.
+    DriftPct,
+    /// RMS level of the playback hiss in dBFS; -120 means off.
+    HissDb,
+    /// Generation loss per pass, 0 (none) to 1 (a lot).
+    Age,
+    /// Seconds the motor takes to settle after a speed change.
+    InertiaS,
+}
+
+/// Unit and range of one parameter, for validation, help and MIDI scaling.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ParamSpec {
+    pub key: &'static str,
+    pub unit: &'static str,
+    pub min: f32,
+    pub max: f32,
+    pub default: f32,
+}
+
+impl Param {
+    /// Every parameter, in the order the patch format documents them.
+    pub const ALL: [Param; 15] = [
+        Param::Length,
+        Param::Speed,
+        Param::LevelDb,
+        Param::Pan,
+        Param::Feedback,
+        Param::Erase,
+        Param::DriveDb,
+        Param::WowPct,
+        Param::WowHz,
+        Param::FlutterPct,
+        Param::FlutterHz,
+        Param::DriftPct,
+        Param::HissDb,
+        Param::Age,
+        Param::InertiaS,
+    ];
+
+    pub const fn spec(self) -> ParamSpec {
+        const fn s(key: &'static str, unit: &'static str, min: f32, max: f32, default: f32) -> ParamSpec {
+            ParamSpec { key, unit, min, max, default }
+        }
+        match self {
+            Param::Length => s("length", "s", 0.05, 600.0, 4.0),
+            Param::Speed => s("speed", "ratio", -4.0, 4.0, 1.0),
+            Param::LevelDb => s("level_db", "dB", -120.0, 6.0, 0.0),
+            Param::Pan => s("pan", "", -1.0, 1.0, 0.0),
+            Param::Feedback => s("feedback", "", 0.0, 1.0, 0.9),
+            Param::Erase => s("erase", "", 0.0, 1.0, 0.0),
+            Param::DriveDb => s("drive_db", "dB", 0.0, 36.0, 0.0),
+            Param::WowPct => s("wow_pct", "%", 0.0, 5.0, 0.05),
+            Param::WowHz => s("wow_hz", "Hz", 0.05, 4.0, 0.8),
+            Param::FlutterPct => s("flutter_pct", "%", 0.0, 2.0, 0.03),
+            Param::FlutterHz => s("flutter_hz", "Hz", 2.0, 30.0, 8.0),
+            Param::DriftPct => s("drift_pct", "%", 0.0, 5.0, 0.0),
+            Param::HissDb => s("hiss_db", "dBFS", -120.0, -20.0, -120.0),
+            Param::Age => s("age", "", 0.0, 1.0, 0.0),
+            Param::InertiaS => s("inertia_s", "s", 0.0, 5.0, 0.3),
+        }
+    }
+
+    /// The name used in patch files, events and MIDI bindings.
+    pub const fn key(self) -> &'static str {
+        self.spec().key
+    }
+
+    pub fn from_key(key: &str) -> Option<Param> {
+        Param::ALL.into_iter().find(|p| p.key() == key)
+    }
+
+    pub const fn default_value(self) -> f32 {
+        self.spec().default
+    }
+
+    /// Clamp a value into this parameter's range; NaN becomes the default.
+    pub fn clamp(self, value: f32) -> f32 {
+        let spec = self.spec();
+        if value.is_nan() {
+            spec.default
+        } else {
+            value.clamp(spec.min, spec.max)
+        }
+    }
+
+    pub fn contains(self, value: f32) -> bool {
+        let spec = self.spec();
+        value >= spec.min && value <= spec.max
+    }
+}
+
+/// The current value of every [`Param`] of one track.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrackParams {
+    values: [f32; Param::ALL.len()],
+}
+
+impl Default for TrackParams {
+    fn default() -> Self {
+        let mut values = [0.0; Param::ALL.len()];
+        for (slot, param) in values.iter_mut().zip(Param::ALL) {
+            *slot = param.default_value();
+        }
+        TrackParams { values }
+    }
+}
+
+impl TrackParams {
+    pub fn get(&self, param: Param) -> f32 {
+        self.values[param as usize]
+    }
+
+    /// Set a value, clamped into the parameter's range.
+    pub fn set(&mut self, param: Param, value: f32) {
+        self.values[param as usize] = param.clamp(value);
+    }
+}
+
+/// How a track's record head saturates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SaturationModel {
+    /// Jiles-Atherton magnetic hysteresis, solved at 2x oversampling.
+    #[default]
+    Hysteresis,
+    /// A cheap memoryless soft-clipping curve (the "eco" option).
+    Soft,
+    /// No saturation: the record head is linear (useful for measurements).
+    Off,
+}
+
+impl SaturationModel {
+    pub const NAMES: [&'static str; 3] = ["hysteresis", "soft", "off"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "hysteresis" => Some(Self::Hysteresis),
+            "soft" => Some(Self::Soft),
+            "off" => Some(Self::Off),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hysteresis => "hysteresis",
+            Self::Soft => "soft",
+            Self::Off => "off",
+        }
+    }
+}
+
+/// Whether playback goes through the speed-dependent loss filter and head bump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ToneModel {
+    /// HF loss and head bump whose corners follow the tape speed.
+    #[default]
+    Tape,
+    /// Flat playback.
+    Flat,
+}
+
+impl ToneModel {
+    pub const NAMES: [&'static str; 2] = ["tape", "flat"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "tape" => Some(Self::Tape),
+            "flat" => Some(Self::Flat),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tape => "tape",
+            Self::Flat => "flat",
+        }
+    }
+}
+
+/// Cost/quality trade-off for the whole engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Quality {
+    /// 8-tap windowed-sinc read interpolation (widened above speed 1).
+    #[default]
+    Full,
+    /// 4-point Hermite read interpolation.
+    Eco,
+}
+
+impl Quality {
+    pub const NAMES: [&'static str; 2] = ["full", "eco"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "full" => Some(Self::Full),
+            "eco" => Some(Self::Eco),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Eco => "eco",
+        }
+    }
+}
+
+/// How long a track's tape is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TapeLength {
+    /// A loop of this many seconds (at speed 1).
+    Fixed(f64),
+    /// The first record-then-play sets the length; up to `max_seconds` of tape.
+    Free { max_seconds: f64 },
+}
+
+/// Maximum number of tracks a patch may have; snapshots are sized for it.
+pub const MAX_TRACKS: usize = 16;
+
+/// Default capacity of a `free` track, in seconds.
+pub const DEFAULT_MAX_LENGTH_S: f64 = 60.0;
+
+/// Everything the engine needs to build one track.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrackConfig {
+    pub name: String,
+    pub length: TapeLength,
+    pub params: TrackParams,
+    pub saturation: SaturationModel,
+    pub tone: ToneModel,
+    pub mute: bool,
+    pub solo: bool,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig {
+            name: String::new(),
+            length: TapeLength::Fixed(Param::Length.default_value() as f64),
+            params: TrackParams::default(),
+            saturation: SaturationModel::default(),
+            tone: ToneModel::default(),
+            mute: false,
+            solo: false,
+        }
+    }
+}
+
+/// Everything the engine needs to build itself; a validated patch becomes one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    /// Seeds every random process (drift, hiss, dropouts); same seed, same output.
+    pub seed: u64,
+    pub quality: Quality,
+    /// Master output level in dB, before the limiter.
+    pub master_db: f32,
+    pub tracks: Vec<TrackConfig>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { seed: 0, quality: Quality::Full, master_db: 0.0, tracks: vec![TrackConfig::default()] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_defaults_are_in_range() {
+        for param in Param::ALL {
+            assert_eq!(Param::from_key(param.key()), Some(param));
+            assert!(param.contains(param.default_value()), "{}", param.key());
+        }
+        assert_eq!(Param::ALL.iter().enumerate().filter(|(i, p)| **p as usize != *i).count(), 0);
+    }
+
+    #[test]
+    fn set_clamps_and_rejects_nan() {
+        let mut params = TrackParams::default();
+        params.set(Param::Speed, 9.0);
+        assert_eq!(params.get(Param::Speed), 4.0);
+        params.set(Param::Speed, f32::NAN);
+        assert_eq!(params.get(Param::Speed), 1.0);
+    }
+}

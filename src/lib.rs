@@ -1,0 +1,17 @@
+//! ferrotape: a tape-loop performance instrument.
+//!
+//! Module map:
+//! - [`engine`]: the pure, real-time-safe DSP core (tape, transport, colour,
+//!   tracks, mixer). No I/O, no threads, no locks, no allocation in `process`.
+//! - [`patch`]: the TOML patch format and its validation.
+//! - [`events`]: timed-event files (scores and take logs).
+//! - [`render`]: the offline renderer behind `ferrotape render`.
+//! - [`wav`]: reading and writing WAV files (with resampling on read).
+//! - [`file_error`]: errors that name a file, a line and what is allowed.
+
+pub mod engine;
+pub mod events;
+pub mod file_error;
+pub mod patch;
+pub mod render;
+pub mod wav;
