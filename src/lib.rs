@@ -1,6 +1,7 @@
 //! ferrotape: a tape-loop performance instrument.
 //!
 //! Module map:
+//! - [`analysis`]: measuring rendered audio (pitch, level, period, distortion).
 //! - [`engine`]: the pure, real-time-safe DSP core (tape, transport, colour,
 //!   tracks, mixer). No I/O, no threads, no locks, no allocation in `process`.
 //! - [`patch`]: the TOML patch format and its validation.
@@ -9,6 +10,7 @@
 //! - [`wav`]: reading and writing WAV files (with resampling on read).
 //! - [`file_error`]: errors that name a file, a line and what is allowed.
 
+pub mod analysis;
 pub mod engine;
 pub mod events;
 pub mod file_error;

@@ -1,0 +1,90 @@
+//! What the screen reads: a fixed-size, `Copy` picture of the engine.
+
+use super::params::MAX_TRACKS;
+
+/// What a track's heads are doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HeadMode {
+    #[default]
+    Play,
+    Stop,
+    Record,
+    Dub,
+    Erase,
+}
+
+impl HeadMode {
+    /// Short upper-case label for the screen.
+    pub fn label(self) -> &'static str {
+        match self {
+            HeadMode::Play => "PLAY",
+            HeadMode::Stop => "STOP",
+            HeadMode::Record => "REC",
+            HeadMode::Dub => "DUB",
+            HeadMode::Erase => "ERASE",
+        }
+    }
+
+    /// Whether the record head is writing in this mode.
+    pub fn writes(self) -> bool {
+        matches!(self, HeadMode::Record | HeadMode::Dub | HeadMode::Erase)
+    }
+}
+
+/// One track, as last seen by the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TrackSnapshot {
+    pub mode: HeadMode,
+    /// Play head position as a fraction of the loop, 0..1.
+    pub position: f32,
+    /// Loop length in seconds at speed 1 (for an unset free track: 0).
+    pub length_s: f32,
+    /// Whether this is a free track still waiting for its first recording.
+    pub length_unset: bool,
+    /// Target speed (ratio).
+    pub target_speed: f32,
+    /// Motor speed (ratio), gliding toward the target.
+    pub motor_speed: f32,
+    /// Tape speed including wow, flutter and drift.
+    pub tape_speed: f32,
+    /// Peak absolute output of the last block, linear.
+    pub peak: f32,
+    pub muted: bool,
+    pub soloed: bool,
+    pub can_undo: bool,
+    pub can_redo: bool,
+    /// Completed trips around the loop.
+    pub passes: u64,
+}
+
+/// The whole engine, as last seen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EngineSnapshot {
+    /// Frames processed since the engine was prepared.
+    pub frames: u64,
+    pub track_count: usize,
+    pub tracks: [TrackSnapshot; MAX_TRACKS],
+    /// Peak absolute master output of the last block (left, right).
+    pub master_peak: [f32; 2],
+    /// Non-finite values caught and replaced with silence since start.
+    pub faults: u64,
+}
+
+impl Default for EngineSnapshot {
+    fn default() -> Self {
+        EngineSnapshot {
+            frames: 0,
+            track_count: 0,
+            tracks: [TrackSnapshot::default(); MAX_TRACKS],
+            master_peak: [0.0; 2],
+            faults: 0,
+        }
+    }
+}
+
+impl EngineSnapshot {
+    /// The tracks that exist.
+    pub fn tracks(&self) -> &[TrackSnapshot] {
+        &self.tracks[..self.track_count]
+    }
+}

@@ -1,0 +1,630 @@
+//! One track: a tape, its transport, the heads and their modes.
+//!
+//! Per sample: the motor advances; the record head (a fixed gap behind the
+//! play head) deposits the input into every cell it crosses (the write-head
+//! resampler); the play head reads with an interpolating kernel; playback is
+//! coloured, hissed, levelled.
+
+use super::color::{Ageing, Hiss, PlaybackTone, RecordSaturator};
+use super::command::TrackAction;
+use super::filter::{db_to_gain, flush_denormal, Biquad, BiquadCoefs, Ramp};
+use super::mixer::{smoothing_coefficient, SMOOTHING_S};
+use super::params::{Param, Quality, TapeLength, TrackConfig, TrackParams};
+use super::snapshot::{HeadMode, TrackSnapshot};
+use super::tape::{hermite, SincTable, Tape, SINC_HALF_WIDTH, SWAP_CELLS_PER_SAMPLE};
+
+/// Distance from the record head back to... the play head leads the record
+/// head by this many cells, more than the widest read kernel (4 × 4 cells
+/// at speed 4), so the play head never hears a cell while it is being written.
+pub const HEAD_GAP_CELLS: f64 = 24.0;
+
+/// Punch in/out, erase and mute fades, seconds.
+pub const FADE_S: f64 = 0.01;
+/// Fade of the output around an undo, redo or clear sweep, seconds.
+const DUCK_S: f64 = 0.002;
+/// Samples of sweep after which the play head is safely behind the swapped
+/// region and the output may come back.
+const DUCK_HOLD_SAMPLES: u32 = 4;
+/// Below this |speed| the playback level falls in proportion to speed: head
+/// output follows the rate of flux change, so a stopping tape fades out.
+const FULL_LEVEL_SPEED: f64 = 0.05;
+/// Below this |speed| the record path is band-limited before the write head
+/// (fewer cells than samples per second: the input must not alias onto tape).
+const PREFILTER_BELOW_SPEED: f64 = 0.95;
+/// Record pre-filter coefficients are refreshed every this many samples.
+const CONTROL_INTERVAL: u64 = 32;
+
+/// Butterworth Q values for a 4th-order low-pass made of two biquads.
+const BUTTERWORTH4_Q: [f64; 2] = [0.541_196_1, 1.306_563];
+
+/// A pending whole-tape operation, waiting for the output to duck.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sweep {
+    Undo,
+    Redo,
+    Clear,
+}
+
+/// A free track's length bookkeeping.
+#[derive(Clone, Copy, Debug)]
+struct FreeLength {
+    /// Loop length in cells, once the first take has closed it.
+    cells: Option<usize>,
+    /// How the length changes when the last operation is undone (before, after).
+    undo_change: Option<(Option<usize>, Option<usize>)>,
+}
+
+pub struct Track {
+    sample_rate: f64,
+    quality: Quality,
+    params: TrackParams,
+    tape: Tape,
+    free: Option<FreeLength>,
+    transport: super::transport::Transport,
+    mode: HeadMode,
+    /// Play head position in cells, 0 ≤ pos < len.
+    pos: f64,
+    passes: u64,
+
+    /// Last four input samples (oldest first), for the write-head interpolator.
+    history: [f32; 4],
+    prefilter: [Biquad; 2],
+    prefilter_coefs: [BiquadCoefs; 2],
+    prefilter_on: bool,
+    drive: f32,
+    /// Record head engagement, 0 (lifted) to 1 (writing).
+    engage: Ramp,
+    /// Fraction of the old signal fed into the record head.
+    feedback: Ramp,
+    /// Fraction of the old signal kept where the record head is not writing.
+    keep: Ramp,
+    /// Cells left to write additively after closing a free loop, so its seam crossfades.
+    seam_fold: u32,
+    fade_samples: u32,
+    saturator: RecordSaturator,
+    last_written: Option<(usize, f32)>,
+
+    tone: PlaybackTone,
+    hiss: Hiss,
+    ageing: Ageing,
+    level: f32,
+    audible: Ramp,
+    smoothing: f32,
+    duck: Ramp,
+    sweep: Option<Sweep>,
+    sweep_samples: u32,
+    /// Whether the play head moves forward, seen when the sweep started.
+    sweep_forward: bool,
+    /// A loop length to take on once the sweep finishes (undoing a free take).
+    resize_after_sweep: Option<usize>,
+    /// A mode asked for while a sweep was running.
+    deferred_mode: Option<HeadMode>,
+
+    clock: u64,
+    peak: f32,
+    faults: u64,
+    muted: bool,
+    soloed: bool,
+}
+
+impl Track {
+    /// Build a track and allocate its tape. Called off the audio thread.
+    pub fn new(config: &TrackConfig, quality: Quality, sample_rate: f64, seed: u64) -> Track {
+        let (capacity_s, len_s, free) = match config.length {
+            TapeLength::Fixed(seconds) => (seconds, seconds, None),
+            TapeLength::Free { max_seconds } => {
+                (max_seconds, max_seconds, Some(FreeLength { cells: None, undo_change: None }))
+            }
+        };
+        let capacity = seconds_to_cells(capacity_s, sample_rate);
+        let len = seconds_to_cells(len_s, sample_rate).min(capacity);
+        let mut params = config.params;
+        params.set(Param::Length, (len as f64 / sample_rate) as f32);
+        let speed = params.get(Param::Speed) as f64;
+        let fade_samples = (FADE_S * sample_rate).round().max(1.0) as u32;
+        let mut track = Track {
+            sample_rate,
+            quality,
+            params,
+            tape: Tape::new(capacity, len),
+            free,
+            transport: super::transport::Transport::new(sample_rate, seed, speed),
+            mode: HeadMode::Play,
+            pos: HEAD_GAP_CELLS,
+            passes: 0,
+            history: [0.0; 4],
+            prefilter: [Biquad::default(); 2],
+            prefilter_coefs: [BiquadCoefs::IDENTITY; 2],
+            prefilter_on: false,
+            drive: db_to_gain(params.get(Param::DriveDb)),
+            engage: Ramp::new(0.0, fade_samples),
+            feedback: Ramp::new(0.0, fade_samples),
+            keep: Ramp::new(1.0 - params.get(Param::Erase), fade_samples),
+            seam_fold: 0,
+            fade_samples,
+            saturator: RecordSaturator::new(config.saturation, sample_rate),
+            last_written: None,
+            tone: PlaybackTone::new(config.tone, sample_rate),
+            hiss: Hiss::new(super::noise::mix64(seed ^ 0x6869_7373)),
+            ageing: Ageing::new(super::noise::mix64(seed ^ 0x0061_6765), sample_rate),
+            level: db_to_gain(params.get(Param::LevelDb)),
+            audible: Ramp::new(1.0, fade_samples),
+            smoothing: smoothing_coefficient(sample_rate, SMOOTHING_S),
+            duck: Ramp::new(1.0, (DUCK_S * sample_rate).round().max(1.0) as u32),
+            sweep: None,
+            sweep_samples: 0,
+            sweep_forward: true,
+            resize_after_sweep: None,
+            deferred_mode: None,
+            clock: 0,
+            peak: 0.0,
+            faults: 0,
+            muted: config.mute,
+            soloed: config.solo,
+        };
+        track.pos %= track.tape.len() as f64;
+        track
+    }
+
+    pub fn params(&self) -> &TrackParams {
+        &self.params
+    }
+
+    pub fn mode(&self) -> HeadMode {
+        self.mode
+    }
+
+    pub fn tape(&self) -> &Tape {
+        &self.tape
+    }
+
+    pub fn is_muted(&self) -> bool {
+        self.muted
+    }
+
+    pub fn is_soloed(&self) -> bool {
+        self.soloed
+    }
+
+    pub fn faults(&self) -> u64 {
+        self.faults
+    }
+
+    /// Whether this is a free track whose length the first take has not set yet.
+    pub fn length_unset(&self) -> bool {
+        self.free.is_some_and(|f| f.cells.is_none())
+    }
+
+    /// Take on the current audibility at once (at load: no fade-in).
+    pub fn snap_audibility(&mut self) {
+        let target = self.audible.target();
+        self.audible.jump(target);
+    }
+
+    /// Set whether mute/solo across the engine lets this track be heard.
+    pub fn set_audible(&mut self, audible: bool) {
+        self.audible.set_target(if audible { 1.0 } else { 0.0 });
+    }
+
+    pub fn set_param(&mut self, param: Param, value: f32) {
+        self.params.set(param, value);
+        match param {
+            Param::Length => {
+                if self.free.is_none_or(|f| f.cells.is_some()) {
+                    let cells = seconds_to_cells(self.params.get(Param::Length) as f64, self.sample_rate)
+                        .min(self.tape.capacity());
+                    self.resize_loop(cells);
+                    if let Some(free) = self.free.as_mut() {
+                        free.cells = Some(cells);
+                    }
+                }
+            }
+            Param::Erase if self.mode != HeadMode::Erase => {
+                self.keep.set_target(1.0 - self.params.get(Param::Erase));
+            }
+            Param::Feedback if self.mode == HeadMode::Dub => {
+                self.feedback.set_target(self.params.get(Param::Feedback));
+            }
+            _ => {}
+        }
+    }
+
+    fn resize_loop(&mut self, cells: usize) {
+        self.tape.set_len(cells);
+        self.pos = self.pos.rem_euclid(self.tape.len() as f64);
+        self.last_written = None;
+    }
+
+    pub fn apply(&mut self, action: TrackAction) {
+        match action {
+            TrackAction::Play => self.set_mode(HeadMode::Play),
+            TrackAction::Stop => self.set_mode(HeadMode::Stop),
+            TrackAction::Record => self.set_mode(HeadMode::Record),
+            TrackAction::Dub => self.set_mode(HeadMode::Dub),
+            TrackAction::Erase => self.set_mode(HeadMode::Erase),
+            TrackAction::Clear => self.request_sweep(Sweep::Clear),
+            TrackAction::Undo => self.request_sweep(Sweep::Undo),
+            TrackAction::Redo => self.request_sweep(Sweep::Redo),
+            TrackAction::Reverse => {
+                let speed = self.params.get(Param::Speed);
+                self.params.set(Param::Speed, -speed);
+            }
+            TrackAction::Mute => self.muted = true,
+            TrackAction::Unmute => self.muted = false,
+            TrackAction::Solo => self.soloed = true,
+            TrackAction::Unsolo => self.soloed = false,
+        }
+    }
+
+    fn set_mode(&mut self, mode: HeadMode) {
+        if self.sweep.is_some() || self.tape.job_active() {
+            // The tape is being swapped or wiped; the new mode starts once it is done.
+            self.deferred_mode = Some(mode);
+            return;
+        }
+        if mode == self.mode {
+            return;
+        }
+        let was_writing = self.mode.writes();
+        let closing_free_take = self.mode == HeadMode::Record && self.length_unset();
+
+        if mode.writes() && !was_writing {
+            if self.length_unset() && mode == HeadMode::Record {
+                self.start_free_take();
+            }
+            // A new operation: remember what it overwrites, for undo.
+            self.tape.begin_capture();
+            if let Some(free) = self.free.as_mut() {
+                free.undo_change = None;
+            }
+        }
+        if closing_free_take && mode != HeadMode::Record {
+            self.close_free_take(mode);
+        }
+        self.mode = mode;
+        self.retarget_heads();
+    }
+
+    fn retarget_heads(&mut self) {
+        let (engage, feedback, keep) = match self.mode {
+            HeadMode::Play | HeadMode::Stop => {
+                (0.0, self.feedback.target(), 1.0 - self.params.get(Param::Erase))
+            }
+            HeadMode::Record => (1.0, 0.0, 1.0),
+            HeadMode::Dub => (1.0, self.params.get(Param::Feedback), 1.0),
+            HeadMode::Erase => (0.0, 0.0, 0.0),
+        };
+        self.engage.set_target(engage);
+        self.feedback.set_target(feedback);
+        self.keep.set_target(keep);
+    }
+
+    /// The first take on a free track starts at the beginning of the tape.
+    fn start_free_take(&mut self) {
+        self.resize_loop(self.tape.capacity());
+        self.pos = HEAD_GAP_CELLS;
+        self.last_written = None;
+    }
+
+    /// The first take ends: its length becomes the loop's length.
+    fn close_free_take(&mut self, next: HeadMode) {
+        let record_cell = (self.pos - HEAD_GAP_CELLS).floor().max(0.0) as usize;
+        let cells = (record_cell + 1).clamp(1, self.tape.capacity());
+        self.resize_loop(cells);
+        if let Some(free) = self.free.as_mut() {
+            free.cells = Some(cells);
+            free.undo_change = Some((None, Some(cells)));
+        }
+        self.params.set(Param::Length, (cells as f64 / self.sample_rate) as f32);
+        if next != HeadMode::Dub {
+            // Keep writing through the punch-out fade, added onto the loop's
+            // faded-in start: the seam becomes a crossfade.
+            self.seam_fold = self.fade_samples;
+        }
+    }
+
+    fn request_sweep(&mut self, sweep: Sweep) {
+        if self.sweep.is_some() || self.tape.job_active() {
+            return;
+        }
+        let possible = match sweep {
+            Sweep::Undo => self.tape.can_undo() || self.mode.writes(),
+            Sweep::Redo => self.tape.can_redo(),
+            Sweep::Clear => true,
+        };
+        if !possible {
+            return;
+        }
+        if self.mode.writes() {
+            self.mode = HeadMode::Play;
+            if self.length_unset() {
+                self.close_free_take(HeadMode::Play);
+                self.seam_fold = 0;
+            }
+        }
+        self.tape.end_capture();
+        // Lift the record head at once: the output is ducked while the tape changes.
+        self.engage.jump(0.0);
+        self.feedback.jump(0.0);
+        self.keep.jump(1.0 - self.params.get(Param::Erase));
+        self.seam_fold = 0;
+        self.sweep = Some(sweep);
+        self.sweep_samples = 0;
+        self.duck.set_target(0.0);
+    }
+
+    /// Start the pending sweep once the output is silent; bring the output
+    /// back once the sweep has safely outrun the play head.
+    fn advance_sweep(&mut self) {
+        if let Some(sweep) = self.sweep {
+            if self.duck.value() > 0.0 {
+                return;
+            }
+            self.begin_sweep(sweep);
+            self.sweep = None;
+            self.sweep_samples = 0;
+            self.sweep_forward = self.transport.speed() >= 0.0;
+            self.last_written = None;
+        }
+        if self.tape.job_active() {
+            self.tape.step_job(SWAP_CELLS_PER_SAMPLE);
+            self.sweep_samples += 1;
+            if !self.tape.job_active() {
+                if let Some(cells) = self.resize_after_sweep.take() {
+                    self.resize_loop(cells);
+                }
+                if let Some(mode) = self.deferred_mode.take() {
+                    self.set_mode(mode);
+                }
+            }
+        }
+        if self.duck.target() == 0.0 && self.sweep.is_none() {
+            // Moving forward, the sweep (started just behind the play head) outruns
+            // it within a few samples; in reverse, wait for the whole sweep.
+            let outran = self.sweep_forward && self.sweep_samples >= DUCK_HOLD_SAMPLES;
+            if !self.tape.job_active() || outran {
+                self.duck.set_target(1.0);
+            }
+        }
+    }
+
+    fn begin_sweep(&mut self, sweep: Sweep) {
+        let margin = (SINC_HALF_WIDTH as f64 * 4.0 + HEAD_GAP_CELLS) as i64 + 8;
+        let behind_head = |tape: &Tape, pos: f64| tape.wrap(pos.floor() as i64 - margin);
+        match sweep {
+            Sweep::Clear => {
+                self.tape.begin_clear(behind_head(&self.tape, self.pos));
+                if let Some(free) = self.free.as_mut() {
+                    free.undo_change = free.cells.map(|cells| (Some(cells), None));
+                    if free.cells.take().is_some() {
+                        self.resize_after_sweep = Some(self.tape.capacity());
+                    }
+                }
+            }
+            Sweep::Undo | Sweep::Redo => {
+                let redo = sweep == Sweep::Redo;
+                let change = self.free.and_then(|f| f.undo_change);
+                if let Some((before, after)) = change {
+                    let target = if redo { after } else { before };
+                    if let Some(cells) = target {
+                        self.resize_loop(cells);
+                    }
+                    if !self.tape.begin_swap(redo, behind_head(&self.tape, self.pos)) {
+                        return;
+                    }
+                    if target.is_none() {
+                        self.resize_after_sweep = Some(self.tape.capacity());
+                    }
+                    if let Some(free) = self.free.as_mut() {
+                        free.cells = target;
+                    }
+                } else {
+                    self.tape.begin_swap(redo, behind_head(&self.tape, self.pos));
+                }
+            }
+        }
+    }
+
+    /// Process one sample: input in, track output (after level and mute) out.
+    #[inline]
+    pub fn tick(&mut self, input: f32, sinc: &SincTable) -> f32 {
+        let speed = self.params.get(Param::Speed) as f64;
+        let target = match self.mode {
+            HeadMode::Stop => 0.0,
+            // A free track's first take runs forward: it measures the loop.
+            HeadMode::Record if self.length_unset() => speed.abs(),
+            _ => speed,
+        };
+        let v = self.transport.next(&self.params, target);
+        self.advance_sweep();
+
+        // Record path: drive, band-limit at low speed, then the write head.
+        let drive_target = db_to_gain(self.params.get(Param::DriveDb));
+        self.drive += self.smoothing * (drive_target - self.drive);
+        let mut x = input;
+        if self.clock % CONTROL_INTERVAL == 0 {
+            self.update_prefilter(v.abs());
+        }
+        if self.prefilter_on {
+            x = self.prefilter[0].process(&self.prefilter_coefs[0], x);
+            x = self.prefilter[1].process(&self.prefilter_coefs[1], x);
+        }
+        self.history = [self.history[1], self.history[2], self.history[3], x];
+
+        let engage = self.engage.next();
+        let feedback = self.feedback.next();
+        let keep = self.keep.next();
+        let age = self.params.get(Param::Age);
+        let p0 = self.pos;
+        let p1 = p0 + v;
+        let idle = engage == 0.0 && keep == 1.0 && age == 0.0 && self.seam_fold == 0;
+        if !idle && !self.tape.job_active() && self.sweep.is_none() {
+            self.write_head(p0 - HEAD_GAP_CELLS, p1 - HEAD_GAP_CELLS, engage, feedback, keep, age);
+        }
+
+        // Move the play head; a free take grows the tape until it is full.
+        let len = self.tape.len() as f64;
+        if self.length_unset() && self.mode == HeadMode::Record && p1 - HEAD_GAP_CELLS >= len - 1.0 {
+            self.set_mode(HeadMode::Play);
+        }
+        let len = self.tape.len() as f64;
+        let mut pos = p1;
+        if pos >= len {
+            pos -= len;
+            self.passes += 1;
+        } else if pos < 0.0 {
+            pos += len;
+            self.passes += 1;
+        }
+        if !(0.0..len).contains(&pos) {
+            // Rounding at the wrap (or a length change) can land exactly on len.
+            pos = pos.rem_euclid(len);
+            if pos >= len {
+                pos = 0.0;
+            }
+        }
+        self.pos = pos;
+        if self.tape.is_capturing() && !self.mode.writes() && self.heads_settled() {
+            self.tape.end_capture();
+        }
+
+        // Play path.
+        let speed_abs = v.abs();
+        let raw = match self.quality {
+            Quality::Full => self.tape.read_sinc(sinc, self.pos, speed_abs.max(1.0)),
+            Quality::Eco => self.tape.read_hermite(self.pos),
+        };
+        let flux = (speed_abs / FULL_LEVEL_SPEED).min(1.0) as f32;
+        let mut y = self.tone.process(raw * flux, speed_abs as f32);
+        let hiss_db = self.params.get(Param::HissDb);
+        if hiss_db > -120.0 {
+            y += self.hiss.next(db_to_gain(hiss_db) * flux);
+        }
+        if !y.is_finite() {
+            self.faults += 1;
+            self.tone.reset();
+            y = 0.0;
+        }
+        let level_target = db_to_gain(self.params.get(Param::LevelDb));
+        self.level = flush_denormal(self.level + self.smoothing * (level_target - self.level));
+        let out = y * self.level * self.audible.next() * self.duck.next();
+        self.peak = self.peak.max(out.abs());
+        self.clock += 1;
+        out
+    }
+
+    /// The write-head resampler: deposit the input into every cell the record
+    /// head crosses moving from `u0` to `u1` (unwrapped cell positions).
+    #[inline]
+    fn write_head(&mut self, u0: f64, u1: f64, engage: f32, feedback: f32, keep: f32, age: f32) {
+        if u1 == u0 {
+            return;
+        }
+        let (first, last, step) = if u1 > u0 {
+            (u0.floor() as i64 + 1, u1.floor() as i64, 1)
+        } else {
+            (u0.ceil() as i64 - 1, u1.ceil() as i64, -1)
+        };
+        let span = u1 - u0;
+        let mut c = first;
+        while (step > 0 && c <= last) || (step < 0 && c >= last) {
+            // When within this sample the head crossed cell c: 0 = last sample, 1 = now.
+            let t = ((c as f64 - u0) / span) as f32;
+            let h = &self.history;
+            let input = hermite(h[0], h[1], h[2], h[3], t) * self.drive;
+            let index = self.tape.wrap(c);
+            self.write_cell(index, step, input, engage, feedback, keep, age);
+            c += step;
+        }
+    }
+
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn write_cell(
+        &mut self,
+        index: usize,
+        step: i64,
+        input: f32,
+        engage: f32,
+        feedback: f32,
+        keep: f32,
+        age: f32,
+    ) {
+        let mut old = self.tape.cell(index);
+        if age > 0.0 {
+            let len = self.tape.len();
+            let behind = (index + len - 1) % len;
+            let ahead = (index + 1) % len;
+            // The neighbour the head just left has already been aged this pass: use its old value.
+            let previous = match self.last_written {
+                Some((i, value)) if i == if step > 0 { behind } else { ahead } => value,
+                _ => self.tape.cell(if step > 0 { behind } else { ahead }),
+            };
+            let next = self.tape.cell(if step > 0 { ahead } else { behind });
+            let (before, after) = if step > 0 { (previous, next) } else { (next, previous) };
+            self.last_written = Some((index, old));
+            old = self.ageing.apply(old, before, after, index, age);
+        }
+        let value = if self.seam_fold > 0 {
+            self.seam_fold -= 1;
+            old + engage * self.saturator.process(input)
+        } else if engage > 0.0 {
+            let wet = self.saturator.process(input + feedback * old);
+            (1.0 - engage) * keep * old + engage * wet
+        } else {
+            keep * old
+        };
+        if value.is_finite() {
+            self.tape.write(index, value);
+        } else {
+            self.faults += 1;
+            self.saturator.reset();
+            self.tape.write(index, 0.0);
+        }
+    }
+
+    fn update_prefilter(&mut self, speed_abs: f64) {
+        let on = speed_abs < PREFILTER_BELOW_SPEED;
+        if on {
+            let corner = 0.45 * self.sample_rate * speed_abs.max(0.01);
+            for (coefs, q) in self.prefilter_coefs.iter_mut().zip(BUTTERWORTH4_Q) {
+                *coefs = BiquadCoefs::lowpass(self.sample_rate, corner, q);
+            }
+        } else if self.prefilter_on {
+            self.prefilter.iter_mut().for_each(Biquad::reset);
+        }
+        self.prefilter_on = on;
+    }
+
+    /// Whether the record head has lifted and the erase fade has finished.
+    fn heads_settled(&self) -> bool {
+        self.engage.is_settled() && self.keep.is_settled() && self.seam_fold == 0
+    }
+
+    pub fn snapshot(&mut self) -> TrackSnapshot {
+        let len = self.tape.len();
+        let unset = self.length_unset();
+        let snapshot = TrackSnapshot {
+            mode: self.mode,
+            position: if unset { 0.0 } else { (self.pos / len as f64) as f32 },
+            length_s: if unset { 0.0 } else { (len as f64 / self.sample_rate) as f32 },
+            length_unset: unset,
+            target_speed: self.params.get(Param::Speed),
+            motor_speed: self.transport.motor_speed() as f32,
+            tape_speed: self.transport.speed() as f32,
+            peak: self.peak,
+            muted: self.muted,
+            soloed: self.soloed,
+            can_undo: self.tape.can_undo() || self.mode.writes(),
+            can_redo: self.tape.can_redo(),
+            passes: self.passes,
+        };
+        self.peak = 0.0;
+        snapshot
+    }
+}
+
+/// Seconds of tape at speed 1 to cells, at least one.
+pub fn seconds_to_cells(seconds: f64, sample_rate: f64) -> usize {
+    (seconds * sample_rate).round().max(1.0) as usize
+}
