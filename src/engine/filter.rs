@@ -133,7 +133,7 @@ impl Ramp {
     }
 
     #[inline]
-    pub fn next(&mut self) -> f32 {
+    pub fn advance(&mut self) -> f32 {
         if self.remaining > 0 {
             self.remaining -= 1;
             self.value = if self.remaining == 0 { self.target } else { self.value + self.step };
@@ -171,7 +171,7 @@ mod tests {
     fn ramp_reaches_target_exactly_after_its_length() {
         let mut r = Ramp::new(0.0, 4);
         r.set_target(1.0);
-        let v: Vec<f32> = (0..5).map(|_| r.next()).collect();
+        let v: Vec<f32> = (0..5).map(|_| r.advance()).collect();
         assert_eq!(v, vec![0.25, 0.5, 0.75, 1.0, 1.0]);
     }
 

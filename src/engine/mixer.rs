@@ -1,6 +1,6 @@
 //! Pan, master gain and the master limiter.
 
-use super::filter::db_to_gain;
+use super::filter::{db_to_gain, flush_denormal};
 
 /// Ceiling of the master limiter: -1 dBFS.
 pub const LIMITER_CEILING: f32 = 0.891_250_9;
@@ -87,8 +87,8 @@ impl MasterBus {
             l *= g;
             r *= g;
         }
-        *left = l.clamp(-1.0, 1.0);
-        *right = r.clamp(-1.0, 1.0);
+        *left = flush_denormal(l.clamp(-1.0, 1.0));
+        *right = flush_denormal(r.clamp(-1.0, 1.0));
     }
 }
 

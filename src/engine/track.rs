@@ -451,9 +451,9 @@ impl Track {
         }
         self.history = [self.history[1], self.history[2], self.history[3], x];
 
-        let engage = self.engage.next();
-        let feedback = self.feedback.next();
-        let keep = self.keep.next();
+        let engage = self.engage.advance();
+        let feedback = self.feedback.advance();
+        let keep = self.keep.advance();
         let age = self.params.get(Param::Age);
         let p0 = self.pos;
         let p1 = p0 + v;
@@ -507,7 +507,7 @@ impl Track {
         }
         let level_target = db_to_gain(self.params.get(Param::LevelDb));
         self.level = flush_denormal(self.level + self.smoothing * (level_target - self.level));
-        let out = y * self.level * self.audible.next() * self.duck.next();
+        let out = flush_denormal(y * self.level * self.audible.advance() * self.duck.advance());
         self.peak = self.peak.max(out.abs());
         self.clock += 1;
         out
