@@ -154,9 +154,9 @@ fn param_keys() -> Vec<&'static str> {
     Param::ALL.iter().map(|p| p.key()).collect()
 }
 
-/// "did you mean `x`? " or nothing.
+/// "; did you mean "x"?" or nothing.
 fn hint(word: &str, names: &[&str]) -> String {
-    did_you_mean(word, names).map(|near| format!("did you mean \"{near}\"? ")).unwrap_or_default()
+    did_you_mean(word, names).map(|near| format!("; did you mean \"{near}\"?")).unwrap_or_default()
 }
 
 fn read_event(
@@ -192,7 +192,13 @@ fn read_event(
                     .ok()
                     .filter(|index| usize::from(*index) < MAX_TRACKS)
                     .ok_or_else(|| {
-                        err(field, format!("{} is out of range (1 to {MAX_TRACKS})", field.quoted(source)))
+                        err(
+                            field,
+                            format!(
+                                "{} is out of range (tracks are numbered 1 to {MAX_TRACKS})",
+                                field.quoted(source)
+                            ),
+                        )
                     })?;
                 track = Some(index);
             }
@@ -204,7 +210,7 @@ fn read_event(
                     .map_err(|m| err(field, m))?;
                 let Some(found) = TrackAction::from_name(name) else {
                     let message = format!(
-                        "{} is not an action; {}(allowed: {allowed})",
+                        "{} is not an action{} (allowed: {allowed})",
                         field.quoted(source),
                         hint(name, &names)
                     );
@@ -220,7 +226,7 @@ fn read_event(
                     .map_err(|m| err(field, m))?;
                 let Some(found) = Param::from_key(key) else {
                     let message = format!(
-                        "{} is not a parameter; {}(allowed: {allowed})",
+                        "{} is not a parameter{} (allowed: {allowed})",
                         field.quoted(source),
                         hint(key, &keys)
                     );

@@ -14,8 +14,7 @@ use toml::de::{DeTable, DeValue};
 use crate::atomic_file::write_atomically;
 use crate::engine::params::DEFAULT_MAX_LENGTH_S;
 use crate::engine::{
-    EngineConfig, Param, Quality, SaturationModel, TapeLength, ToneModel, TrackConfig, TrackParams,
-    MAX_TRACKS,
+    EngineConfig, Param, Quality, SaturationModel, TapeLength, ToneModel, TrackConfig, MAX_TRACKS,
 };
 use crate::file_error::FileError;
 use reader::{fields, float_f32, float_f64, string_literal, unknown_key, Field, Source};
@@ -266,7 +265,7 @@ fn read_track(source: &Source<'_>, table: &DeTable<'_>, number: usize) -> Result
     let err = |field: &Field<'_, '_>, message: String| {
         source.error(&field.key_span, format!("track {number}: {message}"))
     };
-    let mut track = TrackConfig { params: TrackParams::default(), ..TrackConfig::default() };
+    let mut track = TrackConfig::default();
     let mut free = false;
     let mut max_length: Option<(f64, std::ops::Range<usize>)> = None;
     for field in fields(table) {
@@ -341,7 +340,7 @@ fn seconds_of_tape(source: &Source<'_>, field: &Field<'_, '_>, expected: &str) -
     if Param::Length.contains(seconds as f32) {
         Ok(seconds)
     } else {
-        Err(format!("{} is out of range ({} to {} seconds)", field.quoted(source), spec.min, spec.max))
+        Err(format!("{} is out of range ({} to {})", field.quoted(source), spec.min, spec.max))
     }
 }
 

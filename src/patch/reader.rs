@@ -156,10 +156,10 @@ impl Field<'_, '_> {
             return Ok(name);
         }
         let hint = match did_you_mean(text, names) {
-            Some(near) => format!("did you mean \"{near}\"? "),
+            Some(near) => format!("; did you mean \"{near}\"?"),
             None => String::new(),
         };
-        Err(format!("{} is not allowed; {hint}(allowed: {allowed})", self.quoted(source)))
+        Err(format!("{} is not one of {allowed}{hint}", self.quoted(source)))
     }
 }
 
