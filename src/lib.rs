@@ -9,8 +9,10 @@
 //! - [`render`]: the offline renderer behind `ferrotape render`.
 //! - [`wav`]: reading and writing WAV files (with resampling on read).
 //! - [`file_error`]: errors that name a file, a line and what is allowed.
+//! - [`atomic_file`]: saving files so a failed save never destroys the old one.
 
 pub mod analysis;
+pub mod atomic_file;
 pub mod engine;
 pub mod events;
 pub mod file_error;

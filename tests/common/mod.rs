@@ -1,6 +1,9 @@
 //! Shared set-up for the engine tests: clean tracks and a quick way to
 //! render a score.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+mod files;
+pub use files::*;
 
 use ferrotape::engine::{
     Command, EngineConfig, Param, SaturationModel, TapeLength, ToneModel, TrackAction, TrackConfig,
