@@ -1,13 +1,233 @@
-//! The tape engine: pure DSP, no I/O. See `docs/architecture.md`.
+//! The tape engine: pure DSP, no I/O, no threads, no locks.
+//!
+//! Lifecycle: [`Engine::new`] takes a configuration and calls
+//! [`Engine::prepare`], which allocates every buffer for a sample rate and a
+//! maximum block size; [`Engine::process`] then renders audio without
+//! allocating, locking, printing or waiting. Everything inside `process` runs
+//! per sample, so the output is identical whatever the block size, and
+//! deterministic for a seed.
 
 pub mod color;
 pub mod command;
 pub mod filter;
+pub mod mixer;
 pub mod noise;
 pub mod params;
+pub mod snapshot;
+pub mod tape;
+pub mod track;
+pub mod transport;
 
 pub use command::{Command, TimedCommand, TrackAction};
 pub use params::{
-    EngineConfig, Param, Quality, SaturationModel, TapeLength, ToneModel, TrackConfig, TrackParams,
-    MAX_TRACKS,
+    EngineConfig, Param, Quality, SaturationModel, TapeLength, ToneModel, TrackConfig, TrackParams, MAX_TRACKS,
 };
+pub use snapshot::{EngineSnapshot, HeadMode, TrackSnapshot};
+
+use mixer::{pan_gains, smoothing_coefficient, MasterBus, PanStage, SMOOTHING_S};
+use tape::SincTable;
+use track::Track;
+
+/// The whole instrument's sound: every track, the mixer and the master bus.
+pub struct Engine {
+    config: EngineConfig,
+    sample_rate: f64,
+    max_block: usize,
+    sinc: SincTable,
+    tracks: Vec<Track>,
+    pans: Vec<PanStage>,
+    /// Each track's output for the last block (after level, before pan).
+    stems: Vec<Vec<f32>>,
+    master: MasterBus,
+    pan_smoothing: f32,
+    frames: u64,
+    master_peak: [f32; 2],
+}
+
+impl Engine {
+    /// Build an engine for a configuration. Allocates; call off the audio thread.
+    pub fn new(config: EngineConfig, sample_rate: f64, max_block: usize) -> Engine {
+        let mut engine = Engine {
+            config,
+            sample_rate,
+            max_block: 0,
+            sinc: SincTable::new(),
+            tracks: Vec::new(),
+            pans: Vec::new(),
+            stems: Vec::new(),
+            master: MasterBus::new(sample_rate, 0.0),
+            pan_smoothing: 0.0,
+            frames: 0,
+            master_peak: [0.0; 2],
+        };
+        engine.prepare(sample_rate, max_block);
+        engine
+    }
+
+    /// (Re)build every track and buffer for a sample rate and the largest
+    /// block `process` will be given. Allocates; tapes start blank.
+    pub fn prepare(&mut self, sample_rate: f64, max_block: usize) {
+        self.sample_rate = sample_rate;
+        self.max_block = max_block.max(1);
+        let count = self.config.tracks.len().min(MAX_TRACKS);
+        self.tracks = (0..count)
+            .map(|i| {
+                let seed = noise::mix64(self.config.seed ^ noise::mix64(i as u64 + 1));
+                Track::new(&self.config.tracks[i], self.config.quality, sample_rate, seed)
+            })
+            .collect();
+        self.pans = self.tracks.iter().map(|t| PanStage::new(t.params().get(Param::Pan))).collect();
+        self.stems = vec![vec![0.0; self.max_block]; count];
+        self.master = MasterBus::new(sample_rate, self.config.master_db);
+        self.pan_smoothing = smoothing_coefficient(sample_rate, SMOOTHING_S);
+        self.frames = 0;
+        self.update_audibility();
+        for track in &mut self.tracks {
+            track.snap_audibility();
+        }
+    }
+
+    pub fn sample_rate(&self) -> f64 {
+        self.sample_rate
+    }
+
+    pub fn max_block(&self) -> usize {
+        self.max_block
+    }
+
+    pub fn track_count(&self) -> usize {
+        self.tracks.len()
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Current parameter values of a track.
+    pub fn track_params(&self, track: usize) -> Option<&TrackParams> {
+        self.tracks.get(track).map(Track::params)
+    }
+
+    /// A track's tape contents (the current loop).
+    pub fn tape(&self, track: usize) -> Option<&[f32]> {
+        self.tracks.get(track).map(|t| t.tape().cells())
+    }
+
+    /// Apply a command now. Commands for tracks that do not exist are ignored.
+    pub fn apply(&mut self, command: Command) {
+        let index = command.track() as usize;
+        let Some(track) = self.tracks.get_mut(index) else { return };
+        match command {
+            Command::Track { action, .. } => {
+                track.apply(action);
+                if matches!(
+                    action,
+                    TrackAction::Mute | TrackAction::Unmute | TrackAction::Solo | TrackAction::Unsolo
+                ) {
+                    self.update_audibility();
+                }
+            }
+            Command::Set { param, value, .. } => track.set_param(param, value),
+            Command::Nudge { param, delta, .. } => {
+                let value = track.params().get(param) + delta;
+                track.set_param(param, value);
+            }
+        }
+    }
+
+    fn update_audibility(&mut self) {
+        let any_solo = self.tracks.iter().any(Track::is_soloed);
+        for track in &mut self.tracks {
+            let audible = !track.is_muted() && (!any_solo || track.is_soloed());
+            track.set_audible(audible);
+        }
+    }
+
+    /// Render one block. `input` is mono and either empty (silence) or as long
+    /// as the outputs; `commands` are applied at their frame offsets, in order
+    /// (offsets past the end apply at the last frame). Blocks longer than the
+    /// prepared maximum are processed in pieces; stems then hold the last piece.
+    pub fn process(&mut self, input: &[f32], left: &mut [f32], right: &mut [f32], commands: &[TimedCommand]) {
+        let frames = left.len().min(right.len());
+        let mut done = 0;
+        let mut pending = commands;
+        while done < frames {
+            let n = (frames - done).min(self.max_block);
+            let piece_input = if input.len() >= done + n { &input[done..done + n] } else { &[][..] };
+            let last_piece = done + n == frames;
+            let split = pending.partition_point(|c| (c.offset as usize) < done + n || last_piece);
+            let (now, later) = pending.split_at(split);
+            self.process_piece(piece_input, &mut left[done..done + n], &mut right[done..done + n], now, done);
+            pending = later;
+            done += n;
+        }
+    }
+
+    fn process_piece(
+        &mut self,
+        input: &[f32],
+        left: &mut [f32],
+        right: &mut [f32],
+        commands: &[TimedCommand],
+        base: usize,
+    ) {
+        let frames = left.len();
+        left.fill(0.0);
+        right.fill(0.0);
+        // Offset of a command within this piece; late ones apply at the last frame.
+        let local = |c: &TimedCommand| (c.offset as usize).saturating_sub(base).min(frames - 1);
+        let mut start = 0;
+        let mut next_command = 0;
+        while start < frames {
+            // Apply every command due at `start`, then run to the next one.
+            while next_command < commands.len() && local(&commands[next_command]) <= start {
+                self.apply(commands[next_command].command);
+                next_command += 1;
+            }
+            let end = commands.get(next_command).map_or(frames, |c| local(c).max(start + 1));
+            for (t, track) in self.tracks.iter_mut().enumerate() {
+                let stem = &mut self.stems[t][start..end];
+                for (i, out) in stem.iter_mut().enumerate() {
+                    let x = input.get(start + i).copied().unwrap_or(0.0);
+                    *out = track.tick(if x.is_finite() { x } else { 0.0 }, &self.sinc);
+                }
+                let target = pan_gains(track.params().get(Param::Pan));
+                let pan = &mut self.pans[t];
+                for (i, &y) in stem.iter().enumerate() {
+                    pan.mix(target, self.pan_smoothing, y, &mut left[start + i], &mut right[start + i]);
+                }
+            }
+            start = end;
+        }
+        let mut peak = [0.0f32; 2];
+        for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            self.master.process(l, r);
+            peak[0] = peak[0].max(l.abs());
+            peak[1] = peak[1].max(r.abs());
+        }
+        self.master_peak = [self.master_peak[0].max(peak[0]), self.master_peak[1].max(peak[1])];
+        self.frames += frames as u64;
+    }
+
+    /// A track's output for the last processed block (after level and mute,
+    /// before pan and the master), as long as that block.
+    pub fn stem(&self, track: usize, frames: usize) -> &[f32] {
+        self.stems.get(track).map_or(&[][..], |s| &s[..frames.min(s.len())])
+    }
+
+    /// Take a picture for the screen; resets the peak meters.
+    pub fn snapshot(&mut self) -> EngineSnapshot {
+        let mut snapshot = EngineSnapshot {
+            frames: self.frames,
+            track_count: self.tracks.len(),
+            master_peak: self.master_peak,
+            ..EngineSnapshot::default()
+        };
+        for (slot, track) in snapshot.tracks.iter_mut().zip(self.tracks.iter_mut()) {
+            *slot = track.snapshot();
+            snapshot.faults += track.faults();
+        }
+        self.master_peak = [0.0; 2];
+        snapshot
+    }
+}
