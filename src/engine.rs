@@ -20,7 +20,8 @@ pub mod transport;
 
 pub use command::{Command, TimedCommand, TrackAction};
 pub use params::{
-    EngineConfig, Param, Quality, SaturationModel, TapeLength, ToneModel, TrackConfig, TrackParams, MAX_TRACKS,
+    EngineConfig, Param, Quality, SaturationModel, TapeLength, ToneModel, TrackConfig, TrackParams,
+    MAX_TRACKS,
 };
 pub use snapshot::{EngineSnapshot, HeadMode, TrackSnapshot};
 

@@ -6,6 +6,7 @@
 //!   tracks, mixer). No I/O, no threads, no locks, no allocation in `process`.
 //! - [`patch`]: the TOML patch format and its validation.
 //! - [`events`]: timed-event files (scores and take logs).
+//! - [`check`]: `ferrotape check`, validating any of the project's files.
 //! - [`render`]: the offline renderer behind `ferrotape render`.
 //! - [`wav`]: reading and writing WAV files (with resampling on read).
 //! - [`file_error`]: errors that name a file, a line and what is allowed.
@@ -13,6 +14,7 @@
 
 pub mod analysis;
 pub mod atomic_file;
+pub mod check;
 pub mod engine;
 pub mod events;
 pub mod file_error;

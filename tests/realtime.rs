@@ -19,10 +19,19 @@ static ALLOCATOR: AllocDisabler = AllocDisabler;
 /// wobble, drift, hiss, age, erase, a free track, eco and full quality.
 fn everything(quality: Quality) -> EngineConfig {
     let mut tracks = Vec::new();
-    let models = [SaturationModel::Hysteresis, SaturationModel::Soft, SaturationModel::Hysteresis, SaturationModel::Off];
+    let models = [
+        SaturationModel::Hysteresis,
+        SaturationModel::Soft,
+        SaturationModel::Hysteresis,
+        SaturationModel::Off,
+    ];
     for (i, saturation) in models.into_iter().enumerate() {
         let mut track = TrackConfig {
-            length: if i == 3 { TapeLength::Free { max_seconds: 3.0 } } else { TapeLength::Fixed(0.4 + 0.37 * i as f64) },
+            length: if i == 3 {
+                TapeLength::Free { max_seconds: 3.0 }
+            } else {
+                TapeLength::Fixed(0.4 + 0.37 * i as f64)
+            },
             saturation,
             tone: if i == 3 { ToneModel::Flat } else { ToneModel::Tape },
             ..TrackConfig::default()

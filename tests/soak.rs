@@ -20,7 +20,11 @@ fn soak_config() -> EngineConfig {
     let tracks = (0..4)
         .map(|i| {
             let mut track = TrackConfig {
-                length: if i == 3 { TapeLength::Free { max_seconds: 20.0 } } else { TapeLength::Fixed(1.3 + 2.1 * i as f64) },
+                length: if i == 3 {
+                    TapeLength::Free { max_seconds: 20.0 }
+                } else {
+                    TapeLength::Fixed(1.3 + 2.1 * i as f64)
+                },
                 saturation: [SaturationModel::Hysteresis, SaturationModel::Soft][i % 2],
                 tone: ToneModel::Tape,
                 ..TrackConfig::default()
@@ -65,7 +69,10 @@ fn an_hour_of_silence_and_command_storms_stays_finite_bounded_and_denormal_free(
         timed.clear();
         if minute % 2 == 1 && rng.uniform() < 0.2 {
             for _ in 0..(rng.next_u64() % 8) {
-                timed.push(TimedCommand { offset: (rng.next_u64() % BLOCK as u64) as u32, command: random_command(&mut rng) });
+                timed.push(TimedCommand {
+                    offset: (rng.next_u64() % BLOCK as u64) as u32,
+                    command: random_command(&mut rng),
+                });
             }
             timed.sort_by_key(|c| c.offset);
         }

@@ -14,7 +14,8 @@ fn run(engine: &mut Engine, input: &[f32], seconds: f64) -> Vec<f32> {
     let mut done = 0;
     while done < frames {
         let n = (frames - done).min(256);
-        let piece: Vec<f32> = (0..n).map(|i| if input.is_empty() { 0.0 } else { input[(done + i) % input.len()] }).collect();
+        let piece: Vec<f32> =
+            (0..n).map(|i| if input.is_empty() { 0.0 } else { input[(done + i) % input.len()] }).collect();
         engine.process(&piece, &mut left[..n], &mut right[..n], &[]);
         out.extend_from_slice(engine.stem(0, n));
         done += n;

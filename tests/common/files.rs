@@ -1,6 +1,5 @@
 //! Example patches, the malformed-file corpus and scratch folders.
 
-
 use std::path::{Path, PathBuf};
 
 pub const BAD_DIR: &str = "tests/fixtures/bad";
