@@ -1,30 +1,12 @@
 //! Tape colour: record-head saturation, speed-dependent playback tone, hiss
-//! and generation loss. (Being written; the signatures are the contract.)
+//! and generation loss. `docs/tape-model.md` describes the models, their
+//! references and the measurements the tests make.
 
-use super::params::{SaturationModel, ToneModel};
+mod saturation;
 
-/// The record head's saturation, stepped once per tape cell written.
-#[derive(Clone, Debug)]
-pub struct RecordSaturator {
-    model: SaturationModel,
-}
-
-impl RecordSaturator {
-    pub fn new(model: SaturationModel, _sample_rate: f64) -> Self {
-        RecordSaturator { model }
-    }
-
-    pub fn reset(&mut self) {}
-
-    /// Signal at the record head in, magnetisation out; unity small-signal gain.
-    #[inline]
-    pub fn process(&mut self, x: f32) -> f32 {
-        match self.model {
-            SaturationModel::Off => x,
-            _ => x.tanh(),
-        }
-    }
-}
+use super::noise::Rng;
+use super::params::ToneModel;
+pub use saturation::{soft_curve, RecordSaturator};
 
 /// Loss filter and head bump, corners proportional to |speed|.
 #[derive(Clone, Debug)]
@@ -49,12 +31,12 @@ impl PlaybackTone {
 /// Playback hiss generator.
 #[derive(Clone, Debug)]
 pub struct Hiss {
-    rng: super::noise::Rng,
+    rng: Rng,
 }
 
 impl Hiss {
     pub fn new(seed: u64) -> Self {
-        Hiss { rng: super::noise::Rng::new(seed) }
+        Hiss { rng: Rng::new(seed) }
     }
 
     /// One sample of hiss with the given RMS (linear).
@@ -84,3 +66,6 @@ impl Ageing {
         (1.0 - 2.0 * a) * cell + a * (before + after)
     }
 }
+
+#[cfg(test)]
+mod tests;

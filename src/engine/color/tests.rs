@@ -1,0 +1,141 @@
+//! Measurements of the colour models: each test renders audio and measures
+//! a physical quantity (gain, distortion, corner frequency, level, area).
+
+use super::*;
+use crate::engine::params::SaturationModel;
+use std::f64::consts::PI;
+
+const FS: f64 = 48_000.0;
+
+fn db(ratio: f64) -> f64 {
+    20.0 * ratio.log10()
+}
+
+/// `n` samples of `amp * sin(2 pi hz t)` at `FS`.
+fn sine(amp: f64, hz: f64, n: usize) -> Vec<f32> {
+    (0..n).map(|i| (amp * (2.0 * PI * hz * i as f64 / FS).sin()) as f32).collect()
+}
+
+/// Amplitude of the component at `hz` (exact DFT bin when the window holds a
+/// whole number of periods).
+fn amplitude_at(y: &[f32], hz: f64) -> f64 {
+    let w = 2.0 * PI * hz / FS;
+    let (mut re, mut im) = (0.0, 0.0);
+    for (i, &v) in y.iter().enumerate() {
+        re += v as f64 * (w * i as f64).cos();
+        im -= v as f64 * (w * i as f64).sin();
+    }
+    2.0 * re.hypot(im) / y.len() as f64
+}
+
+/// Fundamental gain and THD of the saturator for a 1 kHz sine of `amp`:
+/// 0.2 s to settle the magnetisation, then a 0.1 s window (100 periods, a
+/// multiple of 48 samples) analysed at the exact harmonic bins up to 23 kHz.
+fn gain_and_thd(model: SaturationModel, amp: f64) -> (f64, f64) {
+    let mut sat = RecordSaturator::new(model, FS);
+    let input = sine(amp, 1_000.0, 14_400);
+    let out: Vec<f32> = input.iter().map(|&x| sat.process(x)).collect();
+    let window = &out[9_600..];
+    assert_eq!(window.len() % 48, 0);
+    let fundamental = amplitude_at(window, 1_000.0);
+    let harmonics: f64 = (2..=23).map(|k| amplitude_at(window, 1_000.0 * k as f64).powi(2)).sum();
+    (fundamental / amp, harmonics.sqrt() / fundamental)
+}
+
+fn drive_gain(drive_db: f64) -> f64 {
+    10f64.powf(drive_db / 20.0)
+}
+
+#[test]
+fn off_is_exact_identity() {
+    let mut sat = RecordSaturator::new(SaturationModel::Off, FS);
+    for x in [0.0f32, -0.0, 1.0e-30, -0.3, 0.999, 7.5, -1.0e6, f32::MIN_POSITIVE] {
+        assert_eq!(sat.process(x).to_bits(), x.to_bits());
+    }
+    assert_eq!(sat.latency_cells(), 0);
+}
+
+#[test]
+fn small_signal_gain_is_unity_at_1khz() {
+    for model in [SaturationModel::Hysteresis, SaturationModel::Soft] {
+        for amp in [0.001, 0.01] {
+            let (gain, thd) = gain_and_thd(model, amp);
+            println!("{model:?} amp {amp}: gain {:+.3} dB, THD {:.4} %", db(gain), 100.0 * thd);
+            assert!(db(gain).abs() < 1.0, "{model:?} at {amp}: {:+.2} dB", db(gain));
+        }
+    }
+}
+
+#[test]
+fn thd_rises_monotonically_with_drive() {
+    for model in [SaturationModel::Hysteresis, SaturationModel::Soft] {
+        let mut previous = 0.0;
+        for drive_db in [0.0, 6.0, 12.0, 18.0, 24.0, 36.0] {
+            let (_, thd) = gain_and_thd(model, 0.25 * drive_gain(drive_db));
+            println!("{model:?} drive {drive_db} dB: THD {:.3} %", 100.0 * thd);
+            assert!(thd > previous, "{model:?}: THD {thd} at {drive_db} dB is not above {previous}");
+            previous = thd;
+        }
+        assert!(previous > 0.2, "{model:?}: 36 dB of drive should distort heavily, THD {previous}");
+    }
+}
+
+#[test]
+fn full_scale_is_compressed_but_bounded() {
+    for model in [SaturationModel::Hysteresis, SaturationModel::Soft] {
+        let (small, _) = gain_and_thd(model, 0.01);
+        let (full, _) = gain_and_thd(model, 1.0);
+        assert!(full < small * 0.97, "{model:?}: full-scale gain {full} vs small-signal {small}");
+        for (amp, limit) in [(1.0, 1.5), (drive_gain(36.0), 1.6)] {
+            let mut sat = RecordSaturator::new(model, FS);
+            let peak = sine(amp, 1_000.0, 9_600).iter().map(|&x| sat.process(x).abs()).fold(0.0, f32::max);
+            println!("{model:?} sine amp {amp:.1}: peak out {peak:.3}");
+            assert!(peak.is_finite() && peak <= limit, "{model:?} amp {amp}: peak {peak}");
+        }
+    }
+}
+
+/// Area enclosed by the input-output curve over one period of a 20 Hz sine,
+/// output aligned for the model's latency, relative to the bounding box
+/// (peak in times peak out). Zero for any memoryless curve.
+fn loop_area(model: SaturationModel, amp: f64) -> f64 {
+    let mut sat = RecordSaturator::new(model, FS);
+    let period = 2_400;
+    let latency = sat.latency_cells();
+    let input = sine(amp, 20.0, 3 * period + latency + 1);
+    let out: Vec<f32> = input.iter().map(|&x| sat.process(x)).collect();
+    let (x, y) = (&input[2 * period..=3 * period], &out[2 * period + latency..=3 * period + latency]);
+    // Trapezoid rule: exact to second order, so a memoryless curve gives ~0.
+    let area: f64 = (0..period).map(|i| 0.5 * (y[i] + y[i + 1]) as f64 * (x[i + 1] - x[i]) as f64).sum();
+    let y_peak = y.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+    area.abs() / (amp * y_peak)
+}
+
+#[test]
+fn hysteresis_traces_a_loop_and_soft_does_not() {
+    for amp in [0.1, 0.5, 1.0] {
+        let hysteresis = loop_area(SaturationModel::Hysteresis, amp);
+        let soft = loop_area(SaturationModel::Soft, amp);
+        println!("loop area at amp {amp}: hysteresis {hysteresis:.4}, soft {soft:.2e}");
+        assert!(hysteresis > 0.03, "amp {amp}: hysteresis loop area {hysteresis}");
+        assert!(soft < 1.0e-3, "amp {amp}: soft loop area {soft}");
+    }
+}
+
+#[test]
+fn saturator_reset_reproduces_output_and_stays_finite() {
+    let input: Vec<f32> = {
+        let mut rng = Rng::new(5);
+        (0..4_000).map(|i| (rng.bipolar() * if i % 1_000 < 500 { 1.0e3 } else { 0.3 }) as f32).collect()
+    };
+    for model in [SaturationModel::Hysteresis, SaturationModel::Soft] {
+        let mut sat = RecordSaturator::new(model, FS);
+        let first: Vec<f32> = input.iter().map(|&x| sat.process(x)).collect();
+        sat.reset();
+        let second: Vec<f32> = input.iter().map(|&x| sat.process(x)).collect();
+        let peak = first.iter().fold(0.0f32, |m, y| m.max(y.abs()));
+        println!("{model:?}: peak {peak} for white noise up to 60 dB over full scale");
+        assert!(peak.is_finite() && peak <= 2.0, "{model:?}: peak {peak}");
+        assert_eq!(first, second, "{model:?}");
+    }
+}
