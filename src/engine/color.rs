@@ -3,30 +3,15 @@
 //! references and the measurements the tests make.
 
 mod saturation;
+mod tone;
+
+pub use saturation::{soft_curve, RecordSaturator};
+pub use tone::{
+    PlaybackTone, BUMP_FLOOR_HZ, BUMP_GAIN_DB, BUMP_HZ_AT_SPEED_1, COEF_UPDATE_INTERVAL,
+    LOSS_CEILING_FRACTION_OF_FS, LOSS_FLOOR_HZ, LOSS_HZ_AT_SPEED_1, LOW_CUT_FRACTION_OF_BUMP,
+};
 
 use super::noise::Rng;
-use super::params::ToneModel;
-pub use saturation::{soft_curve, RecordSaturator};
-
-/// Loss filter and head bump, corners proportional to |speed|.
-#[derive(Clone, Debug)]
-pub struct PlaybackTone {
-    model: ToneModel,
-}
-
-impl PlaybackTone {
-    pub fn new(model: ToneModel, _sample_rate: f64) -> Self {
-        PlaybackTone { model }
-    }
-
-    pub fn reset(&mut self) {}
-
-    #[inline]
-    pub fn process(&mut self, x: f32, _speed_abs: f32) -> f32 {
-        let _ = self.model;
-        x
-    }
-}
 
 /// Playback hiss generator.
 #[derive(Clone, Debug)]

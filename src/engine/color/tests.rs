@@ -2,7 +2,7 @@
 //! a physical quantity (gain, distortion, corner frequency, level, area).
 
 use super::*;
-use crate::engine::params::SaturationModel;
+use crate::engine::params::{SaturationModel, ToneModel};
 use std::f64::consts::PI;
 
 const FS: f64 = 48_000.0;
@@ -138,4 +138,119 @@ fn saturator_reset_reproduces_output_and_stays_finite() {
         assert!(peak.is_finite() && peak <= 2.0, "{model:?}: peak {peak}");
         assert_eq!(first, second, "{model:?}");
     }
+}
+
+#[test]
+fn flat_tone_is_exact_identity() {
+    let mut tone = PlaybackTone::new(ToneModel::Flat, FS);
+    for (i, x) in [0.0f32, -0.0, 0.5, -1.0e-30, 3.0].into_iter().enumerate() {
+        assert_eq!(tone.process(x, i as f32).to_bits(), x.to_bits());
+    }
+}
+
+/// Impulse response of the tape tone at a steady speed.
+fn tone_impulse_response(speed: f32) -> Vec<f32> {
+    let mut tone = PlaybackTone::new(ToneModel::Tape, FS);
+    (0..65_536).map(|i| tone.process(if i == 0 { 1.0 } else { 0.0 }, speed)).collect()
+}
+
+/// |H(f)| from an impulse response.
+fn magnitude(h: &[f32], hz: f64) -> f64 {
+    let w = 2.0 * PI * hz / FS;
+    let (step_re, step_im) = (w.cos(), -w.sin());
+    let (mut re, mut im, mut ph_re, mut ph_im) = (0.0, 0.0, 1.0f64, 0.0f64);
+    for &v in h {
+        re += v as f64 * ph_re;
+        im += v as f64 * ph_im;
+        (ph_re, ph_im) = (ph_re * step_re - ph_im * step_im, ph_re * step_im + ph_im * step_re);
+    }
+    re.hypot(im)
+}
+
+/// The frequency above `reference_hz` where the response is 3.01 dB below
+/// its level at `reference_hz`, by bisection.
+fn minus_3db_above(h: &[f32], reference_hz: f64) -> f64 {
+    let target = magnitude(h, reference_hz) * std::f64::consts::FRAC_1_SQRT_2;
+    let (mut lo, mut hi) = (reference_hz, 0.499 * FS);
+    for _ in 0..30 {
+        let mid = (lo * hi).sqrt();
+        if magnitude(h, mid) > target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo * hi).sqrt()
+}
+
+#[test]
+fn loss_corner_is_proportional_to_speed() {
+    let mut per_speed = Vec::new();
+    for speed in [0.25f32, 0.5, 1.0] {
+        let h = tone_impulse_response(speed);
+        let corner = minus_3db_above(&h, 1_000.0 * speed as f64);
+        let expected = PlaybackTone::loss_corner_hz(speed) as f64;
+        println!(
+            "speed {speed}: -3 dB at {corner:.1} Hz (design {expected} Hz), {:.1} Hz per unit speed",
+            corner / speed as f64
+        );
+        assert!((corner / expected - 1.0).abs() < 0.05, "speed {speed}: corner {corner} Hz");
+        per_speed.push(corner / speed as f64);
+    }
+    for ratio in &per_speed {
+        assert!((ratio / per_speed[2] - 1.0).abs() < 0.05, "{per_speed:?}");
+    }
+}
+
+#[test]
+fn head_bump_follows_speed() {
+    for speed in [0.5f32, 1.0, 2.0] {
+        let h = tone_impulse_response(speed);
+        let centre = PlaybackTone::bump_hz(speed) as f64;
+        let reference = magnitude(&h, 1_000.0 * speed as f64);
+        let (peak_hz, peak) = (0..=200)
+            .map(|i| centre * 2f64.powf(-2.0 + 4.0 * i as f64 / 200.0))
+            .map(|f| (f, magnitude(&h, f)))
+            .fold((0.0, 0.0), |best, p| if p.1 > best.1 { p } else { best });
+        let gain_db = db(peak / reference);
+        println!("speed {speed}: bump peak {gain_db:+.2} dB at {peak_hz:.1} Hz (design {centre} Hz)");
+        assert!((peak_hz / centre - 1.0).abs() < 0.2, "speed {speed}: peak at {peak_hz} Hz");
+        assert!(gain_db > 2.0 && gain_db < 3.0, "speed {speed}: bump {gain_db} dB");
+    }
+}
+
+#[test]
+fn a_stopped_tape_plays_no_dc() {
+    // A playback head's output is proportional to the flux change: a cell
+    // held under a stopped head must fade out, not hold a DC offset.
+    let mut tone = PlaybackTone::new(ToneModel::Tape, FS);
+    let out: Vec<f32> = (0..4 * 48_000).map(|_| tone.process(0.5, 0.0)).collect();
+    let after_1s = out[48_000].abs();
+    let end = out[out.len() - 1].abs();
+    println!("DC 0.5 under a stopped head: {after_1s:.2e} after 1 s, {end:.2e} after 4 s");
+    assert!(after_1s < 1.0e-2 && end < 1.0e-6);
+}
+
+#[test]
+fn tone_is_finite_at_any_speed_and_reset_reproduces_output() {
+    let mut rng = Rng::new(9);
+    let input: Vec<(f32, f32)> = (0..48_000)
+        .map(|i| {
+            let speed = match i / 6_000 {
+                0 => 0.0,
+                1 => 4.0,
+                2 => 1.0 + 0.01 * (i as f32 * 0.001).sin(),
+                3 => (rng.uniform() * 4.0) as f32,
+                4 => f32::NAN,
+                _ => 0.001,
+            };
+            ((rng.bipolar() * 10.0) as f32, speed)
+        })
+        .collect();
+    let mut tone = PlaybackTone::new(ToneModel::Tape, FS);
+    let first: Vec<f32> = input.iter().map(|&(x, v)| tone.process(x, v)).collect();
+    tone.reset();
+    let second: Vec<f32> = input.iter().map(|&(x, v)| tone.process(x, v)).collect();
+    assert!(first.iter().all(|y| y.is_finite()));
+    assert_eq!(first, second);
 }
