@@ -254,3 +254,162 @@ fn tone_is_finite_at_any_speed_and_reset_reproduces_output() {
     assert!(first.iter().all(|y| y.is_finite()));
     assert_eq!(first, second);
 }
+
+#[test]
+fn hiss_rms_matches_the_requested_level() {
+    for level_db in [-70.0f32, -40.0] {
+        let rms = 10f32.powf(level_db / 20.0);
+        let mut hiss = Hiss::new(11);
+        let samples: Vec<f64> = (0..48_000).map(|_| hiss.next(rms) as f64).collect();
+        let measured = (samples.iter().map(|s| s * s).sum::<f64>() / samples.len() as f64).sqrt();
+        let error_db = db(measured / rms as f64);
+        // Broadband: neighbouring samples are uncorrelated.
+        let lag1: f64 =
+            samples.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / (measured * measured * 48_000.0);
+        println!(
+            "hiss {level_db} dBFS: measured {:.3} dBFS ({error_db:+.3} dB), lag-1 correlation {lag1:.4}",
+            db(measured)
+        );
+        assert!(error_db.abs() < 0.5, "{level_db} dBFS: off by {error_db} dB");
+        assert!(lag1.abs() < 0.02, "lag-1 correlation {lag1}");
+    }
+    let a: Vec<f32> = (0..16).scan(Hiss::new(3), |h, _| Some(h.next(1.0))).collect();
+    let b: Vec<f32> = (0..16).scan(Hiss::new(3), |h, _| Some(h.next(1.0))).collect();
+    let c: Vec<f32> = (0..16).scan(Hiss::new(4), |h, _| Some(h.next(1.0))).collect();
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+/// One pass of the head over a circular tape.
+fn age_pass(ageing: &Ageing, tape: &[f32], age: f32) -> Vec<f32> {
+    let n = tape.len();
+    (0..n).map(|i| ageing.apply(tape[i], tape[(i + n - 1) % n], tape[(i + 1) % n], i, age)).collect()
+}
+
+fn rms(x: &[f32]) -> f64 {
+    (x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / x.len() as f64).sqrt()
+}
+
+#[test]
+fn age_zero_is_exact_identity() {
+    let ageing = Ageing::new(1, FS);
+    for (i, cell) in [0.0f32, -0.0, 0.7, -1.0e-30, 5.0].into_iter().enumerate() {
+        let out = ageing.apply(cell, f32::MAX, f32::NAN, i * 1_000, 0.0);
+        assert_eq!(out.to_bits(), cell.to_bits());
+    }
+}
+
+#[test]
+fn weakness_field_is_sparse_with_short_spots() {
+    let ageing = Ageing::new(7, FS);
+    let n = 60 * 48_000;
+    let w: Vec<f32> = (0..n).map(|i| ageing.weakness(i)).collect();
+    let frac = |t: f32| w.iter().filter(|&&v| v > t).count() as f64 / n as f64;
+    let mut runs = Vec::new();
+    let mut run = 0usize;
+    for &v in &w {
+        if v > 0.5 {
+            run += 1;
+        } else if run > 0 {
+            runs.push(run as f64 / FS * 1_000.0);
+            run = 0;
+        }
+    }
+    runs.sort_by(f64::total_cmp);
+    let median_ms = runs[runs.len() / 2];
+    let max = w.iter().fold(0.0f32, |m, &v| m.max(v));
+    println!(
+        "weakness: {:.1} % of tape > 0.1, {:.1} % > 0.5, max {max:.3}, {} spots > 0.5 per minute, median {median_ms:.1} ms, range {:.1}-{:.1} ms",
+        100.0 * frac(0.1),
+        100.0 * frac(0.5),
+        runs.len(),
+        runs[0],
+        runs[runs.len() - 1]
+    );
+    assert!(frac(0.1) < 0.3 && frac(0.5) > 0.005 && frac(0.5) < 0.1);
+    assert!(max > 0.9 && max <= 1.0);
+    assert!((5.0..=50.0).contains(&median_ms), "median spot {median_ms} ms");
+    assert!(w.iter().all(|v| (0.0..=1.0).contains(v)));
+}
+
+#[test]
+fn dropouts_deepen_pass_by_pass_at_fixed_positions() {
+    let ageing = Ageing::new(7, FS);
+    let age = 0.5;
+    let original = sine(0.5, 200.0, 96_000);
+    let period = 240; // one 200 Hz period per analysis window
+    let levels = |tape: &[f32]| -> Vec<f64> { tape.chunks(period).map(rms).collect() };
+    let initial = levels(&original);
+    let mean_weakness: Vec<f64> = (0..initial.len())
+        .map(|k| (0..period).map(|i| ageing.weakness(k * period + i) as f64).sum::<f64>() / period as f64)
+        .collect();
+    let mut tape = original.clone();
+    let mut worst_previous = 0.0;
+    let mut worst_window = None;
+    for passes in 1..=16 {
+        tape = age_pass(&ageing, &tape, age);
+        if ![4, 8, 16].contains(&passes) {
+            continue;
+        }
+        let loss_db: Vec<f64> = levels(&tape).iter().zip(&initial).map(|(l, i)| db(l / i)).collect();
+        let (window, worst) =
+            loss_db.iter().enumerate().fold((0, 0.0), |best, (k, &l)| if l < best.1 { (k, l) } else { best });
+        let strong_worst =
+            loss_db.iter().zip(&mean_weakness).filter(|(_, &w)| w == 0.0).fold(0.0f64, |m, (&l, _)| m.min(l));
+        // Where the weakness is w the level falls by about (1 - 0.5 age w) per pass.
+        let predicted = passes as f64 * db(1.0 - (AGE_DROPOUT_DEPTH * age) as f64 * mean_weakness[window]);
+        println!("{passes} passes: worst window {window} at {worst:.1} dB (predicted {predicted:.1} dB), strong tape within {strong_worst:.3} dB");
+        assert!(
+            worst < worst_previous - 1.0,
+            "{passes} passes: {worst} dB did not deepen from {worst_previous}"
+        );
+        assert!((worst - predicted).abs() < 3.0, "{passes} passes: {worst} dB vs predicted {predicted}");
+        assert!(strong_worst > -0.1, "{passes} passes: sound tape lost {strong_worst} dB");
+        // A spot can straddle two windows whose depths are nearly equal.
+        if let Some(previous) = worst_window {
+            assert!(window.abs_diff(previous) <= 1, "the dropout moved from window {previous} to {window}");
+        }
+        worst_window = Some(window);
+        worst_previous = worst;
+    }
+}
+
+#[test]
+fn ageing_removes_treble_more_than_bass_without_moving_it() {
+    let ageing = Ageing::new(7, FS);
+    let age = 0.5;
+    // A stretch of sound tape (weakness 0), so only the smoothing acts.
+    let start = (0..)
+        .map(|k| k * 4_800)
+        .find(|&s| (s..s + 4_800).all(|i| ageing.weakness(i) == 0.0))
+        .expect("some sound tape");
+    let measure = |hz: f64| {
+        let original = sine(0.5, hz, start + 4_800);
+        let mut tape = original.clone();
+        for _ in 0..8 {
+            tape = age_pass(&ageing, &tape, age);
+        }
+        // Skip 240 cells at each edge of the stretch.
+        let (a, b) = (&original[start + 240..start + 4_560], &tape[start + 240..start + 4_560]);
+        let (re_a, im_a, re_b, im_b) =
+            a.iter().zip(b).enumerate().fold((0.0, 0.0, 0.0, 0.0), |s, (i, (&x, &y))| {
+                let w = 2.0 * PI * hz * i as f64 / FS;
+                (
+                    s.0 + x as f64 * w.cos(),
+                    s.1 + x as f64 * w.sin(),
+                    s.2 + y as f64 * w.cos(),
+                    s.3 + y as f64 * w.sin(),
+                )
+            });
+        (db(rms(b) / rms(a)), (im_b.atan2(re_b) - im_a.atan2(re_a)).abs())
+    };
+    let (bass_db, bass_shift) = measure(200.0);
+    let (treble_db, treble_shift) = measure(8_000.0);
+    // Per pass the kernel's response is 1 - 2 a (1 - cos w), a = 0.25 age.
+    let predicted = 8.0 * db(1.0 - 2.0 * 0.125 * (1.0 - (2.0 * PI * 8_000.0 / FS).cos()));
+    println!("8 passes at age {age}: 200 Hz {bass_db:+.3} dB, 8 kHz {treble_db:+.2} dB (predicted {predicted:.2}), phase shifts {bass_shift:.1e}, {treble_shift:.1e} rad");
+    assert!(bass_db > -0.1);
+    assert!(treble_db < bass_db - 6.0);
+    assert!((treble_db - predicted).abs() < 0.2);
+    assert!(bass_shift < 1.0e-3 && treble_shift < 1.0e-3, "zero phase");
+}
