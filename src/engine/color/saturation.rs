@@ -32,7 +32,8 @@ const MAGNETISATION_TO_OUTPUT: f64 = 1.0 / 0.7055;
 /// into sub-steps so the solver stays accurate when driven hard.
 const MAX_FIELD_STEP: f64 = 1.0;
 /// NOTE: bounded work per cell: at most this many sub-steps per 2x sample,
-/// reached only with heavy drive (about 30 dB on a full-scale 1 kHz sine).
+/// reached when the field moves more than 2 `a` per 2x sample (a full-scale
+/// 1 kHz sine with about 20 dB of drive).
 const MAX_SUBSTEPS: u32 = 3;
 /// Inputs beyond this are clipped before the solver; it keeps the arithmetic
 /// finite for absurd values and is far beyond saturation anyway.
