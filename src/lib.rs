@@ -6,6 +6,7 @@
 //!   tracks, mixer). No I/O, no threads, no locks, no allocation in `process`.
 //! - [`patch`]: the TOML patch format and its validation.
 //! - [`events`]: timed-event files (scores and take logs).
+//! - [`bridge`]: the queues between the audio, MIDI, screen and disk threads.
 //! - [`check`]: `ferrotape check`, validating any of the project's files.
 //! - [`render`]: the offline renderer behind `ferrotape render`.
 //! - [`wav`]: reading and writing WAV files (with resampling on read).
@@ -14,6 +15,7 @@
 
 pub mod analysis;
 pub mod atomic_file;
+pub mod bridge;
 pub mod check;
 pub mod engine;
 pub mod events;

@@ -209,14 +209,13 @@ impl Track {
     pub fn set_param(&mut self, param: Param, value: f32) {
         self.params.set(param, value);
         match param {
-            Param::Length => {
-                if self.free.is_none_or(|f| f.cells.is_some()) {
-                    let cells = seconds_to_cells(self.params.get(Param::Length) as f64, self.sample_rate)
-                        .min(self.tape.capacity());
-                    self.resize_loop(cells);
-                    if let Some(free) = self.free.as_mut() {
-                        free.cells = Some(cells);
-                    }
+            // A free track's length is set by its first take, not by a parameter.
+            Param::Length if !self.length_unset() => {
+                let cells = seconds_to_cells(self.params.get(Param::Length) as f64, self.sample_rate)
+                    .min(self.tape.capacity());
+                self.resize_loop(cells);
+                if let Some(free) = self.free.as_mut() {
+                    free.cells = Some(cells);
                 }
             }
             Param::Erase if self.mode != HeadMode::Erase => {
@@ -569,7 +568,14 @@ impl Track {
             self.seam_fold -= 1;
             old + engage * self.saturator.process(input)
         } else if engage > 0.0 {
-            let wet = self.saturator.process(input + feedback * old);
+            // The saturator delays what it is fed by `latency` cells, so feed it the
+            // old signal from that far ahead: a dub then lands exactly where the old
+            // material was, pass after pass, instead of creeping along the tape.
+            let fed_back = match self.saturator.latency_cells() {
+                0 => old,
+                latency => self.tape.cell(self.tape.wrap(index as i64 + step * latency as i64)),
+            };
+            let wet = self.saturator.process(input + feedback * fed_back);
             (1.0 - engage) * keep * old + engage * wet
         } else {
             keep * old
