@@ -62,6 +62,16 @@ fn loop_area(model: SaturationModel) -> f64 {
     (area / peak_y).abs()
 }
 
+#[test]
+fn hysteresis_makes_a_loop_and_a_linear_head_does_not() {
+    let linear = loop_area(SaturationModel::Off);
+    let soft = loop_area(SaturationModel::Soft);
+    let hysteresis = loop_area(SaturationModel::Hysteresis);
+    assert!(linear < 0.005, "linear head: loop area {linear}");
+    assert!(soft < 0.005, "memoryless curve: loop area {soft}");
+    assert!(hysteresis > 0.05, "hysteresis: loop area {hysteresis}");
+}
+
 /// Response of the playback tone at frequencies `f·speed`, from a multi-tone
 /// recorded at speed 1 and played at `speed`, relative to flat playback.
 fn loss_corner_at(speed: f32) -> f64 {

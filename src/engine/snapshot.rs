@@ -1,6 +1,6 @@
 //! What the screen reads: a fixed-size, `Copy` picture of the engine.
 
-use super::params::MAX_TRACKS;
+use super::params::{TrackParams, MAX_TRACKS};
 
 /// What a track's heads are doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -31,8 +31,11 @@ impl HeadMode {
     }
 }
 
+/// Bins in a track's loop overview (what the screen draws as the tape).
+pub const OVERVIEW_BINS: usize = 64;
+
 /// One track, as last seen by the engine.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TrackSnapshot {
     pub mode: HeadMode,
     /// Play head position as a fraction of the loop, 0..1.
@@ -55,6 +58,33 @@ pub struct TrackSnapshot {
     pub can_redo: bool,
     /// Completed trips around the loop.
     pub passes: u64,
+    /// Peak level along the loop, one bin per 1/OVERVIEW_BINS of its length,
+    /// as heard by the play head on its latest pass (0..1).
+    pub overview: [f32; OVERVIEW_BINS],
+    /// Every parameter's current value.
+    pub params: TrackParams,
+}
+
+impl Default for TrackSnapshot {
+    fn default() -> Self {
+        TrackSnapshot {
+            mode: HeadMode::default(),
+            position: 0.0,
+            length_s: 0.0,
+            length_unset: false,
+            target_speed: 0.0,
+            motor_speed: 0.0,
+            tape_speed: 0.0,
+            peak: 0.0,
+            muted: false,
+            soloed: false,
+            can_undo: false,
+            can_redo: false,
+            passes: 0,
+            overview: [0.0; OVERVIEW_BINS],
+            params: TrackParams::default(),
+        }
+    }
 }
 
 /// The whole engine, as last seen.

@@ -10,7 +10,7 @@ use super::command::TrackAction;
 use super::filter::{db_to_gain, flush_denormal, Biquad, BiquadCoefs, Ramp};
 use super::mixer::{smoothing_coefficient, SMOOTHING_S};
 use super::params::{Param, Quality, TapeLength, TrackConfig, TrackParams};
-use super::snapshot::{HeadMode, TrackSnapshot};
+use super::snapshot::{HeadMode, TrackSnapshot, OVERVIEW_BINS};
 use super::tape::{hermite, SincTable, Tape, SINC_HALF_WIDTH, SWAP_CELLS_PER_SAMPLE};
 
 /// Distance from the record head back to... the play head leads the record
@@ -102,6 +102,8 @@ pub struct Track {
 
     clock: u64,
     peak: f32,
+    overview: [f32; OVERVIEW_BINS],
+    overview_bin: usize,
     faults: u64,
     muted: bool,
     soloed: bool,
@@ -158,6 +160,8 @@ impl Track {
             deferred_mode: None,
             clock: 0,
             peak: 0.0,
+            overview: [0.0; OVERVIEW_BINS],
+            overview_bin: 0,
             faults: 0,
             muted: config.mute,
             soloed: config.solo,
@@ -493,6 +497,7 @@ impl Track {
             Quality::Full => self.tape.read_sinc(sinc, self.pos, speed_abs.max(1.0)),
             Quality::Eco => self.tape.read_hermite(self.pos),
         };
+        self.update_overview(raw);
         let flux = (speed_abs / FULL_LEVEL_SPEED).min(1.0) as f32;
         let mut y = self.tone.process(raw * flux, speed_abs as f32);
         let hiss_db = self.params.get(Param::HissDb);
@@ -510,6 +515,19 @@ impl Track {
         self.peak = self.peak.max(out.abs());
         self.clock += 1;
         out
+    }
+
+    /// Track the loudest value the play head reads in each bin of the loop;
+    /// a bin starts afresh whenever the head enters it.
+    #[inline]
+    fn update_overview(&mut self, value: f32) {
+        let bin = ((self.pos / self.tape.len() as f64) * OVERVIEW_BINS as f64) as usize;
+        let bin = bin.min(OVERVIEW_BINS - 1);
+        if bin != self.overview_bin {
+            self.overview_bin = bin;
+            self.overview[bin] = 0.0;
+        }
+        self.overview[bin] = self.overview[bin].max(value.abs().min(1.0));
     }
 
     /// The write-head resampler: deposit the input into every cell the record
@@ -624,6 +642,8 @@ impl Track {
             can_undo: self.tape.can_undo() || self.mode.writes(),
             can_redo: self.tape.can_redo(),
             passes: self.passes,
+            overview: self.overview,
+            params: self.params,
         };
         self.peak = 0.0;
         snapshot
