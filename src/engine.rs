@@ -41,6 +41,8 @@ pub struct Engine {
     stems: Vec<Vec<f32>>,
     master: MasterBus,
     pan_smoothing: f32,
+    /// Gain of the input passed straight to the output, per channel, smoothed.
+    monitor: f32,
     frames: u64,
     master_peak: [f32; 2],
 }
@@ -58,6 +60,7 @@ impl Engine {
             stems: Vec::new(),
             master: MasterBus::new(sample_rate, 0.0),
             pan_smoothing: 0.0,
+            monitor: 0.0,
             frames: 0,
             master_peak: [0.0; 2],
         };
@@ -81,6 +84,7 @@ impl Engine {
         self.stems = vec![vec![0.0; self.max_block]; count];
         self.master = MasterBus::new(sample_rate, self.config.master_db);
         self.pan_smoothing = smoothing_coefficient(sample_rate, SMOOTHING_S);
+        self.monitor = self.monitor_target();
         self.frames = 0;
         self.update_audibility();
         for track in &mut self.tracks {
@@ -134,6 +138,11 @@ impl Engine {
                 track.set_param(param, value);
             }
         }
+    }
+
+    /// Per-channel gain of the monitored input: centre, equal power.
+    fn monitor_target(&self) -> f32 {
+        filter::db_to_gain(self.config.monitor_db) * std::f32::consts::FRAC_1_SQRT_2
     }
 
     fn update_audibility(&mut self) {
@@ -199,6 +208,17 @@ impl Engine {
                 }
             }
             start = end;
+        }
+        let monitor_target = self.monitor_target();
+        if monitor_target > 0.0 || self.monitor > 0.0 {
+            for (i, (l, r)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
+                self.monitor = filter::flush_denormal(
+                    self.monitor + self.pan_smoothing * (monitor_target - self.monitor),
+                );
+                let x = input.get(i).copied().filter(|x| x.is_finite()).unwrap_or(0.0) * self.monitor;
+                *l += x;
+                *r += x;
+            }
         }
         let mut peak = [0.0f32; 2];
         for (l, r) in left.iter_mut().zip(right.iter_mut()) {

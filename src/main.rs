@@ -25,7 +25,7 @@ enum Command {
         #[arg(long, value_name = "EVENTS.toml")]
         events: Option<PathBuf>,
         /// Length of the render in seconds.
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
         duration: f64,
         /// The stereo mix to write.
         #[arg(long, value_name = "OUT.wav")]

@@ -26,13 +26,13 @@ pub const PATCH_VERSION: u32 = 1;
 pub const SAMPLE_RATE_RANGE: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 
 /// Keys allowed at the top of a patch.
-pub const TOP_KEYS: [&str; 8] =
-    ["version", "name", "seed", "sample_rate", "quality", "master_db", "track", "midi"];
+pub const TOP_KEYS: [&str; 9] =
+    ["version", "name", "seed", "sample_rate", "quality", "master_db", "monitor_db", "track", "midi"];
 
 /// Keys of a `[[track]]` table that are not [`Param`]s.
 pub const TRACK_EXTRA_KEYS: [&str; 6] = ["name", "max_length", "saturation", "tone", "mute", "solo"];
 
-/// `master_db` shares the range of a track's `level_db`: silent (-120) to +6 dB.
+/// `master_db` and `monitor_db` share the range of a track's `level_db`: silent (-120) to +6 dB.
 const MASTER_DB: Param = Param::LevelDb;
 
 /// A loaded, validated patch.
@@ -49,6 +49,8 @@ pub struct Patch {
     pub quality: Quality,
     /// Master output level in dB, before the limiter.
     pub master_db: f32,
+    /// Level of the live input passed straight to the output, in dB; -120 = off.
+    pub monitor_db: f32,
     pub tracks: Vec<TrackConfig>,
     /// Raw `[[midi]]` tables, validated by the MIDI map and written back unchanged.
     pub midi: Vec<toml::Table>,
@@ -63,6 +65,7 @@ impl Default for Patch {
             sample_rate: None,
             quality: Quality::default(),
             master_db: 0.0,
+            monitor_db: -120.0,
             tracks: vec![TrackConfig::default()],
             midi: Vec::new(),
         }
@@ -141,6 +144,9 @@ impl Patch {
                 "master_db" => {
                     patch.master_db = field.param_value(&source, MASTER_DB).map_err(|m| err(field, m))?;
                 }
+                "monitor_db" => {
+                    patch.monitor_db = field.param_value(&source, MASTER_DB).map_err(|m| err(field, m))?;
+                }
                 "track" => {
                     saw_track = true;
                     patch.tracks = read_tracks(&source, field)?;
@@ -161,6 +167,7 @@ impl Patch {
             seed: self.seed,
             quality: self.quality,
             master_db: self.master_db,
+            monitor_db: self.monitor_db,
             tracks: self.tracks.clone(),
         }
     }
@@ -178,6 +185,7 @@ impl Patch {
         }
         let _ = writeln!(out, "quality = \"{}\"", self.quality.name());
         let _ = writeln!(out, "master_db = {}", float_f32(self.master_db));
+        let _ = writeln!(out, "monitor_db = {}", float_f32(self.monitor_db));
         for track in &self.tracks {
             out.push('\n');
             write_track(&mut out, track);

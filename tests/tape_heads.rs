@@ -175,3 +175,17 @@ fn punch_in_and_out_do_not_click() {
     let biggest = stem.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max);
     assert!(biggest <= tone_step * 1.05, "a step of {biggest} against the tone's {tone_step}");
 }
+
+#[test]
+fn the_monitor_passes_the_input_at_its_level_and_is_off_by_default() {
+    let input = sine(440.0, 0.5, SRF, at(1.0) as usize);
+    let silent = render(config(vec![clean_track(1.0)]), &input, &[], 1.0);
+    assert_eq!(rms(&silent.left), 0.0, "no monitor unless asked for");
+    let mut monitored = config(vec![clean_track(1.0)]);
+    monitored.monitor_db = -6.0;
+    let out = render(monitored, &input, &[], 1.0);
+    // Centre-panned at equal power: each side is the input at -6 dB, -3 dB.
+    let level = db(rms(window(&out.left, 0.1, 1.0)) / rms(window(&input, 0.1, 1.0)));
+    assert!((level - (-9.0103)).abs() < 0.05, "monitor level {level:.3} dB");
+    assert_eq!(rms(&out.stems[0]), 0.0, "the monitor is not part of any stem");
+}

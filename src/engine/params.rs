@@ -289,12 +289,21 @@ pub struct EngineConfig {
     pub quality: Quality,
     /// Master output level in dB, before the limiter.
     pub master_db: f32,
+    /// Level of the live input passed straight to the output (centre), in
+    /// dB; -120 turns it off (for interfaces that monitor directly).
+    pub monitor_db: f32,
     pub tracks: Vec<TrackConfig>,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { seed: 0, quality: Quality::Full, master_db: 0.0, tracks: vec![TrackConfig::default()] }
+        EngineConfig {
+            seed: 0,
+            quality: Quality::Full,
+            master_db: 0.0,
+            monitor_db: -120.0,
+            tracks: vec![TrackConfig::default()],
+        }
     }
 }
 
