@@ -154,6 +154,30 @@ impl Ramp {
     }
 }
 
+/// Floor of a finite value that fits in an `i64`, without a libm call
+/// (`f64::floor` is a function call on baseline x86-64; this is one
+/// truncating conversion and a compare).
+#[inline]
+pub fn fast_floor(x: f64) -> f64 {
+    let t = x as i64 as f64;
+    if t > x {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
+/// Ceiling, likewise.
+#[inline]
+pub fn fast_ceil(x: f64) -> f64 {
+    let t = x as i64 as f64;
+    if t < x {
+        t + 1.0
+    } else {
+        t
+    }
+}
+
 /// dB to linear gain; -120 dB and below is treated as silence.
 pub fn db_to_gain(db: f32) -> f32 {
     if db <= -120.0 {
@@ -173,6 +197,19 @@ mod tests {
         r.set_target(1.0);
         let v: Vec<f32> = (0..5).map(|_| r.advance()).collect();
         assert_eq!(v, vec![0.25, 0.5, 0.75, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn fast_floor_and_ceil_agree_with_the_library() {
+        for i in -2000..2000 {
+            let x = i as f64 * 0.37 + 0.001 * (i % 7) as f64;
+            assert_eq!(fast_floor(x), x.floor(), "{x}");
+            assert_eq!(fast_ceil(x), x.ceil(), "{x}");
+        }
+        for x in [0.0, -0.0, 3.0, -3.0, 1e-300, -1e-300] {
+            assert_eq!(fast_floor(x), x.floor());
+            assert_eq!(fast_ceil(x), x.ceil());
+        }
     }
 
     #[test]

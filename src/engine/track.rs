@@ -7,7 +7,7 @@
 
 use super::color::{Ageing, Hiss, PlaybackTone, RecordSaturator};
 use super::command::TrackAction;
-use super::filter::{db_to_gain, flush_denormal, Biquad, BiquadCoefs, Ramp};
+use super::filter::{db_to_gain, fast_ceil, fast_floor, flush_denormal, Biquad, BiquadCoefs, Ramp};
 use super::mixer::{smoothing_coefficient, SMOOTHING_S};
 use super::params::{Param, Quality, TapeLength, TrackConfig, TrackParams};
 use super::snapshot::{HeadMode, TrackSnapshot, OVERVIEW_BINS};
@@ -72,6 +72,9 @@ pub struct Track {
     prefilter_coefs: [BiquadCoefs; 2],
     prefilter_on: bool,
     drive: f32,
+    /// Gains derived from dB parameters, refreshed when a parameter changes
+    /// (a `powf` per sample per track is a measurable cost).
+    gains: DerivedGains,
     /// Record head engagement, 0 (lifted) to 1 (writing).
     engage: Ramp,
     /// Fraction of the old signal fed into the record head.
@@ -139,6 +142,7 @@ impl Track {
             prefilter_coefs: [BiquadCoefs::IDENTITY; 2],
             prefilter_on: false,
             drive: db_to_gain(params.get(Param::DriveDb)),
+            gains: DerivedGains::of(&params),
             engage: Ramp::new(0.0, fade_samples),
             feedback: Ramp::new(0.0, fade_samples),
             keep: Ramp::new(1.0 - params.get(Param::Erase), fade_samples),
@@ -212,6 +216,7 @@ impl Track {
 
     pub fn set_param(&mut self, param: Param, value: f32) {
         self.params.set(param, value);
+        self.gains = DerivedGains::of(&self.params);
         match param {
             // A free track's length is set by its first take, not by a parameter.
             Param::Length if !self.length_unset() => {
@@ -442,8 +447,7 @@ impl Track {
         self.advance_sweep();
 
         // Record path: drive, band-limit at low speed, then the write head.
-        let drive_target = db_to_gain(self.params.get(Param::DriveDb));
-        self.drive += self.smoothing * (drive_target - self.drive);
+        self.drive += self.smoothing * (self.gains.drive - self.drive);
         let mut x = input;
         if self.clock % CONTROL_INTERVAL == 0 {
             self.update_prefilter(v.abs());
@@ -500,17 +504,15 @@ impl Track {
         self.update_overview(raw);
         let flux = (speed_abs / FULL_LEVEL_SPEED).min(1.0) as f32;
         let mut y = self.tone.process(raw * flux, speed_abs as f32);
-        let hiss_db = self.params.get(Param::HissDb);
-        if hiss_db > -120.0 {
-            y += self.hiss.next(db_to_gain(hiss_db) * flux);
+        if self.gains.hiss > 0.0 {
+            y += self.hiss.next(self.gains.hiss * flux);
         }
         if !y.is_finite() {
             self.faults += 1;
             self.tone.reset();
             y = 0.0;
         }
-        let level_target = db_to_gain(self.params.get(Param::LevelDb));
-        self.level = flush_denormal(self.level + self.smoothing * (level_target - self.level));
+        self.level = flush_denormal(self.level + self.smoothing * (self.gains.level - self.level));
         let out = flush_denormal(y * self.level * self.audible.advance() * self.duck.advance());
         self.peak = self.peak.max(out.abs());
         self.clock += 1;
@@ -538,9 +540,9 @@ impl Track {
             return;
         }
         let (first, last, step) = if u1 > u0 {
-            (u0.floor() as i64 + 1, u1.floor() as i64, 1)
+            (fast_floor(u0) as i64 + 1, fast_floor(u1) as i64, 1)
         } else {
-            (u0.ceil() as i64 - 1, u1.ceil() as i64, -1)
+            (fast_ceil(u0) as i64 - 1, fast_ceil(u1) as i64, -1)
         };
         let span = u1 - u0;
         let mut c = first;
@@ -647,6 +649,25 @@ impl Track {
         };
         self.peak = 0.0;
         snapshot
+    }
+}
+
+/// Linear gains of a track's dB parameters.
+#[derive(Clone, Copy, Debug)]
+struct DerivedGains {
+    drive: f32,
+    level: f32,
+    /// RMS of the hiss (0 = off).
+    hiss: f32,
+}
+
+impl DerivedGains {
+    fn of(params: &TrackParams) -> Self {
+        DerivedGains {
+            drive: db_to_gain(params.get(Param::DriveDb)),
+            level: db_to_gain(params.get(Param::LevelDb)),
+            hiss: db_to_gain(params.get(Param::HissDb)),
+        }
     }
 }
 

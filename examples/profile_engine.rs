@@ -1,0 +1,43 @@
+//! Renders a minute of one fully featured track, for profilers.
+//! `cargo run --release --example profile_engine [tracks] [dubbing]`
+use ferrotape::analysis::sine;
+use ferrotape::engine::*;
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let tracks = args.first().copied().unwrap_or(1);
+    let dubbing = args.get(1).copied().unwrap_or(0);
+    let mut config = EngineConfig { monitor_db: -120.0, ..EngineConfig::default() };
+    config.tracks = (0..tracks)
+        .map(|i| {
+            let mut t = TrackConfig { length: TapeLength::Fixed(3.0 + i as f64), ..TrackConfig::default() };
+            for (p, v) in [
+                (Param::DriveDb, 6.0),
+                (Param::WowPct, 0.3),
+                (Param::DriftPct, 0.2),
+                (Param::HissDb, -70.0),
+                (Param::Age, 0.02),
+            ] {
+                t.params.set(p, v);
+            }
+            t
+        })
+        .collect();
+    let mut engine = Engine::new(config, 48_000.0, 256);
+    for t in 0..tracks as u8 {
+        let action = if (t as usize) < dubbing { TrackAction::Dub } else { TrackAction::Play };
+        engine.apply(Command::Track { track: t, action });
+    }
+    let input = sine(220.0, 0.5, 48_000.0, 256);
+    let (mut l, mut r) = ([0.0f32; 256], [0.0f32; 256]);
+    let start = std::time::Instant::now();
+    let blocks = 48_000 * 60 / 256;
+    for _ in 0..blocks {
+        engine.process(&input, &mut l, &mut r, &[]);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{tracks} tracks ({dubbing} dubbing): 60 s of audio in {seconds:.3} s, real-time factor {:.0}",
+        60.0 / seconds
+    );
+}
