@@ -26,6 +26,7 @@ fn distortion_rises_with_drive_for_both_saturation_models() {
             let out = record_and_play(track, &sine(1000.0, 0.25, SRF, at(1.2) as usize), 1.1, 1.0);
             let distortion = thd(window(&out, 1.2, 1.3), 1000.0, SRF, 9);
             figures.push(format!("{drive} dB: {:.2} %", distortion * 100.0));
+            eprintln!("THD through the tape, {model:?}, drive {drive} dB: {:.2} %", distortion * 100.0);
             assert!(distortion > previous, "{model:?}: THD fell at {drive} dB drive ({figures:?})");
             previous = distortion;
         }
@@ -67,6 +68,7 @@ fn hysteresis_makes_a_loop_and_a_linear_head_does_not() {
     let linear = loop_area(SaturationModel::Off);
     let soft = loop_area(SaturationModel::Soft);
     let hysteresis = loop_area(SaturationModel::Hysteresis);
+    eprintln!("loop area: off {linear:.5}, soft {soft:.5}, hysteresis {hysteresis:.4}");
     assert!(linear < 0.005, "linear head: loop area {linear}");
     assert!(soft < 0.005, "memoryless curve: loop area {soft}");
     assert!(hysteresis > 0.05, "hysteresis: loop area {hysteresis}");
@@ -114,6 +116,7 @@ fn the_loss_corner_moves_in_proportion_to_speed() {
     for speed in [0.5, 0.25] {
         let corner = loss_corner_at(speed);
         let ratio = corner / base / speed as f64;
+        eprintln!("loss corner: {base:.0} Hz at speed 1, {corner:.0} Hz at speed {speed} (ratio {ratio:.4})");
         assert!(
             (ratio - 1.0).abs() < 0.05,
             "speed {speed}: corner {corner:.0} Hz vs {base:.0} Hz at speed 1"
@@ -129,6 +132,7 @@ fn hiss_plays_at_its_level() {
         track.params.set(Param::HissDb, hiss_db);
         let out = render(config(vec![track]), &[], &[], 2.0);
         let level = db(rms(window(&out.stems[0], 0.5, 2.0)));
+        eprintln!("hiss: asked {hiss_db} dBFS, measured {level:.3} dBFS");
         assert!(
             (level - hiss_db as f64).abs() < 0.5,
             "asked for {hiss_db} dBFS of hiss, measured {level:.2}"

@@ -47,6 +47,7 @@ fn dubbing_keeps_feedback_to_the_power_of_the_pass() {
     for k in 1..peaks.len() {
         let ratio_db = db((peaks[k] / peaks[k - 1]) as f64);
         let expected_db = db(g as f64);
+        eprintln!("dub decay: pass {k}: {ratio_db:.4} dB (feedback 0.8 = {expected_db:.4} dB)");
         assert!(
             (ratio_db - expected_db).abs() < 0.05,
             "pass {k}: {ratio_db:.3} dB, expected {expected_db:.3} dB (peaks {peaks:?})"
