@@ -347,13 +347,12 @@ impl MidiRouter {
         }
         let mut sent = 0;
         let mut bound = false;
-        let selected = self.selected.clone();
         for slot in self.slots.iter_mut() {
             if !slot.binding.listens_to(channel, control) {
                 continue;
             }
             bound = true;
-            if let Some(command) = apply(slot, input, &selected) {
+            if let Some(command) = apply(slot, input, &self.selected) {
                 if sink.send(command, at) {
                     sent += 1;
                 } else {
