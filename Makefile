@@ -97,6 +97,8 @@ run: deps $(PHRASE)
 
 test: test-deps
 	$(CARGO) test
+	# The JACK build: real midir input on a private JACK dummy server.
+	$(CARGO) test --features jack --test midi_jack
 	@if [ -f tests/soak.rs ]; then \
 		echo "$(CARGO) test --release --test soak -- --ignored"; \
 		$(CARGO) test --release --test soak -- --ignored; \
@@ -107,6 +109,7 @@ test: test-deps
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features jack -- -D warnings
 
 bench: deps
 	$(CARGO) bench

@@ -1,7 +1,8 @@
-//! `ferrotape check`: validate a patch or events file and say what it holds.
+//! `ferrotape check`: validate a patch, MIDI map or events file and say what it holds.
 
 use crate::events::EventList;
 use crate::file_error::FileError;
+use crate::midi_map::MidiMap;
 use crate::patch::Patch;
 use std::path::Path;
 
@@ -10,21 +11,30 @@ use std::path::Path;
 pub enum FileKind {
     Patch,
     Events,
+    /// `[[midi]]` tables and no `[[track]]`: a controller profile or learned map.
+    MidiMap,
 }
 
 impl FileKind {
     /// Events files are named `*.events.toml` or consist of `[[event]]` tables;
-    /// anything else is read as a patch.
+    /// MIDI maps consist of `[[midi]]` tables; anything else is read as a patch.
     pub fn of(path: &Path, text: &str) -> FileKind {
         let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-        let has_events = text.lines().any(|l| l.trim_start().starts_with("[[event]]"));
-        let has_tracks = text.lines().any(|l| l.trim_start().starts_with("[[track]]"));
-        if name.ends_with(".events.toml") || (has_events && !has_tracks) {
+        let has_tracks = has_tables(text, "track");
+        if name.ends_with(".events.toml") || (has_tables(text, "event") && !has_tracks) {
             FileKind::Events
+        } else if has_tables(text, "midi") && !has_tracks {
+            FileKind::MidiMap
         } else {
             FileKind::Patch
         }
     }
+}
+
+/// Whether the text has a `[[name]]` header on a line of its own.
+pub fn has_tables(text: &str, name: &str) -> bool {
+    let header = format!("[[{name}]]");
+    text.lines().any(|l| l.trim_start().starts_with(&header))
 }
 
 /// Validate a file; on success, a one-line summary of what it holds.
@@ -33,13 +43,30 @@ pub fn check_file(path: &Path) -> Result<String, FileError> {
     match FileKind::of(path, &text) {
         FileKind::Patch => {
             let patch = Patch::parse(&text, path)?;
+            // The patch keeps its [[midi]] tables raw; check them as bindings too.
+            let map = MidiMap::from_patch_tables(&patch.midi, path)?;
+            let bindings = match map.bindings.len() {
+                0 => String::new(),
+                1 => ", 1 MIDI binding".to_string(),
+                n => format!(", {n} MIDI bindings"),
+            };
             Ok(format!(
-                "{}: patch \"{}\" is valid: {} track{}, seed {}",
+                "{}: patch \"{}\" is valid: {} track{}, seed {}{bindings}",
                 path.display(),
                 patch.name,
                 patch.tracks.len(),
                 if patch.tracks.len() == 1 { "" } else { "s" },
                 patch.seed
+            ))
+        }
+        FileKind::MidiMap => {
+            let map = MidiMap::parse(&text, path)?;
+            Ok(format!(
+                "{}: MIDI map \"{}\" is valid: {} binding{}",
+                path.display(),
+                map.name,
+                map.bindings.len(),
+                if map.bindings.len() == 1 { "" } else { "s" }
             ))
         }
         FileKind::Events => {

@@ -6,6 +6,9 @@
 //!   tracks, mixer). No I/O, no threads, no locks, no allocation in `process`.
 //! - [`patch`]: the TOML patch format and its validation.
 //! - [`events`]: timed-event files (scores and take logs).
+//! - [`midi_map`]: MIDI bytes to commands: parser, bindings as data, map
+//!   files, the router with MIDI learn. Pure, no I/O.
+//! - [`io`]: thin adapters to hardware (midir MIDI input).
 //! - [`bridge`]: the queues between the audio, MIDI, screen and disk threads.
 //! - [`check`]: `ferrotape check`, validating any of the project's files.
 //! - [`render`]: the offline renderer behind `ferrotape render`.
@@ -20,6 +23,8 @@ pub mod check;
 pub mod engine;
 pub mod events;
 pub mod file_error;
+pub mod io;
+pub mod midi_map;
 pub mod patch;
 pub mod render;
 pub mod wav;

@@ -1,0 +1,54 @@
+//! The MIDI router's per-message path allocates nothing: every profile's
+//! bindings, every kind of message, learning included.
+
+use std::time::Instant;
+
+use assert_no_alloc::{assert_no_alloc, AllocDisabler};
+use ferrotape::bridge::CommandSink;
+use ferrotape::engine::Command;
+use ferrotape::midi_map::{learn_channel, LearnRequest, MidiMap, MidiRouter, SelectedTrack};
+
+#[global_allocator]
+static ALLOCATOR: AllocDisabler = AllocDisabler;
+
+/// Counts commands without storing them (storing could allocate).
+struct Count(usize);
+
+impl CommandSink for Count {
+    fn send(&mut self, _command: Command, _at: Instant) -> bool {
+        self.0 += 1;
+        true
+    }
+}
+
+#[test]
+fn routing_and_learning_do_not_allocate() {
+    let mut bindings = Vec::new();
+    for name in ["nanokontrol2", "launch_control_xl", "apc_mini", "generic"] {
+        let path = format!("patches/midi/{name}.toml");
+        bindings.extend(MidiMap::load(std::path::Path::new(&path)).expect("profile").bindings);
+    }
+    bindings.truncate(200);
+    let (mut control, endpoint) = learn_channel();
+    let mut router = MidiRouter::new(&bindings, SelectedTrack::new(8)).with_learn(endpoint);
+    // Every status on channels 1, 9 and 10 with a spread of data, plus
+    // real-time and sysex bytes.
+    let mut stream = Vec::with_capacity(200_000);
+    for status in (0x80u8..0xF0).filter(|s| [0, 8, 9].contains(&(s & 0x0F))) {
+        for a in (0u8..128).step_by(3) {
+            for b in [0u8, 1, 63, 64, 65, 127] {
+                stream.extend([status, a, b, 0xF8]);
+            }
+        }
+    }
+    stream.extend([0xF0, 1, 2, 3, 0xF7]);
+    control.request(LearnRequest::parse("dub:1").expect("parse"));
+    let mut sink = Count(0);
+    assert_no_alloc(|| {
+        for chunk in stream.chunks(3) {
+            router.feed(chunk, Instant::now(), &mut sink);
+        }
+    });
+    assert!(sink.0 > 100, "only {} commands", sink.0);
+    assert!(control.learned().is_some());
+}
