@@ -18,6 +18,12 @@ const DRIFT_TIME_S: f64 = 2.0;
 /// Corner of the smoothing applied after the random walk, in Hz.
 const DRIFT_SMOOTH_HZ: f64 = 2.0;
 
+/// Wow, flutter and drift are computed every this many samples and
+/// interpolated linearly in between: their fastest component (the third
+/// flutter harmonic, at most 90 Hz) is then sampled at 3 kHz, and the
+/// interpolation error stays below 0.1 % of the modulation depth.
+pub const MODULATION_INTERVAL: u32 = 16;
+
 /// A critically damped motor reaches 99 % of a step after this many
 /// natural periods (1 - (1 + x) e^-x = 0.99 at x ≈ 6.64).
 const SETTLE_PERIODS: f64 = 6.64;
@@ -45,6 +51,11 @@ pub struct Transport {
     drift_pull: f64,
     drift_noise: f64,
     drift_smoothing: f64,
+    /// Modulation (wow + flutter + drift, as a fraction) at the last control
+    /// point, the step to add per sample toward the next, and samples left.
+    modulation: f64,
+    modulation_step: f64,
+    modulation_countdown: u32,
 }
 
 impl Transport {
@@ -64,9 +75,12 @@ impl Transport {
             rng,
             flutter_peak: flutter_waveform_peak(),
             speed: initial_speed,
-            drift_pull: 1.0 / (sample_rate * DRIFT_TIME_S),
-            drift_noise: (2.0 / (sample_rate * DRIFT_TIME_S)).sqrt(),
-            drift_smoothing: 1.0 - (-TAU * DRIFT_SMOOTH_HZ / sample_rate).exp(),
+            drift_pull: MODULATION_INTERVAL as f64 / (sample_rate * DRIFT_TIME_S),
+            drift_noise: (2.0 * MODULATION_INTERVAL as f64 / (sample_rate * DRIFT_TIME_S)).sqrt(),
+            drift_smoothing: 1.0 - (-TAU * DRIFT_SMOOTH_HZ * MODULATION_INTERVAL as f64 / sample_rate).exp(),
+            modulation: 0.0,
+            modulation_step: 0.0,
+            modulation_countdown: 0,
         }
     }
 
@@ -88,12 +102,28 @@ impl Transport {
             self.motor += self.motor_rate * dt;
         }
 
+        if self.modulation_countdown == 0 {
+            self.modulation_countdown = MODULATION_INTERVAL;
+            let next = self.modulation_point(params);
+            self.modulation_step = (next - self.modulation) / MODULATION_INTERVAL as f64;
+        }
+        self.modulation_countdown -= 1;
+        self.modulation += self.modulation_step;
+
+        self.speed = self.motor * (1.0 + self.modulation);
+        self.speed
+    }
+
+    /// Advance the modulators by one control interval and return wow +
+    /// flutter + drift there, as a fraction of the motor speed.
+    fn modulation_point(&mut self, params: &TrackParams) -> f64 {
+        let interval = self.sample_period * MODULATION_INTERVAL as f64;
         let wow_depth = params.get(Param::WowPct) as f64 * 0.01;
         let flutter_depth = params.get(Param::FlutterPct) as f64 * 0.01;
         let drift_depth = params.get(Param::DriftPct) as f64 * 0.01;
 
-        self.wow_phase = advance(self.wow_phase, params.get(Param::WowHz) as f64 * dt);
-        self.flutter_phase = advance(self.flutter_phase, params.get(Param::FlutterHz) as f64 * dt);
+        self.wow_phase = advance(self.wow_phase, params.get(Param::WowHz) as f64 * interval);
+        self.flutter_phase = advance(self.flutter_phase, params.get(Param::FlutterHz) as f64 * interval);
         let wow = if wow_depth > 0.0 { wow_depth * sin_turns(self.wow_phase) } else { 0.0 };
         let flutter = if flutter_depth > 0.0 {
             flutter_depth * flutter_waveform(self.flutter_phase) / self.flutter_peak
@@ -105,10 +135,7 @@ impl Transport {
         // Runs even at zero depth so turning it up does not replay old values.
         self.drift_walk += -self.drift_pull * self.drift_walk + self.drift_noise * self.rng.gaussian_cheap();
         self.drift_smooth += self.drift_smoothing * (self.drift_walk - self.drift_smooth);
-        let drift = drift_depth * self.drift_smooth;
-
-        self.speed = self.motor * (1.0 + wow + flutter + drift);
-        self.speed
+        wow + flutter + drift_depth * self.drift_smooth
     }
 
     /// The motor's own speed (no modulation), ratio.
