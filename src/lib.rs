@@ -7,6 +7,8 @@
 //! - [`patch`]: the TOML patch format and its validation.
 //! - [`events`]: timed-event files (scores and take logs).
 //! - [`bridge`]: the queues between the audio, MIDI, screen and disk threads.
+//! - [`io`]: audio backends (cpal, null) and the callback wrapper.
+//! - [`live`]: `ferrotape play` and `ferrotape devices`: the engine on real audio.
 //! - [`check`]: `ferrotape check`, validating any of the project's files.
 //! - [`render`]: the offline renderer behind `ferrotape render`.
 //! - [`wav`]: reading and writing WAV files (with resampling on read).
@@ -20,6 +22,8 @@ pub mod check;
 pub mod engine;
 pub mod events;
 pub mod file_error;
+pub mod io;
+pub mod live;
 pub mod patch;
 pub mod render;
 pub mod wav;
