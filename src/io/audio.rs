@@ -122,13 +122,13 @@ impl CpalBackend {
         let host = choose_host(options).map_err(|e| no_device_message(&e, None))?;
         let _quiet = StderrCapture::begin();
         let output_device = match &options.device {
-            Some(name) => find_device(&host, name, true)
-                .ok_or_else(|| format!("no output device matches `{name}` on {}", host.id()))?,
-            None => host
-                .default_output_device()
-                .ok_or_else(|| format!("{} has no default output device", host.id()))?,
-        }
-        .clone();
+            Some(name) => find_device(&host, name, true).ok_or_else(|| {
+                no_device_message(&format!("no device matches `{name}` on {}", host.id()), Some(&host))
+            })?,
+            None => host.default_output_device().ok_or_else(|| {
+                no_device_message(&format!("{} has no default output device", host.id()), Some(&host))
+            })?,
+        };
         let output = configure(&output_device, true, options, options.sample_rate, preferred_rate)
             .map_err(|e| no_device_message(&e, Some(&host)))?;
         let rate = output.config.sample_rate;
