@@ -42,8 +42,8 @@ pub struct AudioOptions {
     pub host: Option<String>,
     /// Output device: a device id (`alsa:jack`), or part of a device's name.
     pub device: Option<String>,
-    /// Input device, the same way; `none` for no input. Default: the output
-    /// device when it can capture, else the host's default input.
+    /// Input device, the same way; `none` for no input. Default: a named
+    /// output device when it can capture, else the host's default input.
     pub input_device: Option<String>,
     /// Sample rate in Hz; wins over the patch's preference.
     pub sample_rate: Option<u32>,

@@ -13,7 +13,17 @@ fn play_runs_on_the_alsa_null_device_and_exits_cleanly() {
     let patch = scratch.write("patch.toml", CLEAN_PATCH);
     let env = vec![("ALSA_CONFIG_PATH".to_string(), alsa_config("null.conf"))];
     let (code, out, err) = run(
-        &["play", patch.to_str().unwrap(), "--no-tui", "--duration", "1", "--input-device", "none"],
+        &[
+            "play",
+            patch.to_str().unwrap(),
+            "--no-tui",
+            "--duration",
+            "1",
+            "--input-device",
+            "none",
+            "--audio-host",
+            "alsa",
+        ],
         &env,
         Duration::from_secs(30),
     );
@@ -30,7 +40,17 @@ fn a_missing_device_gives_one_line_that_lists_devices_and_suggests_null() {
     // The system configuration only: "default" names no card on these machines.
     let env = vec![("ALSA_CONFIG_PATH".to_string(), "/usr/share/alsa/alsa.conf".to_string())];
     let (code, out, err) = run(
-        &["play", patch.to_str().unwrap(), "--no-tui", "--audio-device", "no-such-card", "--duration", "1"],
+        &[
+            "play",
+            patch.to_str().unwrap(),
+            "--no-tui",
+            "--audio-host",
+            "alsa",
+            "--audio-device",
+            "no-such-card",
+            "--duration",
+            "1",
+        ],
         &env,
         Duration::from_secs(30),
     );

@@ -177,13 +177,17 @@ fn describe(device: &Device) -> String {
     device.id().map(|id| id.to_string()).unwrap_or_else(|_| device.to_string())
 }
 
-/// `--input-device` (or `none`), else the output device when it captures,
-/// else the host's default input.
+/// `--input-device` (or `none`), else a named output device when it
+/// captures, else the host's default input.
 fn choose_input(host: &Host, output: &Device, options: &AudioOptions) -> Option<Device> {
     match options.input_device.as_deref() {
         Some("none") => None,
         Some(name) => find_device(host, name, false),
-        None if output.supports_input() => Some(output.clone()),
+        // A named device that also records (alsa:jack, a USB interface) is the
+        // natural input; JACK's devices are one-way despite what they report.
+        None if options.device.is_some() && host.id().to_string() != "jack" && output.supports_input() => {
+            Some(output.clone())
+        }
         None => host.default_input_device(),
     }
 }

@@ -67,6 +67,17 @@ impl JackServer {
 
 impl Drop for JackServer {
     fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: jackd then removes its entry from the shared
+        // server registry (eight entries at most) and its shared memory.
+        let terminated =
+            Command::new("kill").arg(self.child.id().to_string()).status().is_ok_and(|s| s.success());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while terminated && Instant::now() < deadline {
+            if self.child.try_wait().is_ok_and(|s| s.is_some()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
