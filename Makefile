@@ -97,6 +97,7 @@ run: deps $(PHRASE)
 
 test: test-deps
 	$(CARGO) test
+	$(CARGO) test --features jack
 	@if [ -f tests/soak.rs ]; then \
 		echo "$(CARGO) test --release --test soak -- --ignored"; \
 		$(CARGO) test --release --test soak -- --ignored; \
@@ -107,6 +108,7 @@ test: test-deps
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features jack -- -D warnings
 
 bench: deps
 	$(CARGO) bench

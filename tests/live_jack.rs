@@ -6,7 +6,8 @@
 mod live_support;
 
 use ferrotape::analysis::{db, frequency, rms};
-use jack::{AudioIn, AudioOut, Client, ClientOptions, ClosureProcessHandler, Control, ProcessScope};
+use jack::contrib::ClosureProcessHandler;
+use jack::{AudioIn, AudioOut, Client, ClientOptions, Control, ProcessScope};
 use live_support::*;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};

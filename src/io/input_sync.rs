@@ -131,9 +131,9 @@ impl InputSync {
         ring.pop_slice(&mut self.old[..k]);
         ring.skip(skip - k);
         ring.pop_slice(out);
-        for i in 0..k {
+        for (i, (y, &old)) in out.iter_mut().zip(&self.old[..k]).enumerate() {
             let w = (i as f32 + 0.5) / k as f32;
-            out[i] = (1.0 - w) * self.old[i] + w * out[i];
+            *y = (1.0 - w) * old + w * *y;
         }
         true
     }
