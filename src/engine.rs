@@ -45,6 +45,7 @@ pub struct Engine {
     monitor: f32,
     frames: u64,
     master_peak: [f32; 2],
+    record_latency: u32,
 }
 
 impl Engine {
@@ -63,6 +64,7 @@ impl Engine {
             monitor: 0.0,
             frames: 0,
             master_peak: [0.0; 2],
+            record_latency: 0,
         };
         engine.prepare(sample_rate, max_block);
         engine
@@ -86,6 +88,8 @@ impl Engine {
         self.pan_smoothing = smoothing_coefficient(sample_rate, SMOOTHING_S);
         self.monitor = self.monitor_target();
         self.frames = 0;
+        let latency = self.record_latency;
+        self.set_record_latency(latency);
         self.update_audibility();
         for track in &mut self.tracks {
             track.snap_audibility();
@@ -116,6 +120,21 @@ impl Engine {
     /// A track's tape contents (the current loop).
     pub fn tape(&self, track: usize) -> Option<&[f32]> {
         self.tracks.get(track).map(|t| t.tape().cells())
+    }
+
+    /// Round-trip audio latency in frames (output plus input) the record
+    /// heads compensate for: input is written that many frames of tape
+    /// travel earlier, so a dub lines up with what the performer heard.
+    /// Kept across `prepare`. Does not allocate.
+    pub fn set_record_latency(&mut self, frames: u32) {
+        self.record_latency = frames;
+        for track in &mut self.tracks {
+            track.set_record_latency(frames as f64);
+        }
+    }
+
+    pub fn record_latency(&self) -> u32 {
+        self.record_latency
     }
 
     /// Apply a command now. Commands for tracks that do not exist are ignored.

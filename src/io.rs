@@ -1,3 +1,146 @@
 //! Thin adapters between the engine and the outside world.
+//!
+//! - [`audio`]: sound cards and servers through cpal (ALSA, or JACK with the
+//!   `jack` feature).
+//! - [`null`]: no hardware: the engine runs on its own real-time clock.
+//! - [`processor`]: what runs inside the output callback ([`LiveProcessor`]).
+//! - [`input_sync`]: input frames from another clock, kept at a bounded latency.
+//! - [`handoff`]: lock-free ownership hand-over between a callback and its owner.
+//! - [`stderr`]: keeping alsa-lib's and libjack's chatter off the terminal.
+//! - [`midi`]: MIDI input through midir, with ports reopened when they return.
 
+pub mod audio;
+pub mod handoff;
+pub mod input_sync;
 pub mod midi;
+pub mod null;
+pub mod processor;
+pub mod stderr;
+
+pub use handoff::Handoff;
+pub use processor::LiveProcessor;
+
+use crate::bridge::InputWriter;
+use std::sync::Arc;
+
+/// Frames per callback when `--buffer` is not given.
+pub const DEFAULT_BUFFER: u32 = 256;
+
+/// Which kind of backend to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BackendKind {
+    /// A sound card or server through cpal.
+    #[default]
+    Device,
+    /// No hardware; the engine runs on a timer.
+    Null,
+}
+
+/// What the user asked for on the command line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AudioOptions {
+    pub backend: BackendKind,
+    /// cpal host name (`alsa`, `jack`); default: JACK in `jack` builds, else the platform's.
+    pub host: Option<String>,
+    /// Output device: a device id (`alsa:jack`), or part of a device's name.
+    pub device: Option<String>,
+    /// Input device, the same way; `none` for no input. Default: a named
+    /// output device when it can capture, else the host's default input.
+    pub input_device: Option<String>,
+    /// Sample rate in Hz; wins over the patch's preference.
+    pub sample_rate: Option<u32>,
+    /// Frames per callback (always requested as a fixed size).
+    pub buffer: u32,
+    /// 1-based input channel to record; default: the mean of all channels.
+    pub input_channel: Option<u16>,
+    /// Round-trip latency to compensate, milliseconds; default: from the
+    /// host's stream timestamps.
+    pub latency_ms: Option<f64>,
+}
+
+impl Default for AudioOptions {
+    fn default() -> Self {
+        AudioOptions {
+            backend: BackendKind::Device,
+            host: None,
+            device: None,
+            input_device: None,
+            sample_rate: None,
+            buffer: DEFAULT_BUFFER,
+            input_channel: None,
+            latency_ms: None,
+        }
+    }
+}
+
+/// What a backend settled on once its device was opened.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamSettings {
+    /// Hz.
+    pub sample_rate: u32,
+    /// Frames per callback the engine is prepared for (callbacks may differ).
+    pub block: usize,
+    /// Output channels (the engine's stereo goes to the first two).
+    pub output_channels: u16,
+    /// Whether an input stream feeds the record heads.
+    pub has_input: bool,
+    /// One line describing the devices, for the status output.
+    pub description: String,
+}
+
+/// The state of a running backend.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Health {
+    Running,
+    /// The stream stopped working; the message says what happened.
+    Failed(String),
+}
+
+/// A source of audio callbacks. `start` moves nothing: the processor and
+/// the input writer stay in their [`Handoff`]s, which the callbacks borrow
+/// per block; after `stop` (or a failure) they are still there, tapes and
+/// all, to run on a rebuilt stream.
+pub trait AudioBackend {
+    fn settings(&self) -> &StreamSettings;
+    fn start(
+        &mut self,
+        processor: Arc<Handoff<LiveProcessor>>,
+        input: Arc<Handoff<InputWriter>>,
+    ) -> Result<(), String>;
+    /// Stop the callbacks; when this returns they no longer run.
+    fn stop(&mut self);
+    fn health(&self) -> Health;
+    /// Try to open the same devices again after a failure.
+    fn reopen(&mut self) -> Result<(), String>;
+}
+
+/// Open the backend the options ask for. `preferred_rate` is the patch's
+/// sample rate, used when the command line names none and the device can.
+pub fn open_backend(
+    options: &AudioOptions,
+    preferred_rate: Option<u32>,
+) -> Result<Box<dyn AudioBackend>, String> {
+    match options.backend {
+        BackendKind::Null => Ok(Box::new(null::NullBackend::new(options, preferred_rate))),
+        BackendKind::Device => Ok(Box::new(audio::CpalBackend::open(options, preferred_rate)?)),
+    }
+}
+
+/// What an interactive session does when no device opens: run on the null
+/// backend with a warning, unless the user explicitly named a device (then
+/// the error stands). Headless `play --no-tui` never falls back.
+pub fn fall_back_to_null(options: &AudioOptions, interactive: bool) -> bool {
+    interactive
+        && options.backend == BackendKind::Device
+        && options.device.is_none()
+        && options.host.is_none()
+}
+
+/// Parse `--audio`: `null`, or `device` (the default).
+pub fn parse_backend(name: &str) -> Result<BackendKind, String> {
+    match name {
+        "null" | "none" => Ok(BackendKind::Null),
+        "device" | "default" | "cpal" => Ok(BackendKind::Device),
+        other => Err(format!("--audio {other}: use `null` (no hardware) or `device`")),
+    }
+}

@@ -8,8 +8,10 @@
 //! - [`events`]: timed-event files (scores and take logs).
 //! - [`midi_map`]: MIDI bytes to commands: parser, bindings as data, map
 //!   files, the router with MIDI learn. Pure, no I/O.
-//! - [`io`]: thin adapters to hardware (midir MIDI input).
 //! - [`bridge`]: the queues between the audio, MIDI, screen and disk threads.
+//! - [`io`]: thin adapters to hardware: audio backends (cpal, null), the
+//!   callback wrapper, midir MIDI input.
+//! - [`live`]: `ferrotape play` and `ferrotape devices`: the engine on real audio.
 //! - [`check`]: `ferrotape check`, validating any of the project's files.
 //! - [`render`]: the offline renderer behind `ferrotape render`.
 //! - [`wav`]: reading and writing WAV files (with resampling on read).
@@ -24,6 +26,7 @@ pub mod engine;
 pub mod events;
 pub mod file_error;
 pub mod io;
+pub mod live;
 pub mod midi_map;
 pub mod patch;
 pub mod render;

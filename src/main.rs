@@ -1,6 +1,8 @@
 //! The `ferrotape` command: argument parsing and wiring only.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use ferrotape::io::{parse_backend, AudioOptions, DEFAULT_BUFFER};
+use ferrotape::live::{play, PlayRequest};
 use ferrotape::render::{render_files, RenderRequest, DEFAULT_BLOCK};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,11 +42,76 @@ enum Command {
         #[arg(long, value_name = "16|24|32", default_value_t = 32)]
         bits: u16,
     },
+    /// Play a patch live. Needs --no-tui until the screen exists.
+    Play {
+        /// The patch file (TOML).
+        patch: PathBuf,
+        /// Run without the screen: events file and MIDI drive it, status lines on stdout.
+        #[arg(long)]
+        no_tui: bool,
+        /// Timed events to perform, from the moment audio starts (TOML, `[[event]]` tables).
+        #[arg(long, value_name = "EVENTS.toml")]
+        events: Option<PathBuf>,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<f64>,
+        /// No status lines.
+        #[arg(long)]
+        quiet: bool,
+        #[command(flatten)]
+        audio: AudioArgs,
+    },
+    /// List audio hosts and devices (with rates and channels) and MIDI ports.
+    Devices,
     /// Validate a patch or events file; exits non-zero with the problem.
     Check {
         /// The file to check.
         path: PathBuf,
     },
+}
+
+/// Where the sound goes and comes from.
+#[derive(Args)]
+struct AudioArgs {
+    /// `null` runs on a timer with no hardware; `device` (default) uses a sound card or server.
+    #[arg(long, value_name = "null|device", default_value = "device")]
+    audio: String,
+    /// Audio host: alsa, jack (default: jack in builds with the jack feature, else the system's).
+    #[arg(long, value_name = "HOST")]
+    audio_host: Option<String>,
+    /// Output device: an id from `ferrotape devices` (alsa:jack) or part of its name.
+    #[arg(long, value_name = "DEVICE")]
+    audio_device: Option<String>,
+    /// Input device, the same way, or `none` (default: the output device if it records).
+    #[arg(long, value_name = "DEVICE")]
+    input_device: Option<String>,
+    /// Sample rate in Hz (wins over the patch's).
+    #[arg(long, value_name = "HZ")]
+    sample_rate: Option<u32>,
+    /// Frames per audio callback.
+    #[arg(long, value_name = "FRAMES", default_value_t = DEFAULT_BUFFER)]
+    buffer: u32,
+    /// Record only this input channel (1-based; default: the mix of all).
+    #[arg(long, value_name = "N")]
+    input_channel: Option<u16>,
+    /// Round-trip latency to compensate when recording, ms (default: measured from the stream).
+    #[arg(long, value_name = "MS")]
+    latency_ms: Option<f64>,
+}
+
+impl AudioArgs {
+    fn options(self) -> Result<AudioOptions, String> {
+        Ok(AudioOptions {
+            backend: parse_backend(&self.audio)?,
+            host: self.audio_host,
+            device: self.audio_device,
+            input_device: self.input_device,
+            sample_rate: self.sample_rate,
+            buffer: self.buffer,
+            input_channel: self.input_channel,
+            latency_ms: self.latency_ms,
+        })
+    }
 }
 
 fn main() -> ExitCode {
@@ -71,6 +138,28 @@ fn main() -> ExitCode {
                     println!("  note: {} non-finite values were caught and silenced", report.faults);
                 }
             })
+        }
+        Command::Play { patch, no_tui, events, duration, quiet, audio } => {
+            if !no_tui {
+                Err("the screen is not built yet; use --no-tui".to_string())
+            } else {
+                audio.options().and_then(|audio| {
+                    let request = PlayRequest { patch, events, duration_s: duration, quiet, audio };
+                    play(&request, |line| println!("{line}")).map(|r| {
+                        if !quiet {
+                            println!(
+                                "played {:.1} s: xruns {}, dropped commands {}, input underruns {}, overruns {}, stream errors {}, record latency {} frames, peak load {:.1} %",
+                                r.seconds, r.xruns, r.dropped_commands, r.input_underruns, r.input_overruns,
+                                r.stream_errors, r.record_latency_frames, r.peak_load_pct
+                            );
+                        }
+                    })
+                })
+            }
+        }
+        Command::Devices => {
+            print!("{}", ferrotape::live::devices_text());
+            Ok(())
         }
         Command::Check { path } => ferrotape::check::check_file(&path)
             .map(|summary| println!("{summary}"))

@@ -105,6 +105,9 @@ pub struct Track {
     /// A mode asked for while a sweep was running.
     deferred_mode: Option<HeadMode>,
 
+    /// Round-trip latency compensation, in frames: the record head writes
+    /// this many frames of tape travel earlier, where the performer heard it.
+    record_latency: f64,
     clock: u64,
     peak: f32,
     overview: [f32; OVERVIEW_BINS],
@@ -164,6 +167,7 @@ impl Track {
             sweep_forward: true,
             resize_after_sweep: None,
             deferred_mode: None,
+            record_latency: 0.0,
             clock: 0,
             peak: 0.0,
             overview: [0.0; OVERVIEW_BINS],
@@ -214,6 +218,11 @@ impl Track {
     /// Set whether mute/solo across the engine lets this track be heard.
     pub fn set_audible(&mut self, audible: bool) {
         self.audible.set_target(if audible { 1.0 } else { 0.0 });
+    }
+
+    /// Set the round-trip latency (frames) the record head compensates for.
+    pub fn set_record_latency(&mut self, frames: f64) {
+        self.record_latency = frames.max(0.0);
     }
 
     pub fn set_param(&mut self, param: Param, value: f32) {
@@ -312,13 +321,14 @@ impl Track {
     /// The first take on a free track starts at the beginning of the tape.
     fn start_free_take(&mut self) {
         self.resize_loop(self.tape.capacity());
-        self.pos = HEAD_GAP_CELLS;
+        self.pos = (HEAD_GAP_CELLS + self.record_latency) % self.tape.len() as f64;
         self.last_written = None;
     }
 
     /// The first take ends: its length becomes the loop's length.
     fn close_free_take(&mut self, next: HeadMode) {
-        let record_cell = (self.pos - HEAD_GAP_CELLS).floor().max(0.0) as usize;
+        let lag = self.record_latency * self.transport.speed().abs();
+        let record_cell = (self.pos - HEAD_GAP_CELLS - lag).floor().max(0.0) as usize;
         let cells = (record_cell + 1).clamp(1, self.tape.capacity());
         self.resize_loop(cells);
         if let Some(free) = self.free.as_mut() {
@@ -466,14 +476,16 @@ impl Track {
         let age = self.params.get(Param::Age);
         let p0 = self.pos;
         let p1 = p0 + v;
+        // Where the play head was `record_latency` frames ago, at this speed.
+        let gap = HEAD_GAP_CELLS + self.record_latency * v;
         let idle = engage == 0.0 && keep == 1.0 && age == 0.0 && self.seam_fold == 0;
         if !idle && !self.tape.job_active() && self.sweep.is_none() {
-            self.write_head(p0 - HEAD_GAP_CELLS, p1 - HEAD_GAP_CELLS, engage, feedback, keep, age);
+            self.write_head(p0 - gap, p1 - gap, engage, feedback, keep, age);
         }
 
         // Move the play head; a free take grows the tape until it is full.
         let len = self.tape.len() as f64;
-        if self.length_unset() && self.mode == HeadMode::Record && p1 - HEAD_GAP_CELLS >= len - 1.0 {
+        if self.length_unset() && self.mode == HeadMode::Record && p1 - gap >= len - 1.0 {
             self.set_mode(HeadMode::Play);
         }
         let len = self.tape.len() as f64;

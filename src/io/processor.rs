@@ -1,0 +1,224 @@
+//! What runs inside the audio output callback: [`LiveProcessor::render`],
+//! the one wrapper around `Engine::process`. Everything it touches was
+//! allocated in [`LiveProcessor::new`]; per block it pops commands into a
+//! fixed array, reads input frames from the ring, renders, publishes a
+//! snapshot now and then, and updates the statistics. No allocation, lock,
+//! print or system call (`Instant::now` reads the vDSO clock on Linux).
+
+use super::input_sync::InputSync;
+use crate::bridge::{AudioEnds, LiveStats};
+use crate::engine::{Command, Engine, TimedCommand};
+use cpal::{FromSample, Sample};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most commands applied in one block; more wait for the next block.
+pub const MAX_COMMANDS_PER_BLOCK: usize = 256;
+/// Largest block rendered in one go; longer callbacks are split.
+pub const MAX_CHUNK: usize = 8192;
+/// Snapshots for the screen per second.
+const SNAPSHOTS_PER_S: f64 = 30.0;
+/// How long the engine waits for the input stream before starting without it.
+const INPUT_WAIT_S: f64 = 0.5;
+
+/// Fills the command array before any command is popped into it.
+const PLACEHOLDER: Command = Command::Track { track: 0, action: crate::engine::TrackAction::Play };
+
+pub struct LiveProcessor {
+    engine: Box<Engine>,
+    ends: AudioEnds,
+    sample_rate: f64,
+    left: Vec<f32>,
+    right: Vec<f32>,
+    input: Vec<f32>,
+    timed: Vec<TimedCommand>,
+    /// Events to play, at frames counted from the engine's start.
+    score: Vec<(u64, Command)>,
+    next_event: usize,
+    input_sync: InputSync,
+    has_input: bool,
+    /// Fixed latency compensation (frames), or measured at the start.
+    fixed_latency: Option<u32>,
+    /// Whether the engine has started running (input primed or given up).
+    started: bool,
+    waited_frames: u64,
+    /// Frames rendered since the engine started.
+    frames: u64,
+    previous_block_start: Option<Instant>,
+    since_snapshot: usize,
+    snapshot_every: usize,
+}
+
+impl LiveProcessor {
+    /// Everything allocated here, off the audio thread. `block` is the
+    /// usual callback size; the input ring is kept two blocks full.
+    pub fn new(
+        engine: Box<Engine>,
+        ends: AudioEnds,
+        score: Vec<(u64, Command)>,
+        block: usize,
+        has_input: bool,
+        fixed_latency: Option<u32>,
+    ) -> LiveProcessor {
+        let sample_rate = engine.sample_rate();
+        let chunk = MAX_CHUNK.max(block);
+        LiveProcessor {
+            engine,
+            ends,
+            sample_rate,
+            left: vec![0.0; chunk],
+            right: vec![0.0; chunk],
+            input: vec![0.0; chunk],
+            timed: vec![TimedCommand { offset: 0, command: PLACEHOLDER }; MAX_COMMANDS_PER_BLOCK],
+            score,
+            next_event: 0,
+            input_sync: InputSync::new(4 * block.max(64), block, sample_rate),
+            has_input,
+            fixed_latency,
+            started: false,
+            waited_frames: 0,
+            frames: 0,
+            previous_block_start: None,
+            since_snapshot: 0,
+            snapshot_every: (sample_rate / SNAPSHOTS_PER_S) as usize,
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    pub fn stats(&self) -> &LiveStats {
+        self.ends.stats()
+    }
+
+    pub fn stats_arc(&self) -> Arc<LiveStats> {
+        self.ends.stats().clone()
+    }
+
+    /// Whether the engine has started (the events' time zero has passed).
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    /// The wrapper around `Engine::process`: fill an interleaved output
+    /// buffer of `channels` channels. `output_latency` is the host's
+    /// callback-to-speaker delay, when it reports one.
+    pub fn render<T: Sample + FromSample<f32>>(
+        &mut self,
+        data: &mut [T],
+        channels: usize,
+        output_latency: Option<Duration>,
+    ) {
+        let began = Instant::now();
+        let channels = channels.max(1);
+        let frames = data.len() / channels;
+        if let Some(latency) = output_latency {
+            let frames = (latency.as_secs_f64() * self.sample_rate).round() as u32;
+            self.stats().output_latency_frames.store(frames, Ordering::Relaxed);
+        }
+        let block_start = self.previous_block_start.replace(began).unwrap_or(began);
+        let mut done = 0;
+        while done < frames {
+            let n = (frames - done).min(self.left.len());
+            let chunk_start = block_start + Duration::from_secs_f64(done as f64 / self.sample_rate);
+            self.render_chunk(n, chunk_start);
+            let out = &mut data[done * channels..(done + n) * channels];
+            for (i, frame) in out.chunks_exact_mut(channels).enumerate() {
+                let (l, r) = (self.left[i], self.right[i]);
+                if channels == 1 {
+                    frame[0] = T::from_sample(0.5 * (l + r));
+                } else {
+                    frame[0] = T::from_sample(l);
+                    frame[1] = T::from_sample(r);
+                    for s in &mut frame[2..] {
+                        *s = T::EQUILIBRIUM;
+                    }
+                }
+            }
+            done += n;
+        }
+        let stats = self.ends.stats();
+        LiveStats::add(&stats.callbacks, 1);
+        if frames > 0 {
+            let spent = began.elapsed().as_secs_f64();
+            let permille = (1000.0 * spent * self.sample_rate / frames as f64) as u32;
+            stats.load_permille.store(permille, Ordering::Relaxed);
+            stats.peak_load_permille.fetch_max(permille, Ordering::Relaxed);
+        }
+    }
+
+    fn render_chunk(&mut self, n: usize, previous_block_start: Instant) {
+        let stats = self.ends.stats().clone();
+        if !self.started && !self.try_start(n) {
+            self.left[..n].fill(0.0);
+            self.right[..n].fill(0.0);
+            return;
+        }
+        if self.ends.swap_engine(&mut self.engine) {
+            let latency = stats.record_latency_frames.load(Ordering::Relaxed);
+            self.engine.set_record_latency(latency);
+        }
+        let mut count = self.ends.pop_commands(&mut self.timed, previous_block_start, self.sample_rate, n);
+        while count < self.timed.len() && self.next_event < self.score.len() {
+            let (at, command) = self.score[self.next_event];
+            if at >= self.frames + n as u64 {
+                break;
+            }
+            let offset = at.saturating_sub(self.frames) as u32;
+            // Keep the array sorted: events slot in after commands at or before them.
+            let mut j = count;
+            while j > 0 && self.timed[j - 1].offset > offset {
+                self.timed[j] = self.timed[j - 1];
+                j -= 1;
+            }
+            self.timed[j] = TimedCommand { offset, command };
+            count += 1;
+            self.next_event += 1;
+        }
+        if self.has_input {
+            self.input_sync.read(&mut self.ends.input, &mut self.input[..n], &stats);
+        }
+        let input = if self.has_input { &self.input[..n] } else { &[][..] };
+        self.engine.process(input, &mut self.left[..n], &mut self.right[..n], &self.timed[..count]);
+        self.frames += n as u64;
+        stats.frames.store(self.frames, Ordering::Relaxed);
+        self.since_snapshot += n;
+        if self.since_snapshot >= self.snapshot_every {
+            self.since_snapshot = 0;
+            let snapshot = self.engine.snapshot();
+            self.ends.push_snapshot(snapshot);
+        }
+    }
+
+    /// Start once the input ring holds its target (or there is no input,
+    /// or it has not come within `INPUT_WAIT_S`), and latch the latency
+    /// compensation then, so it never moves under a recording.
+    fn try_start(&mut self, n: usize) -> bool {
+        let stats = self.ends.stats().clone();
+        let primed = self.ends.input_available() >= self.input_sync.target().max(n);
+        self.waited_frames += n as u64;
+        let gave_up = self.waited_frames as f64 > INPUT_WAIT_S * self.sample_rate;
+        if self.has_input && !primed && !gave_up {
+            return false;
+        }
+        let latency = self.fixed_latency.unwrap_or_else(|| {
+            let output = stats.output_latency_frames.load(Ordering::Relaxed);
+            match stats.input_latency_frames.load(Ordering::Relaxed) {
+                u32::MAX if !primed => output,
+                // No report from the input: assume it mirrors the output.
+                u32::MAX => 2 * output + self.ends.input_available() as u32,
+                input => output + input + self.ends.input_available() as u32,
+            }
+        });
+        self.engine.set_record_latency(latency);
+        stats.record_latency_frames.store(latency, Ordering::Relaxed);
+        self.started = true;
+        true
+    }
+}

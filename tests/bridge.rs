@@ -1,0 +1,137 @@
+//! The queues between threads and the callback wrapper: drops are counted,
+//! commands land at the right sample, engines swap with the old one coming
+//! back to be freed off the audio thread, and the callback never allocates.
+
+mod common;
+
+use assert_no_alloc::{assert_no_alloc, AllocDisabler};
+use common::*;
+use ferrotape::analysis::sine;
+use ferrotape::bridge::{command_offset, Bridge, CommandSink, LiveStats, QueueSizes};
+use ferrotape::engine::{Engine, Param, TimedCommand, TrackAction};
+use ferrotape::io::input_sync::CROSSFADE;
+use ferrotape::io::LiveProcessor;
+use ferrotape::render::render_to_memory;
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOCATOR: AllocDisabler = AllocDisabler;
+
+fn small_queues() -> QueueSizes {
+    QueueSizes { commands: 4, snapshots: 2, input_frames: 1024 }
+}
+
+fn engine() -> Box<Engine> {
+    Box::new(Engine::new(config(vec![clean_track(0.5), clean_track(0.3)]), SRF, 256))
+}
+
+#[test]
+fn a_full_command_queue_drops_and_counts() {
+    let mut bridge = Bridge::new(small_queues());
+    let now = Instant::now();
+    let sent: Vec<bool> = (0..6).map(|_| bridge.midi.send(act(0, TrackAction::Play), now)).collect();
+    assert_eq!(sent, [true, true, true, true, false, false]);
+    assert_eq!(LiveStats::get(&bridge.stats.dropped_commands), 2);
+    // Other producers have their own rings.
+    assert!(bridge.screen.send(act(1, TrackAction::Stop), now));
+    let mut out = [TimedCommand { offset: 0, command: act(0, TrackAction::Play) }; 16];
+    assert_eq!(bridge.audio.pop_commands(&mut out, now, SRF, 256), 5);
+}
+
+#[test]
+fn command_offsets_follow_arrival_time_one_block_late() {
+    let block_start = Instant::now();
+    let ms = |m: f64| block_start + Duration::from_secs_f64(m / 1000.0);
+    // 1 ms after the previous block started = 48 frames into this one.
+    assert_eq!(command_offset(ms(1.0), block_start, SRF, 256), 48);
+    assert_eq!(command_offset(ms(0.0), block_start, SRF, 256), 0);
+    // Late (the block ran long) and early stamps are clamped into the block.
+    assert_eq!(command_offset(ms(100.0), block_start, SRF, 256), 255);
+    assert_eq!(command_offset(block_start - Duration::from_millis(5), block_start, SRF, 256), 0);
+
+    let mut bridge = Bridge::new(QueueSizes::default());
+    bridge.midi.send(act(0, TrackAction::Record), ms(4.0));
+    bridge.screen.send(act(1, TrackAction::Dub), ms(2.0));
+    bridge.scheduler.send(act(0, TrackAction::Play), ms(0.5));
+    let mut out = [TimedCommand { offset: 0, command: act(0, TrackAction::Play) }; 8];
+    let n = bridge.audio.pop_commands(&mut out, block_start, SRF, 256);
+    let offsets: Vec<u32> = out[..n].iter().map(|c| c.offset).collect();
+    assert_eq!(offsets, [24, 96, 192], "sorted by offset");
+}
+
+#[test]
+fn a_swapped_engine_comes_back_on_the_return_queue() {
+    let mut bridge = Bridge::new(QueueSizes::default());
+    let mut current = engine();
+    current.apply(Command_set_speed(0.5));
+    let replacement = engine();
+    bridge.loader.send(replacement).ok().expect("queue empty");
+    assert!(bridge.loader.send(engine()).is_err(), "one engine waits at a time");
+    let swapped = assert_no_alloc(|| bridge.audio.swap_engine(&mut current));
+    assert!(swapped);
+    assert_eq!(current.track_params(0).unwrap().get(Param::Speed), 1.0, "the new engine runs");
+    let old = bridge.loader.collect();
+    assert_eq!(old.len(), 1);
+    assert_eq!(old[0].track_params(0).unwrap().get(Param::Speed), 0.5, "the old engine came back");
+    // An engine for another sample rate is refused and returned untouched.
+    let wrong = Box::new(Engine::new(config(vec![clean_track(0.5)]), 44_100.0, 256));
+    bridge.loader.send(wrong).ok().unwrap();
+    assert!(!bridge.audio.swap_engine(&mut current));
+    assert_eq!(bridge.loader.collect()[0].sample_rate(), 44_100.0);
+    assert_eq!(LiveStats::get(&bridge.stats.engine_swaps), 1);
+}
+
+#[allow(non_snake_case)]
+fn Command_set_speed(speed: f32) -> ferrotape::engine::Command {
+    set(0, Param::Speed, speed)
+}
+
+/// The live wrapper with an events score and an input stream gives what
+/// the offline renderer gives, and never allocates, even across a swap.
+#[test]
+fn the_callback_wrapper_matches_the_offline_render_without_allocating() {
+    let score = vec![
+        (0, act(0, TrackAction::Record)),
+        (at(0.2), set(0, Param::Speed, 0.7)),
+        (at(0.5), act(0, TrackAction::Play)),
+        (at(0.5) + 17, act(1, TrackAction::Dub)),
+    ];
+    let seconds = 1.0;
+    let input = sine(330.0, 0.4, SRF, at(seconds) as usize + 4096);
+    let config = config(vec![clean_track(0.5), clean_track(0.3)]);
+    // The live input fades in over its first frames when the stream primes.
+    let mut faded = input.clone();
+    for (i, x) in faded[..CROSSFADE].iter_mut().enumerate() {
+        *x *= (i as f32 + 0.5) / CROSSFADE as f32;
+    }
+    let offline = render_to_memory(config.clone(), SR, &faded, &score, at(seconds), 256);
+
+    let mut bridge = Bridge::new(QueueSizes { input_frames: 1 << 16, ..QueueSizes::default() });
+    let engine = Box::new(Engine::new(config, SRF, 256));
+    let mut processor = LiveProcessor::new(engine, bridge.audio, score, 256, true, Some(0));
+    let mut out = vec![0.0f32; 512];
+    let mut left = Vec::with_capacity(at(seconds) as usize + 4096);
+    let mut fed = 0;
+    // The input ring is primed with its target (4 blocks) before audio starts.
+    bridge.input.write(&input[..1024]);
+    fed += 1024;
+    while left.len() < at(seconds) as usize {
+        bridge.input.write(&input[fed..fed + 256]);
+        fed += 256;
+        if left.len() == 256 * 100 {
+            bridge
+                .loader
+                .send(Box::new(Engine::new(ferrotape::engine::EngineConfig::default(), 22_050.0, 64)))
+                .ok();
+        }
+        assert_no_alloc(|| processor.render(&mut out, 2, None));
+        left.extend(out.chunks(2).map(|f| f[0]));
+    }
+    drop(bridge.loader.collect());
+    assert!(processor.started());
+    let n = at(seconds) as usize;
+    let first_difference = (0..n).find(|&i| left[i] != offline.left[i]);
+    assert_eq!(first_difference, None, "live and offline differ");
+    assert!(ferrotape::analysis::rms(&left[at(0.5) as usize..n]) > 0.05, "the recording plays back");
+    assert_eq!(LiveStats::get(&processor.stats().input_underruns), 0);
+}
