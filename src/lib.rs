@@ -12,6 +12,7 @@
 //! - [`wav`]: reading and writing WAV files (with resampling on read).
 //! - [`file_error`]: errors that name a file, a line and what is allowed.
 //! - [`atomic_file`]: saving files so a failed save never destroys the old one.
+//! - [`tui`]: the terminal screen, its keymap and the link it plays through.
 
 pub mod analysis;
 pub mod atomic_file;
@@ -22,4 +23,5 @@ pub mod events;
 pub mod file_error;
 pub mod patch;
 pub mod render;
+pub mod tui;
 pub mod wav;
