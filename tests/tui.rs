@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use ferrotape::engine::{HeadMode, Param};
+use ferrotape::engine::{Command, HeadMode, Param, TrackAction};
 use ferrotape::patch::Patch;
 use ferrotape::tui::link::TEST_SAMPLE_RATE;
-use ferrotape::tui::{run, App, Exit, KeyMap, LearnWhat, LocalLink, ScriptedEvents};
+use ferrotape::tui::{run, App, Exit, InstrumentLink, KeyMap, LearnWhat, LocalLink, ScriptedEvents};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -122,7 +122,7 @@ fn midi_learn_targets_the_selected_parameter_or_a_pressed_action() {
     insta::assert_snapshot!("learn", rig.screen());
     rig.keys("d");
     let learning = rig.link.learning().expect("still learning");
-    assert_eq!(learning.what, LearnWhat::Action(ferrotape::engine::TrackAction::Dub));
+    assert_eq!(learning.what, LearnWhat::Action(TrackAction::Dub));
     rig.link.move_control(21);
     let screen = rig.screen();
     assert!(screen.contains("learned: CC 21 ch 1 → track 2 dub"), "{screen}");
@@ -296,4 +296,51 @@ fn clicking_a_strip_selects_its_track() {
     events.push(Event::Mouse(click(strip.y + 1)));
     run(&mut rig.terminal, &mut rig.app, &mut rig.link, events).expect("loop");
     assert_eq!(rig.app.selected_track, 3);
+}
+
+/// A link that records every command before passing it on.
+struct Recorder {
+    inner: LocalLink,
+    sent: Vec<Command>,
+}
+
+impl InstrumentLink for Recorder {
+    fn send(&mut self, command: Command) -> bool {
+        self.sent.push(command);
+        self.inner.send(command)
+    }
+    fn poll(&mut self) -> Option<ferrotape::engine::EngineSnapshot> {
+        self.inner.poll()
+    }
+    fn status(&self) -> ferrotape::tui::LinkStatus {
+        self.inner.status()
+    }
+    fn load(&mut self, config: &ferrotape::engine::EngineConfig) -> Result<(), String> {
+        self.inner.load(config)
+    }
+}
+
+#[test]
+fn keys_send_the_expected_commands() {
+    let path = PathBuf::from("patches/frippertronics.toml");
+    let patch = Patch::load(&path).expect("example patch");
+    let mut link = Recorder { inner: LocalLink::for_tests(patch.engine_config()), sent: Vec::new() };
+    let mut app = App::new(KeyMap::defaults(), patch, Some(path));
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test terminal");
+    run(&mut terminal, &mut app, &mut link, ScriptedEvents::keys("2rd u<<right>=_mo")).expect("loop");
+    let track = |action| Command::Track { track: 1, action };
+    assert_eq!(
+        link.sent,
+        vec![
+            track(TrackAction::Record),
+            track(TrackAction::Dub),
+            track(TrackAction::Stop),
+            track(TrackAction::Undo),
+            Command::Set { track: 1, param: Param::Speed, value: 0.5 },
+            Command::Nudge { track: 1, param: Param::LevelDb, delta: 1.0 },
+            Command::Nudge { track: 1, param: Param::LevelDb, delta: -0.1 },
+            track(TrackAction::Mute),
+            track(TrackAction::Solo),
+        ]
+    );
 }

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use ratatui::layout::Rect;
 
 use super::action::Action;
@@ -209,7 +211,10 @@ impl App {
         let mode = self.key_mode();
         if let Overlay::SaveAs { text } = &mut self.overlay {
             match key.code {
-                KeyCode::Char(c) if self.keymap.action(mode, key).is_none() => {
+                KeyCode::Char(c)
+                    if self.keymap.action(mode, key).is_none()
+                        && !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+                {
                     text.push(c);
                     return;
                 }

@@ -108,19 +108,26 @@ impl ScriptedEvents {
     }
 
     /// Keys as typed: each character a key press; `<name>` for a named key
-    /// or chord in keymap notation (`<esc>`, `<ctrl+s>`, `<right>`).
+    /// or chord in keymap notation (`<esc>`, `<ctrl+s>`, `<right>`). A `<`
+    /// that does not start such a name is the key `<` itself.
     pub fn keys(text: &str) -> ScriptedEvents {
         let mut script = ScriptedEvents::new();
-        let mut chars = text.chars();
-        while let Some(c) = chars.next() {
-            if c == '<' {
-                let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
-                match super::keymap::KeyChord::parse(&name) {
-                    Ok(chord) => script.push(Event::Key(KeyEvent::new(chord.code, chord.modifiers))),
-                    Err(_) => script.push(Event::Key(KeyEvent::new(KeyCode::Char('<'), KeyModifiers::NONE))),
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            let named = rest
+                .strip_prefix('<')
+                .and_then(|tail| tail.split_once('>'))
+                .filter(|(name, _)| name.chars().count() > 1)
+                .and_then(|(name, after)| super::keymap::KeyChord::parse(name).ok().map(|k| (k, after)));
+            match named {
+                Some((chord, after)) => {
+                    script.push(Event::Key(KeyEvent::new(chord.code, chord.modifiers)));
+                    rest = after;
                 }
-            } else {
-                script.push(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+                None => {
+                    script.push(Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+                    rest = &rest[c.len_utf8()..];
+                }
             }
         }
         script
