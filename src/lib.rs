@@ -17,6 +17,7 @@
 //! - [`wav`]: reading and writing WAV files (with resampling on read).
 //! - [`file_error`]: errors that name a file, a line and what is allowed.
 //! - [`atomic_file`]: saving files so a failed save never destroys the old one.
+//! - [`tui`]: the terminal screen, its keymap and the link it plays through.
 
 pub mod analysis;
 pub mod atomic_file;
@@ -30,4 +31,5 @@ pub mod live;
 pub mod midi_map;
 pub mod patch;
 pub mod render;
+pub mod tui;
 pub mod wav;

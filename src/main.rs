@@ -68,6 +68,12 @@ enum Command {
         /// The file to check.
         path: PathBuf,
     },
+    /// Try the screen on an engine driven by a timer, without audio.
+    #[command(hide = true)]
+    TuiDemo {
+        /// The patch file (TOML).
+        patch: PathBuf,
+    },
 }
 
 /// Where the sound goes and comes from.
@@ -164,6 +170,7 @@ fn main() -> ExitCode {
         Command::Check { path } => ferrotape::check::check_file(&path)
             .map(|summary| println!("{summary}"))
             .map_err(|e| e.to_string()),
+        Command::TuiDemo { patch } => ferrotape::tui::demo::run_demo(&patch),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

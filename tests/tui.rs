@@ -1,0 +1,346 @@
+//! The whole screen, driven by key events through the real app loop on a
+//! `TestBackend`, over a `LocalLink` whose engine only moves when told to.
+
+use std::path::{Path, PathBuf};
+
+use ferrotape::engine::{Command, HeadMode, Param, TrackAction};
+use ferrotape::patch::Patch;
+use ferrotape::tui::link::TEST_SAMPLE_RATE;
+use ferrotape::tui::{run, App, Exit, InstrumentLink, KeyMap, LearnWhat, LocalLink, ScriptedEvents};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+/// Frames for `seconds` of time at the test sample rate.
+fn frames(seconds: f64) -> usize {
+    (seconds * TEST_SAMPLE_RATE) as usize
+}
+
+struct Rig {
+    terminal: Terminal<TestBackend>,
+    app: App,
+    link: LocalLink,
+}
+
+impl Rig {
+    fn open(patch: &str, width: u16, height: u16) -> Rig {
+        let path = PathBuf::from(format!("patches/{patch}.toml"));
+        let loaded = Patch::load(&path).expect("example patch loads");
+        let link = LocalLink::for_tests(loaded.engine_config()).with_fake_midi();
+        let mut app = App::new(KeyMap::defaults(), loaded, Some(path));
+        // Snapshots must not depend on the environment running the tests.
+        app.color = false;
+        app.patch_dirs = vec![PathBuf::from("patches")];
+        let terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+        Rig { terminal, app, link }
+    }
+
+    /// Type keys (see `ScriptedEvents::keys`) into the running app loop.
+    fn keys(&mut self, keys: &str) -> Exit {
+        run(&mut self.terminal, &mut self.app, &mut self.link, ScriptedEvents::keys(keys)).expect("app loop")
+    }
+
+    /// Let `seconds` of audio time pass.
+    fn wait(&mut self, seconds: f64) {
+        self.link.run(frames(seconds));
+    }
+
+    fn screen(&mut self) -> String {
+        self.keys("");
+        self.terminal.backend().to_string()
+    }
+
+    fn mode(&mut self, track: usize) -> HeadMode {
+        self.keys("");
+        self.app.snapshot.tracks()[track].mode
+    }
+
+    /// The "free" patch with something on every track: track 1 looped and
+    /// playing, track 2 recording, track 3 dubbing and gliding down to half speed.
+    fn performed(width: u16, height: u16) -> Rig {
+        let mut rig = Rig::open("free", width, height);
+        rig.keys("1r");
+        rig.wait(2.0);
+        rig.keys("p");
+        rig.wait(1.3);
+        rig.keys("3r");
+        rig.wait(3.0);
+        rig.keys("d");
+        rig.wait(6.0);
+        rig.keys("2r");
+        rig.wait(0.5);
+        rig.keys("3<");
+        rig.wait(0.1);
+        rig
+    }
+}
+
+#[test]
+fn main_screen_shows_every_track_at_a_glance() {
+    let mut rig = Rig::performed(100, 24);
+    assert_eq!(rig.mode(0), HeadMode::Play);
+    assert_eq!(rig.mode(1), HeadMode::Record);
+    assert_eq!(rig.mode(2), HeadMode::Dub);
+    insta::assert_snapshot!("main_100x24", rig.screen());
+}
+
+#[test]
+fn main_screen_at_80x24() {
+    let mut rig = Rig::performed(80, 24);
+    insta::assert_snapshot!("main_80x24", rig.screen());
+}
+
+#[test]
+fn small_terminal_drops_details_then_says_so() {
+    let mut rig = Rig::performed(60, 20);
+    insta::assert_snapshot!("main_60x20", rig.screen());
+    rig.terminal.backend_mut().resize(60, 10);
+    insta::assert_snapshot!("main_60x10", rig.screen());
+    rig.terminal.backend_mut().resize(30, 6);
+    insta::assert_snapshot!("too_small", rig.screen());
+    // Back to a usable size, everything is still there.
+    rig.terminal.backend_mut().resize(80, 24);
+    assert!(rig.screen().contains("DUB"));
+}
+
+#[test]
+fn help_is_generated_from_the_keymap() {
+    let mut rig = Rig::open("frippertronics", 80, 40);
+    rig.keys("?");
+    let screen = rig.screen();
+    insta::assert_snapshot!("help", screen);
+    assert!(screen.contains("record: replace the tape"));
+    rig.keys("<esc>");
+    assert!(!rig.screen().contains("Playing (selected track)"));
+}
+
+#[test]
+fn midi_learn_targets_the_selected_parameter_or_a_pressed_action() {
+    let mut rig = Rig::open("frippertronics", 80, 24);
+    rig.keys("2<right><right><right>l");
+    let learning = rig.link.learning().expect("learn requested");
+    assert_eq!((learning.track, learning.what), (1, LearnWhat::Param(Param::Feedback)));
+    insta::assert_snapshot!("learn", rig.screen());
+    rig.keys("d");
+    let learning = rig.link.learning().expect("still learning");
+    assert_eq!(learning.what, LearnWhat::Action(TrackAction::Dub));
+    rig.link.move_control(21);
+    let screen = rig.screen();
+    assert!(screen.contains("learned: CC 21 ch 1 → track 2 dub"), "{screen}");
+    assert!(!screen.contains("MIDI learn"), "the panel closes once learned");
+    rig.keys("l<esc>");
+    assert!(rig.link.learning().is_none(), "esc cancels");
+}
+
+#[test]
+fn a_bad_patch_shows_an_error_and_the_show_goes_on() {
+    let mut rig = Rig::performed(80, 24);
+    rig.app.patch_dirs = vec![PathBuf::from("tests/fixtures/bad")];
+    // out_of_range.toml is the sixth patch in that folder; the slowed-down
+    // track 3 is an unsaved change, so opening asks first.
+    rig.keys("<ctrl+o>jjjjj<enter>");
+    assert!(rig.screen().contains("Unsaved changes"));
+    rig.keys("y");
+    let screen = rig.screen();
+    insta::assert_snapshot!("bad_patch_error", screen);
+    assert!(screen.contains("out_of_range.toml:10: track 2: wow_pct = 12 is out of range"), "{screen}");
+    let message = rig.app.message.clone().expect("an error message");
+    assert!(message.is_error);
+    assert_eq!(
+        message.text,
+        "tests/fixtures/bad/out_of_range.toml:10: track 2: wow_pct = 12 is out of range (0 to 5)"
+    );
+    assert_eq!(rig.mode(2), HeadMode::Dub, "the loaded patch keeps playing");
+    rig.keys("<esc>");
+    assert!(!rig.screen().contains("out_of_range"), "esc dismisses the message");
+}
+
+#[test]
+fn a_lost_device_is_shown_as_a_warning() {
+    let mut rig = Rig::open("cassette", 80, 24);
+    rig.link.set_warning("audio device lost: running on the null backend");
+    assert!(rig.screen().contains("⚠ audio device lost: running on the null backend"));
+}
+
+#[test]
+fn keys_drive_the_engine() {
+    let mut rig = Rig::open("frippertronics", 80, 24);
+    rig.keys("r");
+    rig.wait(0.1);
+    assert_eq!(rig.mode(0), HeadMode::Record);
+    rig.keys("d");
+    rig.wait(0.1);
+    assert_eq!(rig.mode(0), HeadMode::Dub);
+    rig.keys(" ");
+    rig.wait(0.1);
+    assert_eq!(rig.mode(0), HeadMode::Stop);
+    rig.keys(" ");
+    rig.wait(0.1);
+    assert_eq!(rig.mode(0), HeadMode::Play);
+    rig.keys("<tab>e");
+    rig.wait(0.1);
+    assert_eq!(rig.mode(1), HeadMode::Erase);
+    assert_eq!(rig.mode(0), HeadMode::Play, "only the selected track changes");
+
+    let speed = |rig: &mut Rig, t: usize| {
+        rig.keys("");
+        rig.app.snapshot.tracks()[t].params.get(Param::Speed)
+    };
+    rig.keys("1<");
+    rig.wait(0.01);
+    assert_eq!(speed(&mut rig, 0), 0.5);
+    rig.keys(">>");
+    rig.wait(0.01);
+    assert_eq!(speed(&mut rig, 0), 2.0, "presses add up before the engine answers");
+    rig.keys("v");
+    rig.wait(0.01);
+    assert_eq!(speed(&mut rig, 0), -2.0);
+    rig.keys(".");
+    rig.wait(0.01);
+    let up = speed(&mut rig, 0);
+    assert!((up / -2.0 - 2f32.powf(1.0 / 120.0)).abs() < 1e-4, "a tenth of a semitone: {up}");
+
+    // Feedback is the fourth parameter: coarse steps 0.05, fine 0.01.
+    rig.keys("<right><right><right>==+");
+    rig.wait(0.01);
+    rig.keys("");
+    let feedback = rig.app.snapshot.tracks()[0].params.get(Param::Feedback);
+    assert!((feedback - (0.93 + 0.11)).abs() < 1e-5 || feedback == 1.0, "{feedback}");
+
+    rig.keys("mo");
+    rig.wait(0.01);
+    rig.keys("");
+    let track = rig.app.snapshot.tracks()[0];
+    assert!(track.muted && track.soloed);
+}
+
+#[test]
+fn undo_takes_back_a_recording() {
+    let mut rig = Rig::open("disintegration", 80, 24);
+    rig.keys("r");
+    rig.wait(1.0);
+    rig.keys("p");
+    rig.wait(0.5);
+    assert!(rig.link.engine().tape(0).expect("track 1").iter().any(|x| x.abs() > 0.01));
+    rig.keys("u");
+    rig.wait(1.0);
+    assert!(rig.link.engine().tape(0).expect("track 1").iter().all(|x| x.abs() < 1e-6));
+}
+
+#[test]
+fn unsaved_changes_are_marked_saved_and_asked_about() {
+    let dir = std::env::temp_dir().join(format!("ferrotape-tui-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("mine.toml");
+    let mut rig = Rig::open("frippertronics", 80, 24);
+    rig.app.patch_path = Some(path.clone());
+    assert!(!rig.screen().contains("unsaved"));
+    // Mode changes do not belong in a patch; parameters do.
+    rig.keys("r");
+    rig.wait(0.05);
+    assert!(!rig.screen().contains("unsaved"));
+    rig.keys("<right><right><right>-");
+    rig.wait(0.05);
+    assert!(rig.screen().contains("● unsaved"));
+    assert_eq!(rig.keys("q"), Exit::InputClosed, "quit asks first");
+    assert!(rig.screen().contains("lose the unsaved changes"));
+    rig.keys("n<ctrl+s>");
+    let screen = rig.screen();
+    assert!(!screen.contains("unsaved") && screen.contains("saved "), "{screen}");
+    let saved = Patch::load(&path).expect("saved patch loads");
+    assert!((saved.tracks[0].params.get(Param::Feedback) - 0.88).abs() < 1e-6);
+    assert_eq!(saved.tracks[0].params.get(Param::Length), 7.3);
+    assert_eq!(rig.keys("q"), Exit::Quit, "nothing unsaved: quit at once");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn quitting_with_changes_needs_a_yes() {
+    let mut rig = Rig::open("cassette", 80, 24);
+    rig.keys("<right>=");
+    rig.wait(0.01);
+    assert_eq!(rig.keys("q<esc>"), Exit::InputClosed);
+    assert_eq!(rig.keys("qy"), Exit::Quit);
+}
+
+#[test]
+fn save_as_writes_a_new_file_and_load_opens_it() {
+    let dir = std::env::temp_dir().join(format!("ferrotape-tui-as-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("copy.toml");
+    let mut rig = Rig::open("cassette", 80, 24);
+    rig.keys("<ctrl+a>");
+    // The prompt starts with the current path; replace it.
+    let clear: String = "<backspace>".repeat(40);
+    rig.keys(&format!("{clear}{}<enter>", path.display()));
+    assert!(Path::new(&path).is_file(), "{}", rig.screen());
+    rig.app.patch_dirs = vec![dir.clone()];
+    rig.keys("<ctrl+o><enter>");
+    assert_eq!(rig.app.patch_path.as_deref(), Some(path.as_path()));
+    assert!(rig.screen().contains(&format!("opened {}", path.display())));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn clicking_a_strip_selects_its_track() {
+    use crossterm::event::{Event, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let mut rig = Rig::open("airports", 80, 24);
+    rig.keys("");
+    let strip = rig.app.layout(rig.app.area).strips[3];
+    let mut events = ScriptedEvents::new();
+    let click = |row| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 10,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    events.push(Event::Mouse(click(strip.y + 1)));
+    run(&mut rig.terminal, &mut rig.app, &mut rig.link, events).expect("loop");
+    assert_eq!(rig.app.selected_track, 3);
+}
+
+/// A link that records every command before passing it on.
+struct Recorder {
+    inner: LocalLink,
+    sent: Vec<Command>,
+}
+
+impl InstrumentLink for Recorder {
+    fn send(&mut self, command: Command) -> bool {
+        self.sent.push(command);
+        self.inner.send(command)
+    }
+    fn poll(&mut self) -> Option<ferrotape::engine::EngineSnapshot> {
+        self.inner.poll()
+    }
+    fn status(&self) -> ferrotape::tui::LinkStatus {
+        self.inner.status()
+    }
+    fn load(&mut self, config: &ferrotape::engine::EngineConfig) -> Result<(), String> {
+        self.inner.load(config)
+    }
+}
+
+#[test]
+fn keys_send_the_expected_commands() {
+    let path = PathBuf::from("patches/frippertronics.toml");
+    let patch = Patch::load(&path).expect("example patch");
+    let mut link = Recorder { inner: LocalLink::for_tests(patch.engine_config()), sent: Vec::new() };
+    let mut app = App::new(KeyMap::defaults(), patch, Some(path));
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test terminal");
+    run(&mut terminal, &mut app, &mut link, ScriptedEvents::keys("2rd u<<right>=_mo")).expect("loop");
+    let track = |action| Command::Track { track: 1, action };
+    assert_eq!(
+        link.sent,
+        vec![
+            track(TrackAction::Record),
+            track(TrackAction::Dub),
+            track(TrackAction::Stop),
+            track(TrackAction::Undo),
+            Command::Set { track: 1, param: Param::Speed, value: 0.5 },
+            Command::Nudge { track: 1, param: Param::LevelDb, delta: 1.0 },
+            Command::Nudge { track: 1, param: Param::LevelDb, delta: -0.1 },
+            track(TrackAction::Mute),
+            track(TrackAction::Solo),
+        ]
+    );
+}
