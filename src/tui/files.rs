@@ -17,7 +17,8 @@ pub struct PatchChoice {
 }
 
 /// Recent files first (those that still exist), then every patch in `dirs`,
-/// sorted, without duplicates. Timed-event files (`*.events.toml`) are not patches.
+/// sorted, without duplicates. Timed-event files (`*.events.toml`) and MIDI maps
+/// (`*.midi.toml`) are not patches.
 pub fn patch_choices(dirs: &[PathBuf], recent: &[PathBuf]) -> Vec<PatchChoice> {
     let mut choices: Vec<PatchChoice> = recent
         .iter()
@@ -31,7 +32,7 @@ pub fn patch_choices(dirs: &[PathBuf], recent: &[PathBuf]) -> Vec<PatchChoice> {
             .map(|e| e.path())
             .filter(|p| {
                 let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                name.ends_with(".toml") && !name.ends_with(".events.toml")
+                name.ends_with(".toml") && !name.ends_with(".events.toml") && !name.ends_with(".midi.toml")
             })
             .collect();
         found.sort();
