@@ -11,6 +11,9 @@
 //! - [`render`]: the offline renderer behind `ferrotape render`.
 //! - [`wav`]: reading and writing WAV files (with resampling on read).
 //! - [`file_error`]: errors that name a file, a line and what is allowed.
+//! - [`take`]: the take recorder (writer thread, crash-safe files, re-render).
+//! - [`session`]: patches saved with their tapes, autosave and recovery.
+//! - [`shutdown`]: flushing takes and autosaves on signals and panics.
 //! - [`atomic_file`]: saving files so a failed save never destroys the old one.
 
 pub mod analysis;
@@ -22,4 +25,7 @@ pub mod events;
 pub mod file_error;
 pub mod patch;
 pub mod render;
+pub mod session;
+pub mod shutdown;
+pub mod take;
 pub mod wav;
