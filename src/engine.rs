@@ -137,6 +137,21 @@ impl Engine {
         self.record_latency
     }
 
+    /// Put saved audio on a track's tape (a session being reopened). Call off
+    /// the audio thread, before processing. A fixed track keeps its length
+    /// (missing cells stay blank, extra ones are dropped); a free track's loop
+    /// becomes as long as `samples`, up to its maximum. Returns false when the
+    /// track does not exist.
+    pub fn load_tape(&mut self, track: usize, samples: &[f32]) -> bool {
+        match self.tracks.get_mut(track) {
+            Some(t) => {
+                t.load_tape(samples);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Apply a command now. Commands for tracks that do not exist are ignored.
     pub fn apply(&mut self, command: Command) {
         let index = command.track() as usize;

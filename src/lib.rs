@@ -16,6 +16,9 @@
 //! - [`render`]: the offline renderer behind `ferrotape render`.
 //! - [`wav`]: reading and writing WAV files (with resampling on read).
 //! - [`file_error`]: errors that name a file, a line and what is allowed.
+//! - [`take`]: the take recorder (writer thread, crash-safe files, re-render).
+//! - [`session`]: patches saved with their tapes, autosave and recovery.
+//! - [`shutdown`]: flushing takes and autosaves on signals and panics.
 //! - [`atomic_file`]: saving files so a failed save never destroys the old one.
 //! - [`tui`]: the terminal screen, its keymap and the link it plays through.
 
@@ -31,5 +34,8 @@ pub mod live;
 pub mod midi_map;
 pub mod patch;
 pub mod render;
+pub mod session;
+pub mod shutdown;
+pub mod take;
 pub mod tui;
 pub mod wav;

@@ -17,8 +17,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Render a patch offline: input recording and timed events in, WAV out.
+    /// Given a take folder instead of a patch, render that take again.
     Render {
-        /// The patch file (TOML).
+        /// The patch file (TOML), or a take folder (it holds `take.toml`).
         patch: PathBuf,
         /// Mono or stereo WAV fed to every track's record head (silence without it).
         #[arg(long, value_name = "IN.wav")]
@@ -26,9 +27,9 @@ enum Command {
         /// Timed events to perform (TOML, `[[event]]` tables).
         #[arg(long, value_name = "EVENTS.toml")]
         events: Option<PathBuf>,
-        /// Length of the render in seconds.
+        /// Length of the render in seconds (a take knows its own length).
         #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
-        duration: f64,
+        duration: Option<f64>,
         /// The stereo mix to write.
         #[arg(long, value_name = "OUT.wav")]
         out: PathBuf,
@@ -67,6 +68,16 @@ enum Command {
     Check {
         /// The file to check.
         path: PathBuf,
+    },
+    /// Record a take on a simulated clock in real time (used by the tests
+    /// that kill a process mid-take).
+    #[command(hide = true)]
+    TakeDemo {
+        patch: PathBuf,
+        #[arg(long)]
+        takes: PathBuf,
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
     },
     /// Try the screen on an engine driven by a timer, without audio.
     #[command(hide = true)]
@@ -124,27 +135,48 @@ fn main() -> ExitCode {
     install_panic_message();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Render { patch, input, events, duration, out, block, stems, bits } => {
-            let request =
-                RenderRequest { patch, input, events, duration_s: duration, out, block, stems, bits };
-            render_files(&request).map(|report| {
+        Command::Render { patch, out, block, stems, .. } if ferrotape::take::folder::is_take(&patch) => {
+            ferrotape::take::render_take(&patch, &out, stems.as_deref(), block).map(|report| {
                 let seconds = report.frames as f64 / report.sample_rate as f64;
+                let how = if report.exact {
+                    "exact replay"
+                } else {
+                    "approximate: the session journal is missing or incomplete"
+                };
                 println!(
-                    "rendered {seconds:.1} s at {} Hz to {} (peak {:.1} dBFS, RMS {:.1} dBFS, {} events)",
-                    report.sample_rate,
-                    report.out.display(),
-                    report.peak_dbfs,
-                    report.rms_dbfs,
-                    report.events
+                    "rendered take {} ({seconds:.1} s, {how}) to {}",
+                    patch.display(),
+                    report.out.display()
                 );
                 for stem in &report.stems {
                     println!("  stem {}", stem.display());
                 }
-                if report.faults > 0 {
-                    println!("  note: {} non-finite values were caught and silenced", report.faults);
-                }
             })
         }
+        Command::Render { patch, input, events, duration, out, block, stems, bits } => match duration {
+            None => Err("--duration SECONDS is required when rendering a patch".to_string()),
+            Some(duration) => {
+                let request =
+                    RenderRequest { patch, input, events, duration_s: duration, out, block, stems, bits };
+                render_files(&request).map(|report| {
+                    let seconds = report.frames as f64 / report.sample_rate as f64;
+                    println!(
+                        "rendered {seconds:.1} s at {} Hz to {} (peak {:.1} dBFS, RMS {:.1} dBFS, {} events)",
+                        report.sample_rate,
+                        report.out.display(),
+                        report.peak_dbfs,
+                        report.rms_dbfs,
+                        report.events
+                    );
+                    for stem in &report.stems {
+                        println!("  stem {}", stem.display());
+                    }
+                    if report.faults > 0 {
+                        println!("  note: {} non-finite values were caught and silenced", report.faults);
+                    }
+                })
+            }
+        },
         Command::Play { patch, no_tui, events, duration, quiet, audio } => {
             if !no_tui {
                 Err("the screen is not built yet; use --no-tui".to_string())
@@ -171,6 +203,7 @@ fn main() -> ExitCode {
             .map(|summary| println!("{summary}"))
             .map_err(|e| e.to_string()),
         Command::TuiDemo { patch } => ferrotape::tui::demo::run_demo(&patch),
+        Command::TakeDemo { patch, takes, seconds } => ferrotape::take::demo::run(&patch, &takes, seconds),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -152,10 +152,25 @@ pub fn render_with(
     score: &[(u64, Command)],
     frames: u64,
     block: usize,
-    mut sink: impl FnMut(RenderedBlock<'_>),
+    sink: impl FnMut(RenderedBlock<'_>),
 ) -> u64 {
     let block = block.clamp(1, MAX_BLOCK);
     let mut engine = Engine::new(config, sample_rate as f64, block);
+    render_engine(&mut engine, input, score, frames, block, sink)
+}
+
+/// As [`render_with`], for an engine the caller built (tapes already loaded,
+/// for instance). `block` must not exceed the engine's prepared maximum for
+/// the stems to cover whole blocks.
+pub fn render_engine(
+    engine: &mut Engine,
+    input: &[f32],
+    score: &[(u64, Command)],
+    frames: u64,
+    block: usize,
+    mut sink: impl FnMut(RenderedBlock<'_>),
+) -> u64 {
+    let block = block.clamp(1, engine.max_block());
     let mut left = vec![0.0f32; block];
     let mut right = vec![0.0f32; block];
     let mut scratch = vec![0.0f32; block];
@@ -176,7 +191,7 @@ pub fn render_with(
         scratch[..available].copy_from_slice(&input[start..start + available]);
         scratch[available..n].fill(0.0);
         engine.process(&scratch[..n], &mut left[..n], &mut right[..n], &timed);
-        sink(RenderedBlock { left: &left[..n], right: &right[..n], engine: &engine });
+        sink(RenderedBlock { left: &left[..n], right: &right[..n], engine });
         position += n as u64;
     }
     engine.snapshot().faults

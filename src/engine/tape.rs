@@ -171,6 +171,18 @@ impl Tape {
         }
     }
 
+    /// Overwrite the loop with `samples` (blank past their end; non-finite
+    /// values become silence) and forget the undo store.
+    pub fn load(&mut self, samples: &[f32]) {
+        let n = samples.len().min(self.len);
+        for (cell, &x) in self.cells[..n].iter_mut().zip(samples) {
+            *cell = if x.is_finite() { x } else { 0.0 };
+        }
+        self.cells[n..].fill(0.0);
+        self.job = None;
+        self.forget_undo();
+    }
+
     pub fn cells(&self) -> &[f32] {
         &self.cells[..self.len]
     }

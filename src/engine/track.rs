@@ -248,6 +248,22 @@ impl Track {
         }
     }
 
+    /// Replace the tape's contents (a saved session). On a free track the
+    /// loop length becomes `samples.len()` cells (an empty tape leaves the
+    /// length to the first take). Nothing loaded can be undone.
+    pub fn load_tape(&mut self, samples: &[f32]) {
+        if let Some(free) = self.free.as_mut() {
+            free.undo_change = None;
+            if !samples.is_empty() {
+                let cells = samples.len().min(self.tape.capacity());
+                free.cells = Some(cells);
+                self.resize_loop(cells);
+                self.params.set(Param::Length, (cells as f64 / self.sample_rate) as f32);
+            }
+        }
+        self.tape.load(samples);
+    }
+
     fn resize_loop(&mut self, cells: usize) {
         self.tape.set_len(cells);
         self.pos = self.pos.rem_euclid(self.tape.len() as f64);

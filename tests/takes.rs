@@ -1,0 +1,270 @@
+//! The take recorder driven by a simulated clock: what it writes, that a
+//! take re-renders bit for bit, always-on mode, and disks that fail.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ferrotape::engine::{Command, Engine, Param, TimedCommand, TrackAction};
+use ferrotape::events::EventList;
+use ferrotape::patch::Patch;
+use ferrotape::take::folder::{replay_take, TakeInfo};
+use ferrotape::take::{spawn, TakeConfig, TakeFeed, TakeHandle};
+
+const RATE: u32 = 48_000;
+
+/// Two tracks with wow, flutter, drift and hiss on: state that lives outside
+/// the tapes and would make a naive re-render drift.
+fn wobbly_patch() -> Patch {
+    let text = r#"
+version = 1
+name = "wobbly live"
+seed = 7
+
+[[track]]
+length = 1.3
+wow_pct = 0.8
+flutter_pct = 0.2
+drift_pct = 1.0
+hiss_db = -70
+drive_db = 6
+
+[[track]]
+length = "free"
+max_length = 4
+wow_pct = 0.4
+age = 0.2
+"#;
+    Patch::parse(text, Path::new("wobbly.toml")).expect("test patch parses")
+}
+
+fn input_at(frame: u64) -> f32 {
+    let t = frame as f64 / RATE as f64;
+    (0.4 * (2.0 * std::f64::consts::PI * 330.0 * t).sin()
+        + 0.1 * (2.0 * std::f64::consts::PI * 47.0 * t).sin()) as f32
+}
+
+/// A null clock: irregular callback sizes, commands landing mid-block,
+/// `control(frame)` called between callbacks (the screen pressing keys).
+fn perform(
+    engine: &mut Engine,
+    feed: &mut TakeFeed,
+    score: &[(u64, Command)],
+    frames: u64,
+    mut control: impl FnMut(u64),
+) {
+    let sizes = [256usize, 100, 37, 512, 1, 300, 480];
+    let mut input = vec![0.0f32; 512];
+    let mut left = vec![0.0f32; 512];
+    let mut right = vec![0.0f32; 512];
+    let mut timed = Vec::new();
+    let (mut frame, mut next, mut k) = (0u64, 0usize, 0usize);
+    while frame < frames {
+        control(frame);
+        let n = sizes[k % sizes.len()].min((frames - frame) as usize);
+        k += 1;
+        for (i, x) in input[..n].iter_mut().enumerate() {
+            *x = input_at(frame + i as u64);
+        }
+        timed.clear();
+        while next < score.len() && score[next].0 < frame + n as u64 {
+            let (at, command) = score[next];
+            timed.push(TimedCommand { offset: (at - frame) as u32, command });
+            feed.log(at, command);
+            next += 1;
+        }
+        engine.process(&input[..n], &mut left[..n], &mut right[..n], &timed);
+        feed.push(frame, &input[..n], &left[..n], &right[..n], |t| engine.stem(t, n));
+        frame += n as u64;
+    }
+    feed.flush();
+}
+
+fn score() -> Vec<(u64, Command)> {
+    let track = |track, action| Command::Track { track, action };
+    vec![
+        (4_801, track(0, TrackAction::Record)),
+        (40_013, track(1, TrackAction::Record)),
+        (70_001, track(0, TrackAction::Dub)),
+        (90_017, track(1, TrackAction::Play)),
+        (100_003, Command::Set { track: 0, param: Param::Speed, value: -0.75 }),
+        (120_001, Command::Nudge { track: 1, param: Param::LevelDb, delta: -3.0 }),
+        // Out of range and non-finite: the log must write what the engine did.
+        (130_007, Command::Set { track: 0, param: Param::WowPct, value: 99.0 }),
+        (140_011, Command::Nudge { track: 1, param: Param::Pan, delta: f32::NAN }),
+        (150_000, track(0, TrackAction::Undo)),
+        (170_123, track(1, TrackAction::Dub)),
+    ]
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferrotape-takes-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn start(root: &Path, patch: &Patch) -> (Engine, TakeFeed, TakeHandle) {
+    let engine = Engine::new(patch.engine_config(), RATE as f64, 512);
+    let mut config = TakeConfig::new(root.to_path_buf(), patch.clone(), RATE, engine.track_count());
+    // The null clock runs far faster than real time; give the writer room.
+    config.queue_seconds = 30.0;
+    let (feed, handle) = spawn(config).expect("writer starts");
+    (engine, feed, handle)
+}
+
+fn read_wav(path: &Path) -> (u16, Vec<f32>) {
+    let mut reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let channels = reader.spec().channels;
+    (channels, reader.samples::<f32>().map(|s| s.expect("sample")).collect())
+}
+
+#[test]
+fn a_take_re_renders_bit_for_bit() {
+    let root = scratch("exact");
+    let patch = wobbly_patch();
+    let (mut engine, mut feed, handle) = start(&root, &patch);
+    // Start 1.5 s in (tracks already recording, wow mid-cycle), stop at 4 s.
+    perform(&mut engine, &mut feed, &score(), 200_000, |frame| {
+        if (72_000..72_600).contains(&frame) {
+            handle.start();
+        }
+        if (192_000..192_600).contains(&frame) {
+            handle.stop();
+        }
+    });
+    assert!(handle.finish(Duration::from_secs(10)), "writer finishes");
+    let status = handle.status();
+    assert_eq!(status.last_error, None);
+    assert_eq!(status.dropped_blocks, 0);
+    let dir = status.folder.expect("a take folder");
+    let info = TakeInfo::load(&dir).expect("take.toml");
+    assert!(info.exact);
+    let frames = info.frames.expect("finished take has a length");
+    assert!((119_000..121_000).contains(&frames), "take length {frames}");
+
+    let (channels, live_mix) = read_wav(&dir.join("mix.wav"));
+    assert_eq!(channels, 2);
+    assert_eq!(live_mix.len() as u64, 2 * frames);
+    let (_, live_stem) = read_wav(&dir.join("track-02.wav"));
+    let (_, live_input) = read_wav(&dir.join("input.wav"));
+    assert_eq!(live_input[0], input_at(info.start_frame));
+
+    for block in [64, 333] {
+        let mut mix = Vec::new();
+        let mut stem = Vec::new();
+        let (_, replayed, exact) = replay_take(&dir, block, |b, range| {
+            for i in range.clone() {
+                mix.push(b.left[i]);
+                mix.push(b.right[i]);
+            }
+            stem.extend_from_slice(&b.stem(1)[range]);
+        })
+        .expect("replay");
+        assert!(exact);
+        assert_eq!(replayed, frames);
+        let differing = mix.iter().zip(&live_mix).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+        assert_eq!(differing, 0, "block {block}: {differing} samples differ");
+        assert_eq!(mix.len(), live_mix.len());
+        assert!(stem.iter().zip(&live_stem).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(mix.iter().any(|&x| x.abs() > 0.05), "the take is not silence");
+    }
+
+    // The take's own control log is in the events format, relative to its start.
+    let events = EventList::load(&dir.join("events.toml")).expect("events.toml parses");
+    let first = events.events.first().expect("commands inside the take");
+    let expected = (score().iter().find(|(f, _)| *f >= info.start_frame).expect("a command").0
+        - info.start_frame) as f64
+        / RATE as f64;
+    assert_eq!((first.at * RATE as f64).round(), (expected * RATE as f64).round());
+    for name in ["patch.toml", "take.toml", "track-01.wav"] {
+        assert!(dir.join(name).is_file(), "{name} written");
+    }
+
+    // And through the command line, to a file.
+    let out = root.join("again.wav");
+    let report = ferrotape::take::render_take(&dir, &out, None, 256).expect("render take");
+    assert!(report.exact);
+    let (_, again) = read_wav(&out);
+    assert!(again.iter().zip(&live_mix).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert_eq!(again.len(), live_mix.len());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn always_on_starts_the_take_at_the_first_record() {
+    let root = scratch("always-on");
+    let patch = wobbly_patch();
+    let (mut engine, mut feed, handle) = start(&root, &patch);
+    handle.set_always_on(true);
+    let score = score();
+    perform(&mut engine, &mut feed, &score, 60_000, |frame| {
+        if (50_000..50_600).contains(&frame) {
+            handle.stop();
+        }
+    });
+    assert!(handle.finish(Duration::from_secs(10)));
+    let status = handle.status();
+    assert!(status.armed);
+    let info = TakeInfo::load(&status.folder.expect("take made")).expect("take.toml");
+    assert_eq!(info.start_frame, 4_801, "starts on the record command's frame");
+    let events = EventList::load(
+        &root
+            .join(
+                std::fs::read_dir(&root)
+                    .expect("list")
+                    .flatten()
+                    .map(|e| e.file_name())
+                    .find(|n| !n.to_string_lossy().starts_with('.'))
+                    .expect("take folder"),
+            )
+            .join("events.toml"),
+    )
+    .expect("events parse");
+    assert_eq!(events.events[0].at, 0.0);
+    assert_eq!(events.events[0].command, score[0].1);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn an_unwritable_take_folder_is_reported_and_audio_goes_on() {
+    // Writes under a regular file fail even for root.
+    let root = PathBuf::from("/dev/null/takes");
+    let patch = wobbly_patch();
+    let (mut engine, mut feed, handle) = start(&root, &patch);
+    handle.start();
+    perform(&mut engine, &mut feed, &score(), 100_000, |_| {});
+    assert!(handle.flush(Duration::from_secs(5)));
+    let status = handle.status();
+    let error = status.last_error.expect("the failure is reported");
+    assert!(error.contains("/dev/null/takes"), "{error}");
+    assert_eq!(status.dropped_blocks, 0, "the writer kept draining");
+    assert!(handle.finish(Duration::from_secs(5)));
+}
+
+#[test]
+fn a_stalled_writer_drops_blocks_and_never_blocks_the_feed() {
+    let root = scratch("stall");
+    let patch = wobbly_patch();
+    let engine = Engine::new(patch.engine_config(), RATE as f64, 512);
+    let mut config = TakeConfig::new(root.clone(), patch, RATE, engine.track_count());
+    config.queue_seconds = 0.05;
+    let (mut feed, handle) = spawn(config).expect("spawn");
+    // Push ten seconds of audio in a tight loop: far faster than real time.
+    let silence = vec![0.0f32; 512];
+    let started = std::time::Instant::now();
+    for k in 0..(10 * RATE as u64 / 512) {
+        feed.push(k * 512, &silence, &silence, &silence, |_| &silence[..]);
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "pushing never waits");
+    assert!(handle.finish(Duration::from_secs(10)));
+    let status = handle.status();
+    // Either the writer kept up or drops were counted; nothing blocked.
+    let journal = status.journal.expect("journal");
+    let (_, input) = read_wav(&journal.join("input.wav"));
+    if status.dropped_blocks > 0 {
+        assert!(journal.join("inexact").exists() || input.len() < 10 * RATE as usize);
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
