@@ -315,8 +315,12 @@ impl InstrumentLink for Recorder {
     fn status(&self) -> ferrotape::tui::LinkStatus {
         self.inner.status()
     }
-    fn load(&mut self, config: &ferrotape::engine::EngineConfig) -> Result<(), String> {
-        self.inner.load(config)
+    fn load(
+        &mut self,
+        path: &std::path::Path,
+        config: &ferrotape::engine::EngineConfig,
+    ) -> Result<(), String> {
+        self.inner.load(path, config)
     }
 }
 

@@ -33,6 +33,8 @@ pub enum Action {
     Save,
     SaveAs,
     Help,
+    /// Start or stop recording a take.
+    Take,
     Quit,
     /// Clear the message line.
     Dismiss,
@@ -44,7 +46,7 @@ pub enum Action {
 }
 
 /// Actions that have a fixed name (everything but `track_*`/`select_track_N`).
-const NAMED: [(Action, &str, &str); 29] = [
+const NAMED: [(Action, &str, &str); 30] = [
     (Action::TogglePlay, "toggle_play", "play if stopped, else stop"),
     (Action::ToggleMute, "toggle_mute", "mute / unmute the track"),
     (Action::ToggleSolo, "toggle_solo", "solo / unsolo the track"),
@@ -65,6 +67,7 @@ const NAMED: [(Action, &str, &str); 29] = [
     (Action::Save, "save", "save the patch"),
     (Action::SaveAs, "save_as", "save the patch under a new name"),
     (Action::Help, "help", "show all keys"),
+    (Action::Take, "take", "start / stop recording a take"),
     (Action::Quit, "quit", "quit (asks if there are unsaved changes)"),
     (Action::Dismiss, "dismiss", "clear the message line"),
     (Action::Up, "up", "move up"),

@@ -290,7 +290,7 @@ impl App {
                 let path = PathBuf::from(text.trim());
                 self.overlay = Overlay::None;
                 if !path.as_os_str().is_empty() {
-                    self.save_to(&path);
+                    self.save_to(&path, link);
                 }
             }
             (_, Action::Cancel) => self.overlay = Overlay::None,
@@ -358,7 +358,7 @@ impl App {
                 }
             }
             Action::Save => match self.patch_path.clone() {
-                Some(path) => self.save_to(&path),
+                Some(path) => self.save_to(&path, link),
                 None => self.overlay = Overlay::SaveAs { text: String::new() },
             },
             Action::SaveAs => {
@@ -366,6 +366,11 @@ impl App {
                 self.overlay = Overlay::SaveAs { text };
             }
             Action::Help => self.overlay = Overlay::Help { scroll: 0 },
+            Action::Take => match link.toggle_take() {
+                Some(true) => self.inform("take: recording".to_string()),
+                Some(false) => self.inform("take: stopped and saved".to_string()),
+                None => self.report_error("takes are not recorded here".to_string()),
+            },
             Action::Quit => {
                 if self.is_dirty() {
                     let question = "Quit and lose the unsaved changes to the patch?".to_string();
@@ -474,7 +479,7 @@ impl App {
             Ok(patch) => patch,
             Err(err) => return self.report_error(err.to_string()),
         };
-        if let Err(err) = link.load(&patch.engine_config()) {
+        if let Err(err) = link.load(path, &patch.engine_config()) {
             return self.report_error(format!("cannot start {}: {err}", path.display()));
         }
         self.inform(format!("opened {}", path.display()));
@@ -487,13 +492,19 @@ impl App {
         self.absorb(link);
     }
 
-    fn save_to(&mut self, path: &Path) {
+    /// Save the patch, and ask the link to keep the tapes beside it.
+    fn save_to(&mut self, path: &Path, link: &mut dyn InstrumentLink) {
         let patch = self.current_patch();
         match patch.save(path) {
             Ok(()) => {
                 self.patch = patch;
                 self.patch_path = Some(path.to_path_buf());
-                self.inform(format!("saved {}", path.display()));
+                match link.save_tapes(path) {
+                    Ok(()) => self.inform(format!("saved {}", path.display())),
+                    Err(err) => {
+                        self.report_error(format!("saved {}, but not its tapes: {err}", path.display()))
+                    }
+                }
                 self.note_recent(path);
             }
             Err(err) => self.report_error(err.to_string()),

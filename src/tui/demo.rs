@@ -82,8 +82,8 @@ impl InstrumentLink for ClockedLink {
         LinkStatus { backend: "demo".into(), load_pct: shared.load_pct, ..shared.link.status() }
     }
 
-    fn load(&mut self, config: &EngineConfig) -> Result<(), String> {
-        lock(&self.shared).link.load(config)
+    fn load(&mut self, _path: &std::path::Path, config: &EngineConfig) -> Result<(), String> {
+        lock(&self.shared).link.load(_path, config)
     }
 
     fn learn(&mut self, target: LearnTarget) -> bool {

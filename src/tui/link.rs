@@ -7,6 +7,7 @@
 //! when told to, so tests see exactly the same screen every run.
 
 use crate::engine::{Command, Engine, EngineConfig, EngineSnapshot, Param, TimedCommand, TrackAction};
+use std::path::Path;
 
 /// What a MIDI-learn request binds a control to. `Copy`, so it can cross a
 /// queue to the MIDI thread.
@@ -76,9 +77,23 @@ pub trait InstrumentLink {
     /// Backend, device, load and MIDI state for the header.
     fn status(&self) -> LinkStatus;
 
-    /// Replace the engine with one built from a newly loaded patch. The
-    /// tapes start blank. Err is a message for the performer.
-    fn load(&mut self, config: &EngineConfig) -> Result<(), String>;
+    /// Replace the engine with one built from a newly loaded patch (`path`,
+    /// already validated into `config`). Err is a message for the performer.
+    fn load(&mut self, path: &Path, config: &EngineConfig) -> Result<(), String>;
+
+    /// Start or stop recording a take. `Some(recording)` after the change,
+    /// `None` when this link cannot record takes.
+    fn toggle_take(&mut self) -> Option<bool> {
+        None
+    }
+
+    /// Save the tapes' audio beside a patch just saved at `patch_path`, so
+    /// reopening it brings the loops back. Err is a message for the performer;
+    /// the default does nothing (nothing to keep).
+    fn save_tapes(&mut self, patch_path: &Path) -> Result<(), String> {
+        let _ = patch_path;
+        Ok(())
+    }
 
     /// Start MIDI learn: the next control moved is bound to `target`.
     /// False when learning is not available (no MIDI input).
@@ -223,7 +238,7 @@ impl InstrumentLink for LocalLink {
         }
     }
 
-    fn load(&mut self, config: &EngineConfig) -> Result<(), String> {
+    fn load(&mut self, _path: &Path, config: &EngineConfig) -> Result<(), String> {
         self.engine = Engine::new(config.clone(), self.engine.sample_rate(), self.block);
         self.pending.clear();
         self.fresh = Some(self.engine.snapshot());
