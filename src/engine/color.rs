@@ -57,6 +57,18 @@ pub const DROPOUT_SPACINGS_S: [f64; 2] = [0.010, 0.035];
 /// most of the tape is intact.
 const DROPOUT_STRONG_FRACTION: [f32; 2] = [0.92, 0.94];
 
+/// The lattice interval of the weakness field the head is in, per octave:
+/// heads move cell by cell, so the two hashed end points are reused for a
+/// whole interval instead of being hashed (and divided for) every cell.
+#[derive(Clone, Copy, Debug)]
+struct LatticeInterval {
+    /// First cell of the interval (`usize::MAX` before first use).
+    start: usize,
+    /// Sparse weakness at the interval's two ends.
+    a: f32,
+    b: f32,
+}
+
 /// Generation loss applied to a cell each time the head passes it.
 #[derive(Clone, Debug)]
 pub struct Ageing {
@@ -64,6 +76,15 @@ pub struct Ageing {
     seeds: [u64; 2],
     /// Lattice spacing per octave, in cells.
     spacings: [usize; 2],
+    /// NOTE: a cache behind `&self`, so reading the (fixed) weakness stays a
+    /// read; `Cell` of a `Copy` value costs nothing and never allocates.
+    intervals: [std::cell::Cell<LatticeInterval>; 2],
+}
+
+impl Default for LatticeInterval {
+    fn default() -> Self {
+        LatticeInterval { start: usize::MAX, a: 0.0, b: 0.0 }
+    }
 }
 
 impl Ageing {
@@ -71,6 +92,7 @@ impl Ageing {
         Ageing {
             seeds: [mix64(seed ^ 0xD0_0D), mix64(seed ^ 0x5EED_D0D0)],
             spacings: DROPOUT_SPACINGS_S.map(|s| ((s * sample_rate).round() as usize).max(1)),
+            intervals: Default::default(),
         }
     }
 
@@ -80,16 +102,23 @@ impl Ageing {
     #[inline]
     pub fn weakness(&self, index: usize) -> f32 {
         let mut weakest = 0.0f32;
-        for ((&seed, &spacing), &strong) in
-            self.seeds.iter().zip(&self.spacings).zip(&DROPOUT_STRONG_FRACTION)
+        for (((&seed, &spacing), &strong), interval) in
+            self.seeds.iter().zip(&self.spacings).zip(&DROPOUT_STRONG_FRACTION).zip(&self.intervals)
         {
-            let lattice = (index / spacing) as u64;
-            let frac = (index % spacing) as f32 / spacing as f32;
-            let sparse = |u: f32| ((u - strong) / (1.0 - strong)).max(0.0);
-            let a = sparse(hash_unit(seed, lattice));
-            let b = sparse(hash_unit(seed, lattice.wrapping_add(1)));
+            let mut known = interval.get();
+            if index < known.start || index - known.start >= spacing {
+                let lattice = (index / spacing) as u64;
+                let sparse = |u: f32| ((u - strong) / (1.0 - strong)).max(0.0);
+                known = LatticeInterval {
+                    start: lattice as usize * spacing,
+                    a: sparse(hash_unit(seed, lattice)),
+                    b: sparse(hash_unit(seed, lattice.wrapping_add(1))),
+                };
+                interval.set(known);
+            }
+            let frac = (index - known.start) as f32 / spacing as f32;
             let t = frac * frac * (3.0 - 2.0 * frac);
-            weakest = weakest.max(a + (b - a) * t);
+            weakest = weakest.max(known.a + (known.b - known.a) * t);
         }
         weakest
     }

@@ -112,6 +112,8 @@ pub struct Track {
     peak: f32,
     overview: [f32; OVERVIEW_BINS],
     overview_bin: usize,
+    /// OVERVIEW_BINS / loop length in cells.
+    overview_scale: f64,
     faults: u64,
     muted: bool,
     soloed: bool,
@@ -172,6 +174,7 @@ impl Track {
             peak: 0.0,
             overview: [0.0; OVERVIEW_BINS],
             overview_bin: 0,
+            overview_scale: OVERVIEW_BINS as f64 / len as f64,
             faults: 0,
             muted: config.mute,
             soloed: config.solo,
@@ -266,6 +269,7 @@ impl Track {
 
     fn resize_loop(&mut self, cells: usize) {
         self.tape.set_len(cells);
+        self.overview_scale = OVERVIEW_BINS as f64 / self.tape.len() as f64;
         self.pos = self.pos.rem_euclid(self.tape.len() as f64);
         self.last_written = None;
     }
@@ -553,7 +557,8 @@ impl Track {
     /// a bin starts afresh whenever the head enters it.
     #[inline]
     fn update_overview(&mut self, value: f32) {
-        let bin = ((self.pos / self.tape.len() as f64) * OVERVIEW_BINS as f64) as usize;
+        // Cells per bin is a power-of-two-free ratio: multiply, don't divide.
+        let bin = (self.pos * self.overview_scale) as usize;
         let bin = bin.min(OVERVIEW_BINS - 1);
         if bin != self.overview_bin {
             self.overview_bin = bin;
