@@ -143,7 +143,19 @@ pub fn play(request: &PlayRequest, mut say: impl FnMut(&str)) -> Result<PlayRepo
     Ok(report)
 }
 
-/// "REC 12.3 s", "armed", "off", "12.3 s in takes/…".
+/// The learn request for what the screen asks to learn (`LearnTarget`):
+/// on that track, the mode inferred from the control that moves.
+pub fn learn_request(target: crate::tui::link::LearnTarget) -> LearnRequest {
+    use crate::midi_map::{BindingTarget, TrackTarget};
+    use crate::tui::link::LearnWhat;
+    let target_kind = match target.what {
+        LearnWhat::Action(action) => BindingTarget::Action(action),
+        LearnWhat::Param(param) => BindingTarget::Param(param),
+    };
+    LearnRequest { target: target_kind, track: TrackTarget::Number(target.track + 1), mode: None }
+}
+
+/// "REC 12.3 s", "armed", "off" (with dropped blocks when there were any).
 pub fn take_text(status: &TakeStatus) -> String {
     let mut text = if status.recording {
         format!("REC {:.1} s", status.seconds)

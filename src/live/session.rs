@@ -93,6 +93,8 @@ struct Run {
     loader: EngineLoader,
     stats: Arc<LiveStats>,
     take: Option<TakeHandle>,
+    /// A start (true) or stop the writer has not reported yet, and when.
+    take_request: Option<(bool, Instant)>,
     announced_take: Option<PathBuf>,
     autosave: Option<AutosaveJob>,
     clock: AutosaveClock,
@@ -212,6 +214,9 @@ impl LiveSession {
         self.autosave_when_due(say);
         if let Some(take) = &self.run.take {
             let status = take.status();
+            if self.run.take_request.is_some_and(|(wanted, _)| wanted == status.recording) {
+                self.run.take_request = None;
+            }
             if status.last_error != self.take_problem {
                 if let Some(e) = &status.last_error {
                     say(&format!("ferrotape: take: {e} (the performance goes on)"));
@@ -327,8 +332,8 @@ impl LiveSession {
             .or_else(|| self.take_problem.as_ref().map(|e| format!("take: {e}")))
             .or_else(|| self.autosave_problem.clone())
             .or_else(|| self.learn_problem.clone())
-            .or(midi)
-            .or_else(|| self.fallback.clone());
+            .or_else(|| self.fallback.clone())
+            .or(midi);
     }
 
     /// Queue a command from the screen. False when the queue was full.
@@ -408,13 +413,20 @@ impl LiveSession {
     /// now recording (false also when there is no recorder).
     pub fn toggle_take(&mut self) -> bool {
         let Some(take) = &self.run.take else { return false };
-        if take.status().recording {
+        let reported = take.status().recording;
+        // Until the writer reports it, the last request is the state (a
+        // request that never shows, e.g. the stream is down, expires).
+        let recording = match self.run.take_request {
+            Some((wanted, at)) if wanted != reported && at.elapsed() < Duration::from_secs(2) => wanted,
+            _ => reported,
+        };
+        if recording {
             take.stop();
-            false
         } else {
             take.start();
-            true
         }
+        self.run.take_request = Some((!recording, Instant::now()));
+        !recording
     }
 
     pub fn take_status(&self) -> Option<TakeStatus> {
@@ -614,6 +626,7 @@ fn build_run(mut plan: Plan, options: &LiveOptions, settings: &StreamSettings, i
         loader,
         stats,
         take,
+        take_request: None,
         announced_take: None,
         autosave,
         clock: AutosaveClock::new(AUTOSAVE_INTERVAL),
