@@ -104,5 +104,5 @@ fn the_screen_falls_back_to_null_audio_with_a_warning() {
     let on_null = session.settings().description.contains("null");
     println!("{} / warning: {:?}", session.settings().description, session.warning());
     assert_eq!(on_null, session.warning().is_some_and(|w| w.contains("null backend")));
-    drop(session.stop());
+    let _ = session.stop();
 }
