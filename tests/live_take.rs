@@ -97,3 +97,50 @@ fn a_headless_take_is_complete_and_renders_back_bit_for_bit() {
         .collect();
     assert!(autosaves.iter().any(|d| d.join("tapes/track-01.wav").is_file()), "{autosaves:?}");
 }
+
+/// SIGTERM in the middle of a take: ferrotape stops as after `--duration`,
+/// with the take's files closed and complete (it re-renders exactly).
+#[test]
+fn sigterm_finishes_the_take() {
+    use std::process::{Command, Stdio};
+    let scratch = Scratch::new("live-take-sigterm");
+    let patch = scratch.write("patch.toml", CLEAN_PATCH);
+    let events = scratch.write("events.toml", EVENTS);
+    let takes = scratch.0.join("takes");
+    let mut child = Command::new(binary())
+        .args(["play", patch.to_str().unwrap(), "--no-tui", "--audio", "null", "--take"])
+        .args(["--events", events.to_str().unwrap(), "--takes", takes.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ferrotape");
+    // Wait for the take to be under way (generously: the machine may be busy).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let take = loop {
+        let found = std::fs::read_dir(&takes).into_iter().flatten().flatten().map(|e| e.path()).find(|p| {
+            !p.file_name().unwrap().to_string_lossy().starts_with('.')
+                && std::fs::metadata(p.join("mix.wav")).is_ok_and(|m| m.len() > 48_000 * 8)
+        });
+        if let Some(take) = found {
+            break take;
+        }
+        assert!(std::time::Instant::now() < deadline, "no take under way");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exit {:?}: {stdout}", out.status);
+    assert!(stdout.contains("take written to"), "{stdout}");
+    assert!(take.join("take.toml").is_file());
+    let again = scratch.0.join("again.wav");
+    let (code, out, err) = run(
+        &["render", take.to_str().unwrap(), "--out", again.to_str().unwrap()],
+        &[],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(0), "stdout: {out}\nstderr: {err}");
+    let original = std::fs::read(take.join("mix.wav")).unwrap();
+    println!("take of {} bytes stopped by SIGTERM", original.len());
+    assert!(original == std::fs::read(&again).unwrap(), "the re-rendered mix differs");
+}
