@@ -107,7 +107,7 @@ fn sigterm_finishes_the_take() {
     let patch = scratch.write("patch.toml", CLEAN_PATCH);
     let events = scratch.write("events.toml", EVENTS);
     let takes = scratch.0.join("takes");
-    let mut child = Command::new(binary())
+    let child = Command::new(binary())
         .args(["play", patch.to_str().unwrap(), "--no-tui", "--audio", "null", "--take"])
         .args(["--events", events.to_str().unwrap(), "--takes", takes.to_str().unwrap()])
         .stdout(Stdio::piped())
