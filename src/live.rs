@@ -222,6 +222,6 @@ pub fn midi_ports_text() -> String {
             }
             text
         }
-        Err(e) => format!("MIDI inputs: unavailable: {e}\n"),
+        Err(e) => format!("MIDI inputs: none ({e})\n"),
     }
 }
