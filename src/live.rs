@@ -11,6 +11,7 @@
 
 mod describe;
 mod flush;
+mod run;
 mod session;
 
 pub use describe::{describe_activity, describe_binding, describe_target};
