@@ -23,6 +23,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The test clients find their server through the process environment, so
+/// these tests take turns.
+static SERIAL: Mutex<()> = Mutex::new(());
+
 const TONE_HZ: f64 = 440.0;
 const TONE_AMPLITUDE: f32 = 0.25;
 
@@ -166,6 +170,7 @@ fn median_frequency(x: &[f32], rate: f64) -> f64 {
 
 #[test]
 fn midi_dubs_a_tone_halves_its_speed_and_erases_it() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(server) = JackServer::start("midi-e2e") else { return };
     for (key, value) in server.env() {
         std::env::set_var(key, value);
@@ -256,6 +261,7 @@ fn midi_dubs_a_tone_halves_its_speed_and_erases_it() {
 
 #[test]
 fn a_learned_cc_is_saved_to_the_map_file_and_drives_speed() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let Some(server) = JackServer::start("midi-learn") else { return };
     let scratch = Scratch::new("jack-midi-learn");
     let patch = scratch.write("patch.toml", CLEAN_PATCH);
