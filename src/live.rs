@@ -1,21 +1,32 @@
-//! The engine on real audio: `ferrotape play --no-tui` and `ferrotape devices`.
+//! The engine on real audio: [`LiveSession`] (audio, MIDI, takes and
+//! autosave for one patch), `ferrotape play --no-tui` on top of it, and
+//! `ferrotape devices`.
 //!
-//! The control thread (this module) opens the backend, moves the engine
-//! into a [`Handoff`] the audio callback borrows per block, then watches:
-//! it prints a status line every second, stops on Ctrl-C, SIGTERM or after
-//! the duration, and when the stream fails it says so in one line and tries
-//! to reopen the device every [`RETRY_S`] seconds — with the same engine,
-//! so the tapes survive.
+//! The session opens the backend, moves the engine into a
+//! [`Handoff`](crate::io::Handoff) the audio callback borrows per block, and
+//! is ticked by its owner: when the stream fails it says so in one line and
+//! tries to reopen the device every [`RETRY_S`] seconds — with the same
+//! engine, so the tapes survive. `play` prints a status line every second
+//! and stops on Ctrl-C, SIGTERM or after the duration, finishing the take.
 
-use crate::bridge::{Bridge, LiveStats, QueueSizes};
-use crate::engine::{Engine, EngineSnapshot};
-use crate::events::EventList;
-use crate::io::{self, AudioOptions, Handoff, Health, LiveProcessor};
-use crate::patch::Patch;
+mod describe;
+mod flush;
+mod run;
+mod session;
+
+pub use describe::{describe_activity, describe_binding, describe_target};
+pub use flush::stop_requested;
+pub use session::{LiveOptions, LiveSession};
+
+use crate::bridge::LiveStats;
+use crate::engine::EngineSnapshot;
+use crate::io;
+use crate::midi_map::LearnRequest;
 use crate::render::MAX_DURATION_S;
+use crate::take::TakeStatus;
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Seconds between attempts to reopen a failed device.
@@ -25,15 +36,16 @@ const STATUS_S: f64 = 1.0;
 /// How often the control thread wakes, milliseconds.
 const POLL_MS: u64 = 20;
 
-/// What `ferrotape play` was asked to do.
+/// What `ferrotape play --no-tui` was asked to do.
 #[derive(Clone, Debug)]
 pub struct PlayRequest {
     pub patch: PathBuf,
-    pub events: Option<PathBuf>,
     /// Stop after this many seconds of audio; run until interrupted without.
     pub duration_s: Option<f64>,
     pub quiet: bool,
-    pub audio: AudioOptions,
+    pub options: LiveOptions,
+    /// `--learn TARGET` requests, learned one after another.
+    pub learn: Vec<String>,
 }
 
 /// How a live run went.
@@ -50,101 +62,113 @@ pub struct PlayReport {
     pub faults: u64,
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
-static HANDLER: OnceLock<bool> = OnceLock::new();
-
-/// Install the Ctrl-C / SIGTERM handler (once per process).
-fn stop_flag() -> &'static AtomicBool {
-    HANDLER.get_or_init(|| ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst)).is_ok());
-    &STOP
-}
-
-/// Run a patch live until interrupted or `duration_s` has played. Every
-/// line for the user goes through `say` (status lines, device trouble).
+/// Run a patch live until interrupted (Ctrl-C, SIGTERM) or `duration_s`
+/// has played. Every line for the user goes through `say` (status lines,
+/// device trouble, learned bindings, takes).
 pub fn play(request: &PlayRequest, mut say: impl FnMut(&str)) -> Result<PlayReport, String> {
     if let Some(d) = request.duration_s {
         if !(d.is_finite() && d > 0.0 && d <= MAX_DURATION_S) {
             return Err(format!("--duration {d} must be between 0 and {MAX_DURATION_S} seconds"));
         }
     }
-    if request.audio.buffer == 0 || request.audio.buffer as usize > io::processor::MAX_CHUNK {
-        return Err(format!(
-            "--buffer {} must be between 1 and {} frames",
-            request.audio.buffer,
-            io::processor::MAX_CHUNK
-        ));
-    }
-    let patch = Patch::load(&request.patch).map_err(|e| e.to_string())?;
-    let config = patch.engine_config();
-    let events = match &request.events {
-        Some(path) => {
-            let events = EventList::load(path).map_err(|e| e.to_string())?;
-            events.check_tracks(config.tracks.len()).map_err(|e| e.to_string())?;
-            Some(events)
-        }
-        None => None,
-    };
-    let stop = stop_flag();
-    let mut backend = io::open_backend(&request.audio, patch.sample_rate)?;
-    let settings = backend.settings().clone();
-    let rate = settings.sample_rate as f64;
-    let mut score: Vec<_> = events.map(|e| e.frames(rate).collect()).unwrap_or_default();
-    score.sort_by_key(|&(at, _)| at);
-    let engine = Box::new(Engine::new(config, rate, settings.block));
-    let mut bridge = Bridge::new(QueueSizes::default());
-    let stats = bridge.stats.clone();
-    let fixed_latency = request.audio.latency_ms.map(|ms| (ms.max(0.0) / 1000.0 * rate).round() as u32);
-    let processor =
-        LiveProcessor::new(engine, bridge.audio, score, settings.block, settings.has_input, fixed_latency);
-    let processor = Arc::new(Handoff::new(Box::new(processor)));
-    let input = Arc::new(Handoff::new(Box::new(bridge.input)));
-    backend.start(processor.clone(), input.clone())?;
+    let mut learn = request
+        .learn
+        .iter()
+        .map(|text| LearnRequest::parse(text).map_err(|e| format!("--learn {text}: {e}")))
+        .collect::<Result<VecDeque<_>, _>>()?;
+    let mut session = LiveSession::start(&request.patch, request.options.clone(), false)?;
+    let rate = session.settings().sample_rate as f64;
     if !request.quiet {
-        say(&format!("playing {} on {}", request.patch.display(), settings.description));
+        say(&format!("playing {} on {}", request.patch.display(), session.settings().description));
+        let ports = session.midi_ports();
+        if !ports.is_empty() {
+            say(&format!("MIDI in: {}", ports.join(", ")));
+        }
     }
+    if let Some(warning) = session.warning() {
+        say(&format!("ferrotape: {warning}"));
+    }
+    let next_learn =
+        |session: &mut LiveSession, learn: &mut VecDeque<LearnRequest>, say: &mut dyn FnMut(&str)| {
+            let text = learn.pop_front()?;
+            if session.learn(text) {
+                say("learn: move a control on a MIDI input");
+                Some(text)
+            } else {
+                say("ferrotape: MIDI learn is not available: no MIDI input");
+                learn.clear();
+                None
+            }
+        };
+    let mut learning = next_learn(&mut session, &mut learn, &mut say);
 
     let target_frames = request.duration_s.map(|d| (d * rate).round() as u64);
-    let started = Instant::now();
-    let mut next_status = started + Duration::from_secs_f64(STATUS_S);
-    let mut failed_at: Option<Instant> = None;
+    let mut next_status = Instant::now() + Duration::from_secs_f64(STATUS_S);
     let mut snapshot = EngineSnapshot::default();
     loop {
         std::thread::sleep(Duration::from_millis(POLL_MS));
-        if let Some(s) = bridge.snapshots.latest() {
+        session.tick(&mut say);
+        if let Some(s) = session.latest_snapshot() {
             snapshot = s;
         }
-        drop(bridge.loader.collect());
-        let frames = LiveStats::get(&stats.frames);
-        if stop.load(Ordering::SeqCst) || target_frames.is_some_and(|t| frames >= t) {
-            break;
+        while let Some(learned) = session.poll_learned() {
+            say(&format!("learned {learned}"));
+            learning = next_learn(&mut session, &mut learn, &mut say);
         }
-        match (backend.health(), failed_at) {
-            (Health::Failed(what), None) => {
-                say(&format!(
-                    "ferrotape: {what}; the tapes are kept, retrying every {RETRY_S} s (or run with --audio null; see `ferrotape devices`)"
-                ));
-                backend.stop();
-                failed_at = Some(Instant::now());
-            }
-            (_, Some(at)) if at.elapsed().as_secs_f64() >= RETRY_S => {
-                failed_at = Some(Instant::now());
-                if backend.reopen().and_then(|_| backend.start(processor.clone(), input.clone())).is_ok() {
-                    failed_at = None;
-                    say("ferrotape: audio is back");
-                }
-            }
-            _ => {}
+        let frames = LiveStats::get(&session.stats().frames);
+        if session.stop_requested() || target_frames.is_some_and(|t| frames >= t) {
+            break;
         }
         if Instant::now() >= next_status {
             next_status += Duration::from_secs_f64(STATUS_S);
             if !request.quiet {
-                say(&status_line(&stats, &snapshot, rate));
+                let mut line = status_line(session.stats(), &snapshot, rate);
+                if let Some(midi) = session.last_midi() {
+                    line.push_str(&format!(" | midi {midi}"));
+                }
+                if let Some(take) = session.take_status() {
+                    line.push_str(&format!(" | take {}", take_text(&take)));
+                }
+                say(&line);
             }
         }
     }
-    backend.stop();
-    let faults = processor.take_waiting(50).map_or(0, |mut p| p.engine_mut().snapshot().faults);
-    Ok(report(&stats, rate, faults))
+    if learning.is_some() && !request.quiet {
+        say("learn: stopped before a control moved");
+    }
+    let take = session.take_status();
+    let report = session.stop();
+    if let Some(folder) = take.and_then(|t| t.folder) {
+        say(&format!("take written to {}", folder.display()));
+    }
+    Ok(report)
+}
+
+/// The learn request for what the screen asks to learn (`LearnTarget`):
+/// on that track, the mode inferred from the control that moves.
+pub fn learn_request(target: crate::tui::link::LearnTarget) -> LearnRequest {
+    use crate::midi_map::{BindingTarget, TrackTarget};
+    use crate::tui::link::LearnWhat;
+    let target_kind = match target.what {
+        LearnWhat::Action(action) => BindingTarget::Action(action),
+        LearnWhat::Param(param) => BindingTarget::Param(param),
+    };
+    LearnRequest { target: target_kind, track: TrackTarget::Number(target.track + 1), mode: None }
+}
+
+/// "REC 12.3 s", "armed", "off" (with dropped blocks when there were any).
+pub fn take_text(status: &TakeStatus) -> String {
+    let mut text = if status.recording {
+        format!("REC {:.1} s", status.seconds)
+    } else if status.armed {
+        "armed".to_string()
+    } else {
+        "off".to_string()
+    };
+    if status.dropped_blocks > 0 {
+        text.push_str(&format!(" (dropped {} blocks)", status.dropped_blocks));
+    }
+    text
 }
 
 fn report(stats: &LiveStats, rate: f64, faults: u64) -> PlayReport {
@@ -186,7 +210,19 @@ pub fn devices_text() -> String {
     text
 }
 
-/// Hook for the MIDI side: the MIDI ports section of `ferrotape devices`.
+/// The MIDI ports section of `ferrotape devices`.
 pub fn midi_ports_text() -> String {
-    String::new()
+    match io::midi::list_ports() {
+        Ok(ports) if ports.is_empty() => {
+            "MIDI inputs: none found (ferrotape:midi_in is created when playing)\n".to_string()
+        }
+        Ok(ports) => {
+            let mut text = String::from("MIDI inputs (open with --midi NAME, or --midi all):\n");
+            for port in ports {
+                text.push_str(&format!("  {port}\n"));
+            }
+            text
+        }
+        Err(e) => format!("MIDI inputs: none ({e})\n"),
+    }
 }

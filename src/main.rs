@@ -2,7 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use ferrotape::io::{parse_backend, AudioOptions, DEFAULT_BUFFER};
-use ferrotape::live::{play, PlayRequest};
+use ferrotape::live::{play, LiveOptions, PlayRequest};
 use ferrotape::render::{render_files, RenderRequest, DEFAULT_BLOCK};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +61,8 @@ enum Command {
         quiet: bool,
         #[command(flatten)]
         audio: AudioArgs,
+        #[command(flatten)]
+        live: LiveArgs,
     },
     /// List audio hosts and devices (with rates and channels) and MIDI ports.
     Devices,
@@ -114,6 +116,35 @@ struct AudioArgs {
     /// Round-trip latency to compensate when recording, ms (default: measured from the stream).
     #[arg(long, value_name = "MS")]
     latency_ms: Option<f64>,
+}
+
+/// MIDI, takes and autosave for a live session.
+#[derive(Args)]
+struct LiveArgs {
+    /// Open MIDI inputs whose name contains NAME (repeatable), or `all`.
+    #[arg(long = "midi", value_name = "NAME")]
+    midi: Vec<String>,
+    /// Do not create the ferrotape:midi_in virtual port.
+    #[arg(long)]
+    no_virtual_midi: bool,
+    /// MIDI bindings added to the patch's; learned bindings are saved here (else into the patch).
+    #[arg(long, value_name = "FILE")]
+    midi_map: Option<PathBuf>,
+    /// Learn a binding at start: the next control moved drives TARGET (e.g. dub:1, speed:selected); repeatable.
+    #[arg(long, value_name = "TARGET")]
+    learn: Vec<String>,
+    /// Record a take from the moment audio runs.
+    #[arg(long)]
+    take: bool,
+    /// Always-on takes: the first record or dub starts a take.
+    #[arg(long)]
+    always_on_take: bool,
+    /// Where take folders go.
+    #[arg(long, value_name = "DIR", default_value = "takes")]
+    takes: PathBuf,
+    /// Autosave the tapes beside the patch (.autosave/) every minute and on exit.
+    #[arg(long)]
+    autosave: bool,
 }
 
 impl AudioArgs {
@@ -177,12 +208,24 @@ fn main() -> ExitCode {
                 })
             }
         },
-        Command::Play { patch, no_tui, events, duration, quiet, audio } => {
+        Command::Play { patch, no_tui, events, duration, quiet, audio, live } => {
             if !no_tui {
                 Err("the screen is not built yet; use --no-tui".to_string())
             } else {
                 audio.options().and_then(|audio| {
-                    let request = PlayRequest { patch, events, duration_s: duration, quiet, audio };
+                    let options = LiveOptions {
+                        audio,
+                        midi_ports: live.midi,
+                        virtual_midi: !live.no_virtual_midi,
+                        midi_map: live.midi_map,
+                        events,
+                        takes_dir: live.takes,
+                        take: live.take,
+                        always_on: live.always_on_take,
+                        autosave: live.autosave,
+                    };
+                    let request =
+                        PlayRequest { patch, duration_s: duration, quiet, options, learn: live.learn };
                     play(&request, |line| println!("{line}")).map(|r| {
                         if !quiet {
                             println!(

@@ -135,3 +135,67 @@ fn the_callback_wrapper_matches_the_offline_render_without_allocating() {
     assert!(ferrotape::analysis::rms(&left[at(0.5) as usize..n]) > 0.05, "the recording plays back");
     assert_eq!(LiveStats::get(&processor.stats().input_underruns), 0);
 }
+
+/// With the take recorder and the tape copier attached, the callback still
+/// never allocates: commands are logged at their frames, blocks go to the
+/// writer, tapes are copied out in slices; the take and the copy arrive.
+#[test]
+fn the_callback_feeds_takes_and_tape_copies_without_allocating() {
+    use ferrotape::patch::Patch;
+    use ferrotape::session::{tape_mirror, DEFAULT_COPY_BUDGET};
+    use ferrotape::take::{spawn, TakeConfig};
+
+    let dir = std::env::temp_dir().join(format!("ferrotape-bridge-take-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = config(vec![clean_track(0.5), clean_track(0.3)]);
+    let patch = Patch::parse(
+        "version = 1\nname = \"bridge\"\n[[track]]\nlength = 0.5\n[[track]]\nlength = 0.3\n",
+        std::path::Path::new("bridge.toml"),
+    )
+    .expect("patch");
+    let (feed, take) = spawn(TakeConfig::new(dir.clone(), patch, SR, 2)).expect("take writer");
+    let (copier, mut copies) = tape_mirror(&config, SRF, DEFAULT_COPY_BUDGET);
+    let score = vec![(0, act(0, TrackAction::Record)), (at(0.3) + 5, act(0, TrackAction::Play))];
+    let mut bridge = Bridge::new(QueueSizes { input_frames: 1 << 16, ..QueueSizes::default() });
+    let engine = Box::new(Engine::new(config, SRF, 256));
+    let mut processor = LiveProcessor::new(engine, bridge.audio, score, 256, true, Some(0))
+        .with_take(feed)
+        .with_copier(copier);
+    let input = sine(330.0, 0.4, SRF, at(1.0) as usize + 4096);
+    bridge.input.write(&input[..1024]);
+    let mut fed = 1024;
+    let mut out = vec![0.0f32; 512];
+    take.start();
+    let mut requested = false;
+    let mut tapes = None;
+    while processor.frames() < at(1.0) {
+        bridge.input.write(&input[fed..fed + 256]);
+        fed += 256;
+        if processor.frames() >= at(0.5) && !requested {
+            requested = copies.request();
+            // Commands from a producer are logged too.
+            bridge.screen.send_now(set(1, Param::Speed, 0.5));
+        }
+        assert_no_alloc(|| processor.render(&mut out, 2, None));
+        tapes = tapes.or_else(|| copies.collect());
+    }
+    take.stop();
+    processor.flush_take();
+    assert!(take.finish(Duration::from_secs(5)), "the writer finished");
+    let status = take.status();
+    assert_eq!(status.last_error, None);
+    assert_eq!((status.dropped_blocks, status.dropped_events), (0, 0));
+    let folder = status.folder.expect("a take folder");
+    for file in ["mix.wav", "input.wav", "track-01.wav", "track-02.wav", "events.toml", "take.toml"] {
+        assert!(folder.join(file).is_file(), "{file} missing in {}", folder.display());
+    }
+    let events = std::fs::read_to_string(folder.join("events.toml")).unwrap();
+    // The record at frame 0 came before the take's first block (it is in the journal).
+    assert!(events.contains("at = 0.30010416666666667") && events.contains("\"play\""), "{events}");
+    assert!(events.contains("speed"), "{events}");
+    let tapes = tapes.expect("the tape copy came back");
+    let engine = processor.engine();
+    assert_eq!(tapes[0].as_slice(), engine.tape(0).unwrap(), "a playing tape copies exactly");
+    assert!(ferrotape::analysis::rms(&tapes[0]) > 0.05, "the copy holds the recording");
+    let _ = std::fs::remove_dir_all(&dir);
+}

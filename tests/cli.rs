@@ -238,3 +238,13 @@ fn check_accepts_every_example() {
         }
     }
 }
+
+#[test]
+fn devices_lists_midi_inputs_or_says_why_there_are_none() {
+    let output = ferrotape(&["devices"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    let midi = text.lines().find(|l| l.starts_with("MIDI inputs")).unwrap_or_default();
+    println!("{midi}");
+    assert!(!midi.is_empty(), "no MIDI line in:\n{text}");
+}

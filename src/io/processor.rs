@@ -8,6 +8,8 @@
 use super::input_sync::InputSync;
 use crate::bridge::{AudioEnds, LiveStats};
 use crate::engine::{Command, Engine, TimedCommand};
+use crate::session::TapeCopier;
+use crate::take::TakeFeed;
 use cpal::{FromSample, Sample};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -48,6 +50,10 @@ pub struct LiveProcessor {
     previous_block_start: Option<Instant>,
     since_snapshot: usize,
     snapshot_every: usize,
+    /// The take recorder's audio end: every applied command and every block.
+    take: Option<TakeFeed>,
+    /// Copies the tapes out for autosaves, a bounded slice per block.
+    copier: Option<TapeCopier>,
 }
 
 impl LiveProcessor {
@@ -82,6 +88,37 @@ impl LiveProcessor {
             previous_block_start: None,
             since_snapshot: 0,
             snapshot_every: (sample_rate / SNAPSHOTS_PER_S) as usize,
+            take: None,
+            copier: None,
+        }
+    }
+
+    /// Feed the take recorder from this processor. Its journal's frame 0 is
+    /// the engine's frame 0, so give it a feed spawned for this engine
+    /// before the first block.
+    pub fn with_take(mut self, feed: TakeFeed) -> LiveProcessor {
+        self.take = Some(feed);
+        self
+    }
+
+    /// Copy tapes out for autosaves (see [`crate::session::tape_mirror`]).
+    pub fn with_copier(mut self, copier: TapeCopier) -> LiveProcessor {
+        self.copier = Some(copier);
+        self
+    }
+
+    /// Frames the engine has rendered since it started.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// After the stream has stopped (off the audio thread): deliver a take
+    /// stop requested on the [`crate::take::TakeHandle`] and send the
+    /// partly filled block, so the writer holds every frame rendered.
+    pub fn flush_take(&mut self) {
+        if let Some(feed) = self.take.as_mut() {
+            feed.push(self.frames, &[], &[], &[], |_| &[][..]);
+            feed.flush();
         }
     }
 
@@ -184,8 +221,23 @@ impl LiveProcessor {
         if self.has_input {
             self.input_sync.read(&mut self.ends.input, &mut self.input[..n], &stats);
         }
+        if let Some(feed) = self.take.as_mut() {
+            // The exact frame each command is applied at (offsets are
+            // clamped to the block the way the engine clamps them).
+            let last = n.saturating_sub(1) as u64;
+            for timed in &self.timed[..count] {
+                feed.log(self.frames + u64::from(timed.offset).min(last), timed.command);
+            }
+        }
         let input = if self.has_input { &self.input[..n] } else { &[][..] };
         self.engine.process(input, &mut self.left[..n], &mut self.right[..n], &self.timed[..count]);
+        if let Some(feed) = self.take.as_mut() {
+            let engine = &self.engine;
+            feed.push(self.frames, input, &self.left[..n], &self.right[..n], |t| engine.stem(t, n));
+        }
+        if let Some(copier) = self.copier.as_mut() {
+            copier.step(&self.engine);
+        }
         self.frames += n as u64;
         stats.frames.store(self.frames, Ordering::Relaxed);
         self.since_snapshot += n;

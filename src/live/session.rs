@@ -1,0 +1,482 @@
+//! [`LiveSession`]: one patch playing on real audio with MIDI, takes and
+//! autosave. `play --no-tui` and the screen both drive one.
+//!
+//! Per patch a [`Run`] holds everything built for one engine: the queues,
+//! the processor the audio callback borrows, the take recorder (whose
+//! journal starts at the engine's frame 0), the tape copier for autosaves
+//! and the MIDI inputs with their bindings. Loading a patch tears the run
+//! down (finishing the take) and builds a new one on the same audio backend.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::describe::{describe_activity, describe_binding};
+use super::flush::{self, FlushState};
+use super::run::{build_run, make_plan, null_options, Run};
+use super::{report, PlayReport, RETRY_S};
+use crate::bridge::LiveStats;
+use crate::engine::{Command, EngineSnapshot};
+use crate::io::midi::{CLIENT_NAME, VIRTUAL_PORT};
+use crate::io::null::NullBackend;
+use crate::io::{self, AudioBackend, AudioOptions, Health, StreamSettings};
+use crate::midi_map::{save_learned, LearnRequest, MidiBinding, SelectedTrack};
+use crate::patch::Patch;
+use crate::take::{TakeHandle, TakeStatus};
+
+/// How long stopping waits for the take writer to close its files.
+const FINISH_WAIT: Duration = Duration::from_secs(5);
+
+/// What a live session plays and records.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    pub audio: AudioOptions,
+    /// `--midi NAME` (repeatable) or `all`; empty = only the virtual port.
+    pub midi_ports: Vec<String>,
+    /// Create the `ferrotape:midi_in` virtual port.
+    pub virtual_midi: bool,
+    /// `--midi-map FILE`: bindings added to the patch's `[[midi]]`; learned
+    /// bindings are saved here (else into the patch).
+    pub midi_map: Option<PathBuf>,
+    /// A score played sample-accurately from the engine's start.
+    pub events: Option<PathBuf>,
+    /// Where take folders go.
+    pub takes_dir: PathBuf,
+    /// Start a take as soon as audio runs.
+    pub take: bool,
+    /// Always-on: the first record or dub starts a take.
+    pub always_on: bool,
+    /// Autosave the session every [`AUTOSAVE_INTERVAL`] and on stop.
+    pub autosave: bool,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            audio: AudioOptions::default(),
+            midi_ports: Vec::new(),
+            virtual_midi: true,
+            midi_map: None,
+            events: None,
+            takes_dir: PathBuf::from("takes"),
+            take: false,
+            always_on: false,
+            autosave: true,
+        }
+    }
+}
+
+/// One patch live: audio, MIDI, takes and autosave. See the module docs.
+pub struct LiveSession {
+    options: LiveOptions,
+    backend: Box<dyn AudioBackend>,
+    settings: StreamSettings,
+    /// Set once when the session fell back to the null backend.
+    fallback: Option<String>,
+    device_problem: Option<String>,
+    failed_at: Option<Instant>,
+    take_problem: Option<String>,
+    autosave_problem: Option<String>,
+    learn_problem: Option<String>,
+    warning: Option<String>,
+    run: Run,
+    learned: VecDeque<String>,
+}
+
+impl LiveSession {
+    /// Open the audio backend, build the engine for `patch_path` and start
+    /// playing. `interactive` (the screen): if no device opens and none was
+    /// named, run on the null backend with a [`warning`](Self::warning);
+    /// headless: fail with the one-line message.
+    pub fn start(patch_path: &Path, options: LiveOptions, interactive: bool) -> Result<LiveSession, String> {
+        let audio = &options.audio;
+        if audio.buffer == 0 || audio.buffer as usize > io::processor::MAX_CHUNK {
+            return Err(format!(
+                "--buffer {} must be between 1 and {} frames",
+                audio.buffer,
+                io::processor::MAX_CHUNK
+            ));
+        }
+        let patch = Patch::load(patch_path).map_err(|e| e.to_string())?;
+        let fallback_allowed = io::fall_back_to_null(audio, interactive);
+        let mut fallback = None;
+        let backend = match io::open_backend(audio, patch.sample_rate) {
+            Ok(backend) => backend,
+            Err(e) if fallback_allowed => {
+                fallback = Some(format!("no audio device ({e}): running on the null backend"));
+                Box::new(NullBackend::new(&null_options(audio), patch.sample_rate))
+            }
+            Err(e) => return Err(e),
+        };
+        let settings = backend.settings().clone();
+        let plan = make_plan(patch_path, &options, settings.sample_rate, true)?;
+        let run = build_run(plan, &options, &settings, interactive);
+        let mut session = LiveSession {
+            options,
+            backend,
+            settings,
+            fallback,
+            device_problem: None,
+            failed_at: None,
+            take_problem: None,
+            autosave_problem: None,
+            learn_problem: None,
+            warning: None,
+            run,
+            learned: VecDeque::new(),
+        };
+        if let Err(e) = session.backend.start(session.run.processor.clone(), session.run.input.clone()) {
+            if !fallback_allowed {
+                session.shut_down(false);
+                return Err(e);
+            }
+            // Rebuild on the null backend (its rate and block may differ).
+            session.backend.stop();
+            session.shut_down(false);
+            session.backend = Box::new(NullBackend::new(
+                &null_options(&session.options.audio),
+                Some(session.settings.sample_rate),
+            ));
+            session.settings = session.backend.settings().clone();
+            session.fallback =
+                Some(format!("the audio device did not start ({e}): running on the null backend"));
+            let plan = make_plan(patch_path, &session.options, session.settings.sample_rate, true)?;
+            session.run = build_run(plan, &session.options, &session.settings, interactive);
+            session.backend.start(session.run.processor.clone(), session.run.input.clone())?;
+        }
+        session.after_start();
+        session.update_warning();
+        Ok(session)
+    }
+
+    /// Take requests and flush registration once audio runs.
+    fn after_start(&mut self) {
+        if let Some(take) = &self.run.take {
+            take.set_always_on(self.options.always_on);
+            if self.options.take {
+                take.start();
+            }
+        }
+        let state = FlushState { take: self.run.take.clone(), autosave: self.run.autosave.clone() };
+        if let Err(e) = flush::register(state) {
+            self.run.problems.push(e);
+        }
+    }
+
+    /// Call every 20–50 ms: device health and reopening (the tapes
+    /// survive), freeing returned engines, saving learned bindings,
+    /// autosaving when due, take status. Lines for the performer go to `say`.
+    pub fn tick(&mut self, say: &mut dyn FnMut(&str)) {
+        drop(self.run.loader.collect());
+        self.watch_device(say);
+        self.save_learned(say);
+        self.autosave_when_due(say);
+        if let Some(take) = &self.run.take {
+            let status = take.status();
+            if self.run.take_request.is_some_and(|(wanted, _)| wanted == status.recording) {
+                self.run.take_request = None;
+            }
+            if status.last_error != self.take_problem {
+                if let Some(e) = &status.last_error {
+                    say(&format!("ferrotape: take: {e} (the performance goes on)"));
+                }
+                self.take_problem = status.last_error.clone();
+            }
+            if status.recording && status.folder.is_some() && status.folder != self.run.announced_take {
+                self.run.announced_take = status.folder.clone();
+                if let Some(folder) = &status.folder {
+                    say(&format!("take: recording {}", folder.display()));
+                }
+            }
+        }
+        self.update_warning();
+    }
+
+    fn watch_device(&mut self, say: &mut dyn FnMut(&str)) {
+        match (self.backend.health(), self.failed_at) {
+            (Health::Failed(what), None) => {
+                say(&format!(
+                    "ferrotape: {what}; the tapes are kept, retrying every {RETRY_S} s (or run with --audio null; see `ferrotape devices`)"
+                ));
+                self.device_problem = Some(format!("audio device lost: {what}"));
+                self.backend.stop();
+                self.failed_at = Some(Instant::now());
+            }
+            (_, Some(at)) if at.elapsed().as_secs_f64() >= RETRY_S => {
+                self.failed_at = Some(Instant::now());
+                let (processor, input) = (self.run.processor.clone(), self.run.input.clone());
+                if self.backend.reopen().and_then(|_| self.backend.start(processor, input)).is_ok() {
+                    self.failed_at = None;
+                    self.device_problem = None;
+                    say("ferrotape: audio is back");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn save_learned(&mut self, say: &mut dyn FnMut(&str)) {
+        let Some(learn) = self.run.learn.as_mut() else { return };
+        while let Some(learned) = learn.learned() {
+            let path = self.options.midi_map.clone().unwrap_or_else(|| self.run.plan.patch_path.clone());
+            let described = describe_binding(&learned.binding);
+            self.run
+                .plan
+                .bindings
+                .retain(|b| !(b.control == learned.binding.control && b.channel == learned.binding.channel));
+            self.run.plan.bindings.push(learned.binding);
+            match save_learned(&path, &[learned.binding]) {
+                Ok(_) => {
+                    self.learn_problem = None;
+                    self.learned.push_back(format!("{described}, saved to {}", path.display()));
+                }
+                Err(e) => {
+                    say(&format!("ferrotape: learned {described} but could not save it: {e}"));
+                    self.learn_problem = Some(format!("learned binding not saved: {e}"));
+                    self.learned.push_back(format!("{described} (not saved)"));
+                }
+            }
+            if !learned.active {
+                say("ferrotape: the binding table is full; the learned binding is saved but not active");
+            }
+        }
+    }
+
+    fn autosave_when_due(&mut self, say: &mut dyn FnMut(&str)) {
+        let run = &mut self.run;
+        if let Some(saving) = run.saving.take() {
+            if !saving.is_finished() {
+                run.saving = Some(saving);
+                return;
+            }
+            match saving.join() {
+                Ok(Ok(_)) => self.autosave_problem = None,
+                Ok(Err(e)) => {
+                    if self.autosave_problem.as_ref() != Some(&e) {
+                        say(&format!("ferrotape: autosave failed: {e}"));
+                    }
+                    self.autosave_problem = Some(format!("autosave failed: {e}"));
+                }
+                Err(_) => self.autosave_problem = Some("autosave failed".into()),
+            }
+        }
+        let Some(job) = &run.autosave else { return };
+        if self.failed_at.is_some() {
+            return;
+        }
+        let tapes = match job.copies.try_lock() {
+            Ok(mut copies) => {
+                if !copies.pending() && run.clock.due(Instant::now()) {
+                    copies.request();
+                }
+                copies.collect()
+            }
+            Err(_) => None,
+        };
+        if let Some(tapes) = tapes {
+            let (autosave, patch, rate) = (job.autosave.clone(), job.patch.clone(), job.sample_rate);
+            // Writing seconds of audio must not hold up the screen.
+            run.saving = std::thread::Builder::new()
+                .name("autosave".into())
+                .spawn(move || autosave.save(&patch, &tapes, rate))
+                .ok();
+        }
+    }
+
+    fn update_warning(&mut self) {
+        let midi = self.run.problems.first().cloned();
+        self.warning = self
+            .device_problem
+            .clone()
+            .or_else(|| self.take_problem.as_ref().map(|e| format!("take: {e}")))
+            .or_else(|| self.autosave_problem.clone())
+            .or_else(|| self.learn_problem.clone())
+            .or_else(|| self.fallback.clone())
+            .or(midi);
+    }
+
+    /// Queue a command from the screen. False when the queue was full.
+    pub fn send(&mut self, command: Command) -> bool {
+        self.run.screen.send_now(command)
+    }
+
+    /// The newest engine snapshot since the last call.
+    pub fn latest_snapshot(&mut self) -> Option<EngineSnapshot> {
+        self.run.snapshots.latest()
+    }
+
+    pub fn stats(&self) -> &LiveStats {
+        &self.run.stats
+    }
+
+    /// Rate, block and a description of the devices.
+    pub fn settings(&self) -> &StreamSettings {
+        &self.settings
+    }
+
+    /// What the performer should know: device lost, take or disk error,
+    /// MIDI unavailable, running on the null backend. `None` when all is well.
+    pub fn warning(&self) -> Option<&str> {
+        self.warning.as_deref()
+    }
+
+    /// Open MIDI input ports, the virtual one first.
+    pub fn midi_ports(&self) -> Vec<String> {
+        let Some(midi) = &self.run.midi else { return Vec::new() };
+        let mut ports = Vec::new();
+        if midi.has_virtual_port() {
+            ports.push(format!("{CLIENT_NAME}:{VIRTUAL_PORT}"));
+        }
+        ports.extend(midi.status().open);
+        ports
+    }
+
+    /// The last MIDI message and what it did: "CC 21 = 64 ch 1 → track 1 speed".
+    pub fn last_midi(&self) -> Option<String> {
+        let activity = self.run.activity.as_ref()?.latest()?;
+        Some(describe_activity(&activity, &self.run.plan.bindings))
+    }
+
+    /// The track MIDI `selected` bindings act on, shared with the screen.
+    pub fn selected_track(&self) -> SelectedTrack {
+        self.run.selected.clone()
+    }
+
+    /// The bindings in force (patch, map file, learned).
+    pub fn bindings(&self) -> &[MidiBinding] {
+        &self.run.plan.bindings
+    }
+
+    /// The patch file playing.
+    pub fn patch_path(&self) -> &Path {
+        &self.run.plan.patch_path
+    }
+
+    /// Bind the next control that moves. False without MIDI input.
+    pub fn learn(&mut self, request: LearnRequest) -> bool {
+        self.run.midi.is_some() && self.run.learn.as_mut().is_some_and(|l| l.request(request))
+    }
+
+    pub fn cancel_learn(&mut self) {
+        if let Some(learn) = self.run.learn.as_mut() {
+            learn.cancel();
+        }
+    }
+
+    /// A binding just learned (already saved by [`tick`](Self::tick)), described.
+    pub fn poll_learned(&mut self) -> Option<String> {
+        self.learned.pop_front()
+    }
+
+    /// Start a take, or stop the one running. Returns whether a take is
+    /// now recording (false also when there is no recorder).
+    pub fn toggle_take(&mut self) -> bool {
+        let Some(take) = &self.run.take else { return false };
+        let reported = take.status().recording;
+        // Until the writer reports it, the last request is the state (a
+        // request that never shows, e.g. the stream is down, expires).
+        let recording = match self.run.take_request {
+            Some((wanted, at)) if wanted != reported && at.elapsed() < Duration::from_secs(2) => wanted,
+            _ => reported,
+        };
+        if recording {
+            take.stop();
+        } else {
+            take.start();
+        }
+        self.run.take_request = Some((!recording, Instant::now()));
+        !recording
+    }
+
+    pub fn take_status(&self) -> Option<TakeStatus> {
+        self.run.take.as_ref().map(TakeHandle::status)
+    }
+
+    /// Whether SIGINT or SIGTERM asked the process to stop: the caller
+    /// should [`stop`](Self::stop) (which saves) soon.
+    pub fn stop_requested(&self) -> bool {
+        flush::stop_requested()
+    }
+
+    /// Play another patch: the take is finished (and the session
+    /// autosaved, if enabled), then a new engine, journal and MIDI bindings
+    /// start on the same audio backend (a short gap). On error the current
+    /// patch keeps playing.
+    pub fn load(&mut self, patch_path: &Path) -> Result<(), String> {
+        let plan = make_plan(patch_path, &self.options, self.settings.sample_rate, false)?;
+        self.backend.stop();
+        self.shut_down(true);
+        self.run = build_run(plan, &self.options, &self.settings, true);
+        self.take_problem = None;
+        let started = self.backend.start(self.run.processor.clone(), self.run.input.clone());
+        // A take asked for on the command line covers the first patch only.
+        let take = std::mem::replace(&mut self.options.take, false);
+        self.after_start();
+        self.options.take = take;
+        if let Err(e) = started {
+            self.device_problem = Some(format!("audio device lost: {e}"));
+            self.failed_at = Some(Instant::now());
+        }
+        self.update_warning();
+        Ok(())
+    }
+
+    /// Stop: MIDI closes, audio stops, the take is finished (every frame
+    /// rendered is written), a final autosave is written if enabled.
+    pub fn stop(mut self) -> PlayReport {
+        self.backend.stop();
+        let rate = self.settings.sample_rate as f64;
+        let stats = self.run.stats.clone();
+        let faults = self.shut_down(true);
+        flush::stopped();
+        report(&stats, rate, faults)
+    }
+
+    /// Tear the run down (the stream must be stopped): MIDI, take, autosave.
+    /// Returns the engine's fault count.
+    fn shut_down(&mut self, final_autosave: bool) -> u64 {
+        let run = &mut self.run;
+        if let Some(midi) = run.midi.take() {
+            midi.stop();
+        }
+        if let Some(take) = &run.take {
+            take.stop();
+        }
+        let processor = run.processor.take_waiting(100);
+        let mut faults = 0;
+        if let Some(mut processor) = processor {
+            processor.flush_take();
+            faults = processor.engine_mut().snapshot().faults;
+            if let (true, Some(job)) = (final_autosave, &run.autosave) {
+                let engine = processor.engine();
+                let tapes: Vec<Vec<f32>> =
+                    (0..engine.track_count()).map(|t| engine.tape(t).unwrap_or(&[]).to_vec()).collect();
+                if let Some(saving) = run.saving.take() {
+                    let _ = saving.join();
+                }
+                if let Err(e) = job.autosave.save(&job.patch, &tapes, job.sample_rate) {
+                    eprintln!("ferrotape: autosave failed: {e}");
+                }
+            }
+        }
+        if let Some(take) = run.take.take() {
+            take.finish(FINISH_WAIT);
+        }
+        if let Some(saving) = run.saving.take() {
+            let _ = saving.join();
+        }
+        drop(run.loader.collect());
+        faults
+    }
+}
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        // `stop` is the way out; this covers an early return or a panic
+        // unwinding through the owner.
+        if self.run.midi.is_some() || self.run.take.is_some() {
+            self.backend.stop();
+            self.shut_down(false);
+        }
+    }
+}
