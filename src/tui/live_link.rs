@@ -1,0 +1,107 @@
+//! The screen on real audio: an [`InstrumentLink`] over a [`LiveSession`].
+//!
+//! Every method returns at once. The session's housekeeping (device health,
+//! autosave, learned bindings) runs from [`InstrumentLink::poll`], which the
+//! screen calls every frame.
+
+use super::link::{InstrumentLink, LearnTarget, LearnWhat, LinkStatus};
+use crate::bridge::LiveStats;
+use crate::engine::{Command, EngineConfig, EngineSnapshot};
+use crate::live::LiveSession;
+use crate::midi_map::{BindingTarget, LearnRequest, TrackTarget};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+pub struct LiveLink {
+    session: LiveSession,
+    /// The latest thing the session said (device lost, audio back, …).
+    notice: String,
+}
+
+impl LiveLink {
+    pub fn new(session: LiveSession) -> LiveLink {
+        LiveLink { session, notice: String::new() }
+    }
+
+    /// Give the session back (to stop it and print its report).
+    pub fn into_session(self) -> LiveSession {
+        self.session
+    }
+}
+
+impl InstrumentLink for LiveLink {
+    fn send(&mut self, command: Command) -> bool {
+        self.session.send(command)
+    }
+
+    fn poll(&mut self) -> Option<EngineSnapshot> {
+        let notice = &mut self.notice;
+        self.session.tick(&mut |line: &str| *notice = line.trim_start_matches("ferrotape: ").to_string());
+        self.session.latest_snapshot()
+    }
+
+    fn status(&self) -> LinkStatus {
+        let stats = self.session.stats();
+        let settings = self.session.settings();
+        let take = match self.session.take_status() {
+            Some(status) if status.recording => {
+                let name = status
+                    .folder
+                    .as_ref()
+                    .and_then(|f| f.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let seconds = status.seconds as u64;
+                format!("take ● {:02}:{:02} {name}", seconds / 60, seconds % 60)
+            }
+            Some(status) if status.armed => "take armed".to_string(),
+            Some(_) => "take off".to_string(),
+            None => "takes off".to_string(),
+        };
+        let warning = match (self.session.warning(), self.notice.is_empty()) {
+            (Some(warning), _) => warning.to_string(),
+            (None, false) => self.notice.clone(),
+            (None, true) => String::new(),
+        };
+        LinkStatus {
+            backend: settings.description.clone(),
+            sample_rate: settings.sample_rate,
+            buffer_frames: settings.block as u32,
+            load_pct: stats.load_permille.load(Ordering::Relaxed) as f32 / 10.0,
+            xruns: LiveStats::get(&stats.xruns),
+            dropped_commands: LiveStats::get(&stats.dropped_commands),
+            midi_ports: self.session.midi_ports(),
+            last_midi: self.session.last_midi().unwrap_or_default(),
+            take,
+            warning,
+        }
+    }
+
+    fn load(&mut self, path: &Path, _config: &EngineConfig) -> Result<(), String> {
+        self.session.load(path)
+    }
+
+    fn learn(&mut self, target: LearnTarget) -> bool {
+        let what = match target.what {
+            LearnWhat::Action(action) => BindingTarget::Action(action),
+            LearnWhat::Param(param) => BindingTarget::Param(param),
+        };
+        self.session.learn(LearnRequest { target: what, track: TrackTarget::Number(target.track + 1), mode: None })
+    }
+
+    fn cancel_learn(&mut self) {
+        self.session.cancel_learn();
+    }
+
+    fn poll_learned(&mut self) -> Option<String> {
+        self.session.poll_learned()
+    }
+
+    fn toggle_take(&mut self) -> Option<bool> {
+        Some(self.session.toggle_take())
+    }
+
+    fn save_tapes(&mut self, patch_path: &Path) -> Result<(), String> {
+        self.session.save_tapes(patch_path)
+    }
+}
