@@ -2,16 +2,30 @@
 
 use clap::{Args, Parser, Subcommand};
 use ferrotape::io::{parse_backend, AudioOptions, DEFAULT_BUFFER};
-use ferrotape::live::{play, LiveOptions, PlayRequest};
+use ferrotape::live::{play, LiveOptions, PlayReport, PlayRequest};
 use ferrotape::render::{render_files, RenderRequest, DEFAULT_BLOCK};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ferrotape", version, about = "A tape-loop performance instrument for the terminal")]
+#[command(
+    name = "ferrotape",
+    version,
+    about = "A tape-loop performance instrument for the terminal",
+    long_about = "A tape-loop performance instrument for the terminal.\n\n\
+        `ferrotape PATCH` plays the patch live on the screen (press ? for the keys);\n\
+        `ferrotape play PATCH --no-tui` plays it headless; `ferrotape render` renders offline.",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// The patch to play on the screen (default: an untitled patch of four free tracks).
+    patch: Option<PathBuf>,
+    #[command(flatten)]
+    audio: AudioArgs,
+    #[command(flatten)]
+    live: LiveArgs,
 }
 
 #[derive(Subcommand)]
@@ -43,7 +57,7 @@ enum Command {
         #[arg(long, value_name = "16|24|32", default_value_t = 32)]
         bits: u16,
     },
-    /// Play a patch live. Needs --no-tui until the screen exists.
+    /// Play a patch live: on the screen, or headless with --no-tui.
     Play {
         /// The patch file (TOML).
         patch: PathBuf,
@@ -142,9 +156,30 @@ struct LiveArgs {
     /// Where take folders go.
     #[arg(long, value_name = "DIR", default_value = "takes")]
     takes: PathBuf,
-    /// Autosave the tapes beside the patch (.autosave/) every minute and on exit.
+    /// Autosave the tapes beside the patch (.autosave/) every minute and on exit
+    /// (always on with the screen).
     #[arg(long)]
     autosave: bool,
+    /// Continue from the patch's autosave when it is newer than the patch file.
+    #[arg(long)]
+    recover: bool,
+}
+
+impl LiveArgs {
+    fn options(self, audio: AudioOptions, events: Option<PathBuf>, screen: bool) -> LiveOptions {
+        LiveOptions {
+            audio,
+            midi_ports: self.midi,
+            virtual_midi: !self.no_virtual_midi,
+            midi_map: self.midi_map,
+            events,
+            takes_dir: self.takes,
+            take: self.take,
+            always_on: self.always_on_take,
+            autosave: self.autosave || screen,
+            recover: self.recover,
+        }
+    }
 }
 
 impl AudioArgs {
@@ -165,7 +200,13 @@ impl AudioArgs {
 fn main() -> ExitCode {
     install_panic_message();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let Some(command) = cli.command else {
+        let result = untitled_or(cli.patch).and_then(|patch| {
+            cli.audio.options().and_then(|audio| play_screen(&patch, cli.live.options(audio, None, true)))
+        });
+        return finish(result);
+    };
+    let result = match command {
         Command::Render { patch, out, block, stems, .. } if ferrotape::take::folder::is_take(&patch) => {
             ferrotape::take::render_take(&patch, &out, stems.as_deref(), block).map(|report| {
                 let seconds = report.frames as f64 / report.sample_rate as f64;
@@ -208,35 +249,20 @@ fn main() -> ExitCode {
                 })
             }
         },
-        Command::Play { patch, no_tui, events, duration, quiet, audio, live } => {
-            if !no_tui {
-                Err("the screen is not built yet; use --no-tui".to_string())
-            } else {
-                audio.options().and_then(|audio| {
-                    let options = LiveOptions {
-                        audio,
-                        midi_ports: live.midi,
-                        virtual_midi: !live.no_virtual_midi,
-                        midi_map: live.midi_map,
-                        events,
-                        takes_dir: live.takes,
-                        take: live.take,
-                        always_on: live.always_on_take,
-                        autosave: live.autosave,
-                    };
-                    let request =
-                        PlayRequest { patch, duration_s: duration, quiet, options, learn: live.learn };
-                    play(&request, |line| println!("{line}")).map(|r| {
-                        if !quiet {
-                            println!(
-                                "played {:.1} s: xruns {}, dropped commands {}, input underruns {}, overruns {}, stream errors {}, record latency {} frames, peak load {:.1} %",
-                                r.seconds, r.xruns, r.dropped_commands, r.input_underruns, r.input_overruns,
-                                r.stream_errors, r.record_latency_frames, r.peak_load_pct
-                            );
-                        }
-                    })
+        Command::Play { patch, no_tui: false, events, audio, live, .. } => {
+            audio.options().and_then(|audio| play_screen(&patch, live.options(audio, events, true)))
+        }
+        Command::Play { patch, no_tui: true, events, duration, quiet, audio, live } => {
+            audio.options().and_then(|audio| {
+                let learn = live.learn.clone();
+                let options = live.options(audio, events, false);
+                let request = PlayRequest { patch, duration_s: duration, quiet, options, learn };
+                play(&request, |line| println!("{line}")).map(|r| {
+                    if !quiet {
+                        println!("{}", report_line(&r));
+                    }
                 })
-            }
+            })
         }
         Command::Devices => {
             print!("{}", ferrotape::live::devices_text());
@@ -248,6 +274,10 @@ fn main() -> ExitCode {
         Command::TuiDemo { patch } => ferrotape::tui::demo::run_demo(&patch),
         Command::TakeDemo { patch, takes, seconds } => ferrotape::take::demo::run(&patch, &takes, seconds),
     };
+    finish(result)
+}
+
+fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -255,6 +285,45 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The screen, then one line on how the run went.
+fn play_screen(patch: &Path, options: LiveOptions) -> Result<(), String> {
+    let report = ferrotape::tui::live_link::play_on_screen(patch, options)?;
+    println!("{}", report_line(&report));
+    Ok(())
+}
+
+fn report_line(r: &PlayReport) -> String {
+    format!(
+        "played {:.1} s: xruns {}, dropped commands {}, input underruns {}, overruns {}, stream errors {}, record latency {} frames, peak load {:.1} %",
+        r.seconds, r.xruns, r.dropped_commands, r.input_underruns, r.input_overruns,
+        r.stream_errors, r.record_latency_frames, r.peak_load_pct
+    )
+}
+
+/// The patch given, or an untitled one (four free tracks) kept in the state
+/// folder, so `ferrotape` alone starts an instrument ready to loop.
+fn untitled_or(patch: Option<PathBuf>) -> Result<PathBuf, String> {
+    if let Some(patch) = patch {
+        return Ok(patch);
+    }
+    let dir = ferrotape::io::stderr::log_path().parent().map(Path::to_path_buf).unwrap_or_default();
+    let path = dir.join("untitled.toml");
+    if !path.exists() {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let track = |length: &str| format!("[[track]]\nlength = {length}\nmax_length = 60.0\n");
+        let text = format!(
+            "version = 1\nname = \"untitled\"\nseed = 1\nmonitor_db = -120.0\n\n{}\n{}\n{}\n{}",
+            track("\"free\""),
+            track("\"free\""),
+            track("\"free\""),
+            track("\"free\"")
+        );
+        ferrotape::atomic_file::write_atomically(&path, text.as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(path)
 }
 
 /// A bug must still end with one readable line, not a backtrace dump.

@@ -90,6 +90,13 @@ impl Session {
 /// new tapes are complete on disk before they replace the old folder, and
 /// the patch is replaced last.
 pub fn save_session(path: &Path, patch: &Patch, tapes: &[Vec<f32>], sample_rate: u32) -> Result<(), String> {
+    save_tapes_beside(path, tapes, sample_rate)?;
+    patch.save(path).map_err(|e| e.to_string())
+}
+
+/// Write the tapes into the folder beside a patch (`mypatch.tapes/`),
+/// replacing what was there only once the new folder is complete.
+pub fn save_tapes_beside(path: &Path, tapes: &[Vec<f32>], sample_rate: u32) -> Result<(), String> {
     let dir = tapes_dir(path);
     let stem = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let staging = dir.with_file_name(format!(".{stem}.{}.new", std::process::id()));
@@ -103,7 +110,7 @@ pub fn save_session(path: &Path, patch: &Patch, tapes: &[Vec<f32>], sample_rate:
     }
     fs::rename(&staging, &dir).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
     let _ = fs::remove_dir_all(&old);
-    patch.save(path).map_err(|e| e.to_string())
+    Ok(())
 }
 
 fn write_tapes(dir: &Path, tapes: &[Vec<f32>], sample_rate: u32) -> Result<(), String> {

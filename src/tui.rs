@@ -16,6 +16,7 @@ pub mod demo;
 pub mod files;
 pub mod keymap;
 pub mod link;
+pub mod live_link;
 pub mod params;
 pub mod run;
 pub mod terminal;
@@ -75,12 +76,12 @@ pub fn prepare_app(patch_path: Option<&Path>) -> Result<App, String> {
 
 /// Run the screen on the real terminal (alternate screen, raw mode, mouse)
 /// until the performer quits; the terminal is restored however it ends.
-pub fn run_interactive(patch_path: Option<&Path>, mut link: Box<dyn InstrumentLink>) -> Result<(), String> {
+pub fn run_interactive(patch_path: Option<&Path>, link: &mut dyn InstrumentLink) -> Result<(), String> {
     let mut app = prepare_app(patch_path)?;
     let guard =
         terminal::TerminalGuard::enter(true).map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let result = Terminal::new(CrosstermBackend::new(std::io::stdout()))
-        .and_then(|mut terminal| run(&mut terminal, &mut app, link.as_mut(), TerminalEvents));
+        .and_then(|mut terminal| run(&mut terminal, &mut app, link, TerminalEvents));
     drop(guard);
     result.map(|_| ()).map_err(|e| format!("terminal error: {e}"))
 }

@@ -21,7 +21,8 @@ use crate::midi_map::{
 };
 use crate::patch::Patch;
 use crate::session::{
-    load_session, tape_mirror, tapes_dir, Autosave, AutosaveClock, AUTOSAVE_INTERVAL, DEFAULT_COPY_BUDGET,
+    load_autosave, load_session, tape_mirror, tapes_dir, Autosave, AutosaveClock, AUTOSAVE_INTERVAL,
+    DEFAULT_COPY_BUDGET,
 };
 use crate::take::{self, TakeConfig, TakeHandle};
 
@@ -31,6 +32,10 @@ pub(super) struct Plan {
     pub(super) patch: Patch,
     pub(super) bindings: Vec<MidiBinding>,
     pub(super) score: Vec<(u64, Command)>,
+    /// The autosave to continue from, with what to tell the performer; or,
+    /// when recovery was not asked for, a note that one exists.
+    pub(super) recovery: Option<crate::session::Recovery>,
+    pub(super) notes: Vec<String>,
 }
 
 /// Everything built for one engine.
@@ -49,6 +54,9 @@ pub(super) struct Run {
     pub(super) autosave: Option<AutosaveJob>,
     pub(super) clock: AutosaveClock,
     pub(super) saving: Option<JoinHandle<Result<PathBuf, String>>>,
+    /// A patch just saved from the screen whose tapes go beside it with the
+    /// next tape copy.
+    pub(super) save_tapes_to: Option<PathBuf>,
     pub(super) midi: Option<MidiInputs>,
     pub(super) learn: Option<LearnControl>,
     pub(super) activity: Option<ActivityMonitor>,
@@ -69,7 +77,25 @@ pub(super) fn make_plan(
     sample_rate: u32,
     with_events: bool,
 ) -> Result<Plan, String> {
-    let patch = Patch::load(patch_path).map_err(|e| e.to_string())?;
+    let mut patch = Patch::load(patch_path).map_err(|e| e.to_string())?;
+    let mut notes = Vec::new();
+    let found = Autosave::beside(patch_path).find_recovery(patch_path);
+    let recovery = match found {
+        Some(found) if options.recover => {
+            let session = load_autosave(&found.dir, sample_rate)?;
+            patch = session.patch;
+            Some(found)
+        }
+        Some(found) => {
+            notes.push(format!(
+                "an autosave newer than {} exists ({}): start with --recover to continue from it",
+                patch_path.display(),
+                found.dir.display()
+            ));
+            None
+        }
+        None => None,
+    };
     let tracks = patch.tracks.len();
     let mut map = MidiMap::from_patch_tables(&patch.midi, patch_path).map_err(|e| e.to_string())?;
     if let Some(path) = &options.midi_map {
@@ -86,7 +112,7 @@ pub(super) fn make_plan(
         score = events.frames(sample_rate as f64).collect();
         score.sort_by_key(|&(at, _)| at);
     }
-    Ok(Plan { patch_path: patch_path.to_path_buf(), patch, bindings: map.bindings, score })
+    Ok(Plan { patch_path: patch_path.to_path_buf(), patch, bindings: map.bindings, score, recovery, notes })
 }
 
 /// Build the engine, queues, recorder, copier and MIDI for a plan. Nothing
@@ -97,12 +123,21 @@ pub(super) fn build_run(
     settings: &StreamSettings,
     interactive: bool,
 ) -> Run {
-    let mut problems = Vec::new();
+    let mut problems = std::mem::take(&mut plan.notes);
     let rate = settings.sample_rate;
     let config = plan.patch.engine_config();
     let mut engine = Box::new(Engine::new(config.clone(), rate as f64, settings.block));
     let mut start_tapes = Vec::new();
-    if tapes_dir(&plan.patch_path).is_dir() {
+    if let Some(recovery) = &plan.recovery {
+        match load_autosave(&recovery.dir, rate) {
+            Ok(session) => {
+                session.load_into(&mut engine);
+                start_tapes =
+                    (0..engine.track_count()).map(|t| engine.tape(t).unwrap_or(&[]).to_vec()).collect();
+            }
+            Err(e) => problems.push(format!("autosave not recovered: {e}")),
+        }
+    } else if tapes_dir(&plan.patch_path).is_dir() {
         match load_session(&plan.patch_path, rate) {
             Ok(session) => {
                 session.load_into(&mut engine);
@@ -182,6 +217,7 @@ pub(super) fn build_run(
         autosave,
         clock: AutosaveClock::new(AUTOSAVE_INTERVAL),
         saving: None,
+        save_tapes_to: None,
         midi,
         learn,
         activity,

@@ -48,6 +48,9 @@ pub struct LiveOptions {
     pub always_on: bool,
     /// Autosave the session every [`AUTOSAVE_INTERVAL`] and on stop.
     pub autosave: bool,
+    /// Continue from the patch's newest autosave when it is newer than the
+    /// patch file (after a crash or a quit without saving).
+    pub recover: bool,
 }
 
 impl Default for LiveOptions {
@@ -62,6 +65,7 @@ impl Default for LiveOptions {
             take: false,
             always_on: false,
             autosave: true,
+            recover: false,
         }
     }
 }
@@ -266,7 +270,8 @@ impl LiveSession {
         }
         let tapes = match job.copies.try_lock() {
             Ok(mut copies) => {
-                if !copies.pending() && run.clock.due(Instant::now()) {
+                let wanted = run.save_tapes_to.is_some() || run.clock.due(Instant::now());
+                if !copies.pending() && wanted {
                     copies.request();
                 }
                 copies.collect()
@@ -275,10 +280,16 @@ impl LiveSession {
         };
         if let Some(tapes) = tapes {
             let (autosave, patch, rate) = (job.autosave.clone(), job.patch.clone(), job.sample_rate);
+            let beside = run.save_tapes_to.take();
             // Writing seconds of audio must not hold up the screen.
             run.saving = std::thread::Builder::new()
                 .name("autosave".into())
-                .spawn(move || autosave.save(&patch, &tapes, rate))
+                .spawn(move || {
+                    if let Some(path) = beside {
+                        crate::session::save_tapes_beside(&path, &tapes, rate)?;
+                    }
+                    autosave.save(&patch, &tapes, rate)
+                })
                 .ok();
         }
     }
@@ -293,6 +304,21 @@ impl LiveSession {
             .or_else(|| self.learn_problem.clone())
             .or_else(|| self.fallback.clone())
             .or(midi);
+    }
+
+    /// Keep the tapes beside a patch the screen just saved at `patch_path`
+    /// (`mypatch.tapes/`), from the next tape copy (a fraction of a second).
+    pub fn save_tapes(&mut self, patch_path: &Path) -> Result<(), String> {
+        if self.run.autosave.is_none() {
+            return Err("tapes are copied only with autosave on".into());
+        }
+        self.run.save_tapes_to = Some(patch_path.to_path_buf());
+        Ok(())
+    }
+
+    /// Follow the screen's track selection (MIDI bindings for "selected").
+    pub fn select_track(&mut self, track: u8) {
+        self.run.selected.set(track);
     }
 
     /// Queue a command from the screen. False when the queue was full.

@@ -82,10 +82,12 @@ impl Writer {
         loop {
             let quitting = self.shared.quit.load(Ordering::Acquire);
             let mut busy = self.drain_notes();
-            while let Some(block) = self.full.try_pop() {
+            while let Some(mut block) = self.full.try_pop() {
                 // Notes logged before this block was pushed are already queued.
                 self.drain_notes();
                 self.write_block(&block);
+                // Back to the callback empty: it fills a block from `frames` on.
+                block.frames = 0;
                 // The free ring has room for every block there is.
                 let _ = self.free.try_push(block);
                 busy = true;

@@ -260,6 +260,14 @@ impl App {
 
     /// Do what an action means in the current context.
     pub fn perform(&mut self, action: Action, link: &mut dyn InstrumentLink) {
+        let selected = self.selected_track;
+        self.perform_in_context(action, link);
+        if self.selected_track != selected {
+            link.select_track(self.selected_track as u8);
+        }
+    }
+
+    fn perform_in_context(&mut self, action: Action, link: &mut dyn InstrumentLink) {
         match (&self.overlay, action) {
             (Overlay::None, action) => self.perform_main(action, link),
             (Overlay::Help { .. }, Action::Up) => self.scroll_help(-1),

@@ -94,5 +94,5 @@ impl InstrumentLink for ClockedLink {
 /// Open `patch` on the screen over a [`ClockedLink`].
 pub fn run_demo(patch: &Path) -> Result<(), String> {
     let config = Patch::load(patch).map_err(|e| e.to_string())?.engine_config();
-    super::run_interactive(Some(patch), Box::new(ClockedLink::start(config)))
+    super::run_interactive(Some(patch), &mut ClockedLink::start(config))
 }

@@ -81,6 +81,17 @@ pub trait InstrumentLink {
     /// already validated into `config`). Err is a message for the performer.
     fn load(&mut self, path: &Path, config: &EngineConfig) -> Result<(), String>;
 
+    /// Whether something outside the screen (a signal) asked to stop.
+    fn stop_requested(&self) -> bool {
+        false
+    }
+
+    /// The screen selected another track (0-based): MIDI bindings to the
+    /// "selected" track follow it.
+    fn select_track(&mut self, track: u8) {
+        let _ = track;
+    }
+
     /// Start or stop recording a take. `Some(recording)` after the change,
     /// `None` when this link cannot record takes.
     fn toggle_take(&mut self) -> Option<bool> {

@@ -7,7 +7,8 @@
 use super::link::{InstrumentLink, LearnTarget, LearnWhat, LinkStatus};
 use crate::bridge::LiveStats;
 use crate::engine::{Command, EngineConfig, EngineSnapshot};
-use crate::live::LiveSession;
+use crate::io::stderr::StderrCapture;
+use crate::live::{LiveOptions, LiveSession, PlayReport};
 use crate::midi_map::{BindingTarget, LearnRequest, TrackTarget};
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -52,11 +53,11 @@ impl InstrumentLink for LiveLink {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let seconds = status.seconds as u64;
-                format!("take ● {:02}:{:02} {name}", seconds / 60, seconds % 60)
+                format!("● {:02}:{:02} {name}", seconds / 60, seconds % 60)
             }
-            Some(status) if status.armed => "take armed".to_string(),
-            Some(_) => "take off".to_string(),
-            None => "takes off".to_string(),
+            Some(status) if status.armed => "armed".to_string(),
+            Some(_) => "off (t starts one)".to_string(),
+            None => "off".to_string(),
         };
         let warning = match (self.session.warning(), self.notice.is_empty()) {
             (Some(warning), _) => warning.to_string(),
@@ -86,7 +87,11 @@ impl InstrumentLink for LiveLink {
             LearnWhat::Action(action) => BindingTarget::Action(action),
             LearnWhat::Param(param) => BindingTarget::Param(param),
         };
-        self.session.learn(LearnRequest { target: what, track: TrackTarget::Number(target.track + 1), mode: None })
+        self.session.learn(LearnRequest {
+            target: what,
+            track: TrackTarget::Number(target.track + 1),
+            mode: None,
+        })
     }
 
     fn cancel_learn(&mut self) {
@@ -97,6 +102,14 @@ impl InstrumentLink for LiveLink {
         self.session.poll_learned()
     }
 
+    fn stop_requested(&self) -> bool {
+        self.session.stop_requested()
+    }
+
+    fn select_track(&mut self, track: u8) {
+        self.session.select_track(track);
+    }
+
     fn toggle_take(&mut self) -> Option<bool> {
         Some(self.session.toggle_take())
     }
@@ -104,4 +117,27 @@ impl InstrumentLink for LiveLink {
     fn save_tapes(&mut self, patch_path: &Path) -> Result<(), String> {
         self.session.save_tapes(patch_path)
     }
+}
+
+/// Play a patch live on the screen: open audio (falling back to the null
+/// backend, with a warning on screen, when no device opens), MIDI, takes and
+/// autosave; run until the performer quits; then finish the take and the
+/// autosave. Returns how the run went, for one line after the screen closes.
+pub fn play_on_screen(patch: &Path, options: LiveOptions) -> Result<PlayReport, String> {
+    // alsa-lib and libjack write to stderr at any time (opening devices and
+    // MIDI included); on the screen that would tear the picture, so it goes
+    // to the audio log from before the session starts until the screen closes.
+    let capture = StderrCapture::begin();
+    let session = match LiveSession::start(patch, options, true) {
+        Ok(session) => session,
+        Err(e) => {
+            drop(capture);
+            return Err(e);
+        }
+    };
+    let mut link = LiveLink::new(session);
+    let result = super::run_interactive(Some(patch), &mut link);
+    let report = link.into_session().stop();
+    drop(capture);
+    result.map(|()| report)
 }

@@ -52,7 +52,9 @@ pub fn run<B: Backend>(
     let mut next_draw = Instant::now();
     loop {
         app.absorb(link);
-        if app.should_quit() {
+        // A quit asked for from outside (SIGTERM, SIGINT) ends the screen too;
+        // the session then finishes the take and the autosave.
+        if app.should_quit() || link.stop_requested() {
             return Ok(Exit::Quit);
         }
         if Instant::now() >= next_draw {
