@@ -1,0 +1,187 @@
+//! The real screen, end to end (build with `--features jack`): ferrotape runs
+//! in a tmux pane on a private JACK server; keys are sent with `tmux
+//! send-keys`, the pane is read with `capture-pane`, and a test client feeds a
+//! tone in and records what comes out.
+#![cfg(feature = "jack")]
+
+mod live_support;
+
+use ferrotape::analysis::{db, frequency, rms};
+use jack::contrib::ClosureProcessHandler;
+use jack::{AudioIn, AudioOut, Client, ClientOptions, Control, PortFlags, ProcessScope};
+use live_support::*;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TONE_HZ: f64 = 440.0;
+
+/// A detached tmux session, killed on drop.
+struct Tmux(String);
+
+impl Tmux {
+    fn capture(&self) -> String {
+        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.0]).output().expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &str) {
+        let ok = Command::new("tmux").args(["send-keys", "-t", &self.0, keys]).status().expect("tmux");
+        assert!(ok.success(), "tmux send-keys {keys}");
+    }
+
+    /// Wait until the pane shows `text`; the pane's last picture on failure.
+    fn wait_for(&self, text: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let screen = self.capture();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "the screen never showed {text:?}:\n{screen}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
+    }
+}
+
+fn tmux_available() -> bool {
+    let found = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    if !found {
+        let message = "tmux is not installed (apt-get install tmux): skipping the screen test";
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{message}, but CI=true requires it");
+        eprintln!("SKIPPED: {message}");
+    }
+    found
+}
+
+#[test]
+fn keys_on_the_screen_record_a_loop_that_plays_back() {
+    if !tmux_available() {
+        return;
+    }
+    let Some(server) = JackServer::start("tui") else { return };
+    let scratch = Scratch::new("tui-tmux");
+    let patch = scratch.write("patch.toml", CLEAN_PATCH);
+    let takes = scratch.0.join("takes");
+
+    // The test client: a sine out, ferrotape's output in.
+    for (key, value) in server.env() {
+        std::env::set_var(key, value);
+    }
+    let (client, _) = Client::new("screen-tester", ClientOptions::NO_START_SERVER).expect("jack client");
+    let rate = client.sample_rate() as f64;
+    let mut tone_out = client.register_port("tone", AudioOut::default()).unwrap();
+    let heard_in = client.register_port("heard", AudioIn::default()).unwrap();
+    let heard = Arc::new(Mutex::new(Vec::<f32>::new()));
+    let recorder = heard.clone();
+    let mut phase = 0.0f64;
+    let process = ClosureProcessHandler::new(move |_: &Client, ps: &ProcessScope| -> Control {
+        for s in tone_out.as_mut_slice(ps) {
+            *s = 0.25 * (phase * std::f64::consts::TAU).sin() as f32;
+            phase = (phase + TONE_HZ / rate).fract();
+        }
+        if let Ok(mut v) = recorder.try_lock() {
+            v.extend_from_slice(heard_in.as_slice(ps));
+        }
+        Control::Continue
+    });
+    let active = client.activate_async((), process).expect("activate");
+
+    // The screen, in a pane of its own (a tmux server does not inherit our
+    // environment: pass it with `env`).
+    let session = Tmux(format!("ferrotape-{}", std::process::id()));
+    let mut command = vec!["env".to_string()];
+    command.extend(server.env().into_iter().map(|(k, v)| format!("{k}={v}")));
+    command.push(format!("XDG_STATE_HOME={}", scratch.0.join("state").display()));
+    command.push(format!("XDG_CONFIG_HOME={}", scratch.0.join("config").display()));
+    command.push(binary().display().to_string());
+    command.extend([patch.display().to_string(), "--input-channel".into(), "1".into()]);
+    command.extend(["--takes".into(), takes.display().to_string()]);
+    let started = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &session.0, "-x", "100", "-y", "30", &command.join(" ")])
+        .status()
+        .expect("tmux new-session");
+    assert!(started.success());
+    session.wait_for("PLAY", Duration::from_secs(20));
+
+    // Wire the tone in and the output back, once ferrotape's ports exist.
+    let c = active.as_client();
+    let find = |pattern: &str| c.ports(Some(pattern), None, PortFlags::empty()).into_iter().next();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (input, output) = loop {
+        if let (Some(i), Some(o)) = (find("cpal_client_.*_in:in_0"), find("cpal_client_.*_out:out_0")) {
+            break (i, o);
+        }
+        assert!(Instant::now() < deadline, "ferrotape's ports did not appear");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let connect = |from: &str, to: &str| {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while let Err(e) = c.connect_ports_by_name(from, to) {
+            assert!(Instant::now() < deadline, "cannot connect {from} to {to}: {e}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    connect("screen-tester:tone", &input);
+    connect(&output, "screen-tester:heard");
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Record over the whole 1 s loop, then play it.
+    session.keys("r");
+    let recording = session.wait_for("REC", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(1_500));
+    session.keys("p");
+    let playing = session.wait_for("PLAY", Duration::from_secs(5));
+    heard.lock().unwrap().clear();
+    std::thread::sleep(Duration::from_millis(2_000));
+    let played = heard.lock().unwrap().clone();
+
+    // A take from the screen: `t` starts it, `t` again stops and saves it.
+    session.keys("t");
+    session.wait_for("take: recording", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_millis(700));
+    session.keys("t");
+    session.wait_for("take: stopped", Duration::from_secs(5));
+    session.keys("q");
+    std::thread::sleep(Duration::from_millis(300));
+    if session.capture().contains("unsaved") {
+        session.keys("y");
+    }
+    drop(active.deactivate());
+
+    // What came out while playing is the recorded tone, at its pitch and level.
+    assert!(played.len() as f64 > 1.5 * rate, "too little audio came back: {} frames", played.len());
+    let tail = &played[played.len() / 4..];
+    let mut quarters: Vec<f64> = tail.chunks((rate / 4.0) as usize).map(|w| frequency(w, rate)).collect();
+    quarters.sort_by(f64::total_cmp);
+    let f = quarters[quarters.len() / 2];
+    let level = db(rms(tail));
+    println!("screen: loop {f:.2} Hz at {level:.2} dBFS");
+    assert!((f - TONE_HZ).abs() < 0.5, "the loop plays {f:.2} Hz ({quarters:?})");
+    assert!(level > -30.0, "the loop is too quiet: {level:.1} dBFS\n{playing}");
+    assert!(recording.contains("REC"), "{recording}");
+
+    // The take landed on disk with its files.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let take = loop {
+        let found = std::fs::read_dir(&takes)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.join("take.toml").is_file() && p.join("mix.wav").is_file());
+        if let Some(take) = found {
+            break take;
+        }
+        assert!(Instant::now() < deadline, "no take folder in {}", takes.display());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mix = hound::WavReader::open(take.join("mix.wav")).expect("the take's mix opens");
+    assert!(mix.duration() > (0.3 * rate) as u32, "the take holds {} frames", mix.duration());
+}
