@@ -1,6 +1,7 @@
 # ferrotape: build, demo and test entry points.
 #
-#   make run     render the demo patch to out/$(PATCH).wav
+#   make run     play the instrument live on the screen
+#   make demo    render the demo patch offline to out/$(PATCH).wav
 #   make test    run the whole test suite
 #
 # Both install missing Debian/Ubuntu system packages first (`make deps`).
@@ -22,10 +23,11 @@ DURATION ?= 40
 OUT ?= out
 PHRASE := $(OUT)/phrase.wav
 
-.PHONY: help deps test-deps run test lint bench check-all clean
+.PHONY: help deps test-deps run demo test lint bench check-all clean
 
 help:
-	@echo "make run        render patches/$(PATCH).toml to $(OUT)/$(PATCH).wav (PATCH=name to choose)"
+	@echo "make run        play patches/$(PATCH).toml live on the screen (PATCH=name to choose)"
+	@echo "make demo       render patches/$(PATCH).toml offline to $(OUT)/$(PATCH).wav"
 	@echo "make test       run the whole test suite (and the soak test, when present)"
 	@echo "make lint       cargo fmt --check and clippy with warnings as errors"
 	@echo "make bench      cargo bench"
@@ -86,7 +88,12 @@ $(PHRASE): | deps
 	mv "$$tmp/phrase.wav" $@
 	@echo "wrote $@ ($$(soxi -D $@) s)"
 
-run: deps $(PHRASE)
+# The instrument, live on the screen. Without a sound card it runs on the
+# null backend and says so; `make demo` renders offline instead.
+run: deps
+	$(CARGO) run --release -- patches/$(PATCH).toml
+
+demo: deps $(PHRASE)
 	$(CARGO) build --release
 	$(CARGO) run --release -- render patches/$(PATCH).toml --input $(PHRASE) \
 		$(if $(wildcard patches/$(PATCH).events.toml),--events patches/$(PATCH).events.toml) \
