@@ -212,7 +212,10 @@ pub fn devices_text() -> String {
 
 /// The MIDI ports section of `ferrotape devices`.
 pub fn midi_ports_text() -> String {
-    match io::midi::list_ports() {
+    let capture = io::stderr::StderrCapture::begin();
+    let ports = io::midi::list_ports();
+    drop(capture);
+    match ports {
         Ok(ports) if ports.is_empty() => {
             "MIDI inputs: none found (ferrotape:midi_in is created when playing)\n".to_string()
         }

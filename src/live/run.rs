@@ -191,7 +191,11 @@ pub(super) fn build_run(
             virtual_port: options.virtual_midi,
             poll: DEFAULT_POLL,
         };
-        match MidiInputs::start(config, router, Box::new(midi_sender)) {
+        // alsa-lib reports a missing sequencer on stderr: keep it in the log.
+        let capture = io::stderr::StderrCapture::begin();
+        let started = MidiInputs::start(config, router, Box::new(midi_sender));
+        drop(capture);
+        match started {
             Ok(inputs) => {
                 if let Some(e) = inputs.status().last_error {
                     problems.push(e);
