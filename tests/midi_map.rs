@@ -555,3 +555,17 @@ proptest! {
         });
     }
 }
+
+#[test]
+fn a_take_binding_counts_presses_and_sends_no_engine_command() {
+    let mut router = router("[[midi]]\nnote = 60\ndo = \"take\"\n", 2);
+    let presses = router.take_presses();
+    assert!(feed(&mut router, &[0x90, 60, 100, 0x80, 60, 0]).is_empty(), "a take is not an engine command");
+    assert_eq!(presses.count(), 1, "one press, one count (the release does nothing)");
+    feed(&mut router, &[0x90, 60, 90, 0x90, 60, 0, 0x90, 60, 80]);
+    assert_eq!(presses.count(), 3, "note-on velocity 0 is a release");
+    // Only trigger makes sense for a switch that lives outside the engine.
+    let err = MidiMap::parse("[[midi]]\ncc = 1\ndo = \"take\"\nmode = \"absolute\"\n", Path::new("t.toml"))
+        .expect_err("absolute take");
+    assert!(err.to_string().contains("trigger"), "{err}");
+}

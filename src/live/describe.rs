@@ -28,6 +28,7 @@ pub fn describe_target(binding: &MidiBinding) -> String {
         BindingTarget::Action(action) => format!("{track} {}", action.name()),
         BindingTarget::Param(param) => format!("{track} {}", param.key()),
         BindingTarget::ErasePressure => format!("{track} erase pressure"),
+        BindingTarget::Take => "take start/stop".to_string(),
         BindingTarget::Select(SelectTrack::Next) => "select next track".to_string(),
         BindingTarget::Select(SelectTrack::Previous) => "select previous track".to_string(),
         BindingTarget::Select(SelectTrack::Number(n)) => format!("select track {n}"),

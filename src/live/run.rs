@@ -57,6 +57,9 @@ pub(super) struct Run {
     /// A patch just saved from the screen whose tapes go beside it with the
     /// next tape copy.
     pub(super) save_tapes_to: Option<PathBuf>,
+    /// Take start/stop presses from MIDI, and how many were acted on.
+    pub(super) take_presses: Option<crate::midi_map::router::TakePresses>,
+    pub(super) take_presses_seen: u32,
     pub(super) midi: Option<MidiInputs>,
     pub(super) learn: Option<LearnControl>,
     pub(super) activity: Option<ActivityMonitor>,
@@ -181,11 +184,12 @@ pub(super) fn build_run(
     }
 
     let selected = SelectedTrack::new(tracks);
-    let (mut midi, mut learn, mut activity) = (None, None, None);
+    let (mut midi, mut learn, mut activity, mut take_presses) = (None, None, None, None);
     if options.virtual_midi || !options.midi_ports.is_empty() {
         let (control, endpoint) = learn_channel();
         let router = MidiRouter::new(&plan.bindings, selected.clone()).with_learn(endpoint);
         let monitor = router.activity();
+        let presses = router.take_presses();
         let config = MidiInputConfig {
             ports: PortSelection::from_args(&options.midi_ports),
             virtual_port: options.virtual_midi,
@@ -203,6 +207,7 @@ pub(super) fn build_run(
                 midi = Some(inputs);
                 learn = Some(control);
                 activity = Some(monitor);
+                take_presses = Some(presses);
             }
             Err(e) => problems.push(e),
         }
@@ -222,6 +227,8 @@ pub(super) fn build_run(
         clock: AutosaveClock::new(AUTOSAVE_INTERVAL),
         saving: None,
         save_tapes_to: None,
+        take_presses,
+        take_presses_seen: 0,
         midi,
         learn,
         activity,

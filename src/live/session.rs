@@ -175,6 +175,15 @@ impl LiveSession {
         self.watch_device(say);
         self.save_learned(say);
         self.autosave_when_due(say);
+        // A MIDI take binding pressed: each press starts or stops a take.
+        if let Some(presses) = self.run.take_presses.as_ref().map(|p| p.count()) {
+            let new = presses.wrapping_sub(self.run.take_presses_seen);
+            self.run.take_presses_seen = presses;
+            if new % 2 == 1 {
+                let recording = self.toggle_take();
+                say(if recording { "take: recording (MIDI)" } else { "take: stopped (MIDI)" });
+            }
+        }
         if let Some(take) = &self.run.take {
             let status = take.status();
             if self.run.take_request.is_some_and(|(wanted, _)| wanted == status.recording) {

@@ -57,6 +57,9 @@ pub enum BindingTarget {
     /// Continuous erase while held: `erase` follows the control (CC value
     /// or note velocity) and returns to 0 on release (CC 0 or note off).
     ErasePressure,
+    /// Start or stop recording a take (`do = "take"`): a session-wide
+    /// switch, not an engine command.
+    Take,
 }
 
 /// How a parameter value is spread over the control's travel.
@@ -291,7 +294,7 @@ impl MidiBinding {
 pub(crate) fn value_range(target: BindingTarget) -> (f32, f32) {
     match target {
         BindingTarget::Param(param) => (param.spec().min, param.spec().max),
-        BindingTarget::ErasePressure => (0.0, 1.0),
+        BindingTarget::ErasePressure | BindingTarget::Take => (0.0, 1.0),
         // Steps on the selection are whole tracks; the step size is unused.
         BindingTarget::Select(_) | BindingTarget::Action(_) => (-(MAX_TRACKS as f32), MAX_TRACKS as f32),
     }
@@ -308,6 +311,7 @@ pub fn allowed_modes(target: BindingTarget, control: Control) -> &'static [&'sta
         BindingTarget::Select(SelectTrack::Next | SelectTrack::Previous) if cc => &["trigger", "relative"],
         BindingTarget::Select(_) => &["trigger"],
         BindingTarget::ErasePressure => &["absolute"],
+        BindingTarget::Take => &["trigger"],
     }
 }
 
@@ -344,6 +348,7 @@ pub fn default_step(target: BindingTarget) -> f32 {
     match target {
         BindingTarget::Param(param) => (param.spec().max - param.spec().min) / 128.0,
         BindingTarget::ErasePressure => 1.0 / 128.0,
+        BindingTarget::Take => 1.0,
         BindingTarget::Select(_) | BindingTarget::Action(_) => 1.0,
     }
 }
@@ -373,6 +378,7 @@ pub(crate) fn target_phrase(target: BindingTarget) -> String {
         BindingTarget::Select(SelectTrack::Previous) => "select = \"previous\"".to_string(),
         BindingTarget::Select(SelectTrack::Number(n)) => format!("select = {n}"),
         BindingTarget::ErasePressure => "do = \"erase_pressure\"".to_string(),
+        BindingTarget::Take => "do = \"take\"".to_string(),
     }
 }
 

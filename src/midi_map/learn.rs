@@ -165,6 +165,9 @@ fn action_target(name: &str) -> Option<BindingTarget> {
     if name == "erase_pressure" {
         return Some(BindingTarget::ErasePressure);
     }
+    if name == "take" {
+        return Some(BindingTarget::Take);
+    }
     TrackAction::from_name(name).map(BindingTarget::Action)
 }
 

@@ -243,12 +243,31 @@ enum Input {
     NoteOff,
 }
 
+/// How many times a take binding was pressed: the MIDI thread counts, the
+/// session compares with what it has seen and starts or stops a take. A
+/// counter, not a flag, so two quick presses are never merged into one.
+#[derive(Clone, Debug, Default)]
+pub struct TakePresses(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+impl TakePresses {
+    fn press(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Presses since the router was made (wraps after 2^32).
+    pub fn count(&self) -> u32 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// Bytes in, commands out, for one set of bindings. See the module docs.
 pub struct MidiRouter {
     slots: Vec<Slot>,
     parser: MidiParser,
     selected: SelectedTrack,
     activity: ActivityMonitor,
+    /// Presses of take bindings, counted for the session to act on.
+    takes: TakePresses,
     sequence: u32,
     learn: Option<LearnEndpoint>,
     armed: Option<LearnRequest>,
@@ -264,6 +283,7 @@ impl MidiRouter {
             parser: MidiParser::new(),
             selected,
             activity: ActivityMonitor::default(),
+            takes: TakePresses::default(),
             sequence: 0,
             learn: None,
             armed: None,
@@ -293,6 +313,11 @@ impl MidiRouter {
 
     pub fn selected(&self) -> &SelectedTrack {
         &self.selected
+    }
+
+    /// A handle the session polls for take start/stop presses.
+    pub fn take_presses(&self) -> TakePresses {
+        self.takes.clone()
     }
 
     /// A handle the screen polls for the last message.
@@ -352,7 +377,7 @@ impl MidiRouter {
                 continue;
             }
             bound = true;
-            if let Some(command) = apply(slot, input, &self.selected) {
+            if let Some(command) = apply(slot, input, &self.selected, &self.takes) {
                 if sink.send(command, at) {
                     sent += 1;
                 } else {
@@ -442,7 +467,7 @@ enum Edge {
 
 /// The command one binding produces for one input, updating its state.
 /// Selection changes are applied here and produce no command.
-fn apply(slot: &mut Slot, input: Input, selected: &SelectedTrack) -> Option<Command> {
+fn apply(slot: &mut Slot, input: Input, selected: &SelectedTrack, takes: &TakePresses) -> Option<Command> {
     let was = slot.pressed;
     slot.pressed = pressed_after(input);
     let edge = match (was, slot.pressed, input) {
@@ -521,6 +546,10 @@ fn apply(slot: &mut Slot, input: Input, selected: &SelectedTrack) -> Option<Comm
                     None
                 }
                 BindingTarget::ErasePressure => None,
+                BindingTarget::Take => {
+                    takes.press();
+                    None
+                }
             }
         }
         (BindingMode::Toggle { off }, BindingTarget::Action(action)) => {

@@ -130,6 +130,7 @@ pub(crate) fn read_binding(
         let what = match target {
             BindingTarget::Param(param) => format!(" for {}", param.key()),
             BindingTarget::ErasePressure => " for erase pressure".to_string(),
+            BindingTarget::Take => " for takes".to_string(),
             _ => String::new(),
         };
         let value = field.number(source, &format!("a number ({range})"))? as f32;
@@ -289,6 +290,7 @@ fn track_number(source: &Source<'_>, field: &Field<'_, '_>, expected: &str) -> R
 fn do_names() -> Vec<&'static str> {
     let mut names: Vec<&str> = TrackAction::ALL.iter().map(|a| a.name()).collect();
     names.push("erase_pressure");
+    names.push("take");
     names
 }
 
@@ -305,6 +307,9 @@ fn read_target(source: &Source<'_>, field: &Field<'_, '_>) -> Result<BindingTarg
             let text = field.string(source, "an action name")?;
             if text == "erase_pressure" {
                 return Ok(BindingTarget::ErasePressure);
+            }
+            if text == "take" {
+                return Ok(BindingTarget::Take);
             }
             TrackAction::from_name(text)
                 .map(BindingTarget::Action)
