@@ -80,7 +80,7 @@ enum Command {
     },
     /// List audio hosts and devices (with rates and channels) and MIDI ports.
     Devices,
-    /// Validate a patch or events file; exits non-zero with the problem.
+    /// Validate a patch, events file or MIDI map; exits non-zero with the problem.
     Check {
         /// The file to check.
         path: PathBuf,
