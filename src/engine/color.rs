@@ -139,5 +139,4 @@ impl Ageing {
     }
 }
 
-#[cfg(test)]
-mod tests;
+// The measurements of these models live in `tests/color_models.rs`.

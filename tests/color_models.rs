@@ -1,8 +1,9 @@
-//! Measurements of the colour models: each test renders audio and measures
+//! Measurements of the colour models (`src/engine/color.rs`), unit by unit: each test renders audio and measures
 //! a physical quantity (gain, distortion, corner frequency, level, area).
 
-use super::*;
-use crate::engine::params::{SaturationModel, ToneModel};
+use ferrotape::engine::color::*;
+use ferrotape::engine::noise::Rng;
+use ferrotape::engine::params::{SaturationModel, ToneModel};
 use std::f64::consts::PI;
 
 const FS: f64 = 48_000.0;
