@@ -6,11 +6,8 @@
 mod live_support;
 
 use ferrotape::analysis::{db, frequency, rms};
-use jack::contrib::ClosureProcessHandler;
-use jack::{AudioIn, AudioOut, Client, ClientOptions, Control, ProcessScope};
 use live_support::*;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const TONE_HZ: f64 = 440.0;
@@ -27,24 +24,7 @@ fn a_tone_recorded_live_comes_back_out_of_the_loop() {
     let events = scratch.write("events.toml", RECORD_THEN_PLAY);
 
     // The test client: a sine out, ferrotape's output in.
-    let (client, _) = Client::new("tester", ClientOptions::NO_START_SERVER).expect("jack client");
-    let rate = client.sample_rate() as f64;
-    let mut tone_out = client.register_port("tone", AudioOut::default()).unwrap();
-    let heard_in = client.register_port("heard", AudioIn::default()).unwrap();
-    let heard = Arc::new(Mutex::new(Vec::<f32>::with_capacity(48_000 * 8)));
-    let recorder = heard.clone();
-    let mut phase = 0.0f64;
-    let process = ClosureProcessHandler::new(move |_: &Client, ps: &ProcessScope| -> Control {
-        for s in tone_out.as_mut_slice(ps) {
-            *s = TONE_AMPLITUDE * (phase * std::f64::consts::TAU).sin() as f32;
-            phase = (phase + TONE_HZ / rate).fract();
-        }
-        if let Ok(mut v) = recorder.try_lock() {
-            v.extend_from_slice(heard_in.as_slice(ps));
-        }
-        Control::Continue
-    });
-    let active = client.activate_async((), process).expect("activate");
+    let (active, heard, rate) = tone_client("tester", TONE_HZ, TONE_AMPLITUDE);
 
     let child = Command::new(binary())
         .args(["play", patch.to_str().unwrap(), "--no-tui", "--events", events.to_str().unwrap()])

@@ -14,13 +14,12 @@ mod live_support;
 use ferrotape::analysis::{db, frequency, rms};
 use ferrotape::engine::Param;
 use ferrotape::midi_map::{BindingTarget, Control, MidiMap, TrackTarget};
-use jack::contrib::ClosureProcessHandler;
-use jack::{AudioIn, AudioOut, Client, ClientOptions, Control as JackControl, ProcessScope};
+use jack::Client;
 use live_support::*;
 use midir::{MidiOutput, MidiOutputConnection};
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The test clients find their server through the process environment, so
@@ -179,24 +178,7 @@ fn midi_dubs_a_tone_halves_its_speed_and_erases_it() {
     let patch = scratch.write("patch.toml", MIDI_PATCH);
 
     // The test client: a 440 Hz sine out, ferrotape's output in.
-    let (client, _) = Client::new("tester", ClientOptions::NO_START_SERVER).expect("jack client");
-    let rate = client.sample_rate() as f64;
-    let mut tone_out = client.register_port("tone", AudioOut::default()).unwrap();
-    let heard_in = client.register_port("heard", AudioIn::default()).unwrap();
-    let heard = Arc::new(Mutex::new(Vec::<f32>::with_capacity(48_000 * 20)));
-    let recorder = heard.clone();
-    let mut phase = 0.0f64;
-    let process = ClosureProcessHandler::new(move |_: &Client, ps: &ProcessScope| -> JackControl {
-        for s in tone_out.as_mut_slice(ps) {
-            *s = TONE_AMPLITUDE * (phase * std::f64::consts::TAU).sin() as f32;
-            phase = (phase + TONE_HZ / rate).fract();
-        }
-        if let Ok(mut v) = recorder.try_lock() {
-            v.extend_from_slice(heard_in.as_slice(ps));
-        }
-        JackControl::Continue
-    });
-    let active = client.activate_async((), process).expect("activate");
+    let (active, heard, rate) = tone_client("tester", TONE_HZ, TONE_AMPLITUDE);
 
     let app = Ferrotape::start(
         &["play", patch.to_str().unwrap(), "--no-tui", "--input-channel", "1"],

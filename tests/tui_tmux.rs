@@ -7,11 +7,9 @@
 mod live_support;
 
 use ferrotape::analysis::{db, frequency, rms};
-use jack::contrib::ClosureProcessHandler;
-use jack::{AudioIn, AudioOut, Client, ClientOptions, Control, PortFlags, ProcessScope};
+use jack::PortFlags;
 use live_support::*;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const TONE_HZ: f64 = 440.0;
@@ -74,24 +72,7 @@ fn keys_on_the_screen_record_a_loop_that_plays_back() {
     for (key, value) in server.env() {
         std::env::set_var(key, value);
     }
-    let (client, _) = Client::new("screen-tester", ClientOptions::NO_START_SERVER).expect("jack client");
-    let rate = client.sample_rate() as f64;
-    let mut tone_out = client.register_port("tone", AudioOut::default()).unwrap();
-    let heard_in = client.register_port("heard", AudioIn::default()).unwrap();
-    let heard = Arc::new(Mutex::new(Vec::<f32>::new()));
-    let recorder = heard.clone();
-    let mut phase = 0.0f64;
-    let process = ClosureProcessHandler::new(move |_: &Client, ps: &ProcessScope| -> Control {
-        for s in tone_out.as_mut_slice(ps) {
-            *s = 0.25 * (phase * std::f64::consts::TAU).sin() as f32;
-            phase = (phase + TONE_HZ / rate).fract();
-        }
-        if let Ok(mut v) = recorder.try_lock() {
-            v.extend_from_slice(heard_in.as_slice(ps));
-        }
-        Control::Continue
-    });
-    let active = client.activate_async((), process).expect("activate");
+    let (active, heard, rate) = tone_client("screen-tester", TONE_HZ, 0.25);
 
     // The screen, in a pane of its own (a tmux server does not inherit our
     // environment: pass it with `env`).

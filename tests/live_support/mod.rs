@@ -178,3 +178,36 @@ pub fn run(args: &[&str], env: &[(String, String)], limit: Duration) -> (Option<
         String::from_utf8_lossy(&out.stderr).into(),
     )
 }
+
+/// A JACK test client, active: a sine (`hz`, peak `amplitude`) out of
+/// `NAME:tone`, and whatever reaches `NAME:heard` recorded. Returns the
+/// client (drop it, or `deactivate()`, to stop), the recording and the
+/// server's sample rate.
+#[cfg(feature = "jack")]
+pub fn tone_client(
+    name: &str,
+    hz: f64,
+    amplitude: f32,
+) -> (jack::AsyncClient<(), impl jack::ProcessHandler>, std::sync::Arc<std::sync::Mutex<Vec<f32>>>, f64) {
+    use jack::{AudioIn, AudioOut, Client, ClientOptions, Control, ProcessScope};
+    let (client, _) = Client::new(name, ClientOptions::NO_START_SERVER).expect("jack client");
+    let rate = client.sample_rate() as f64;
+    let mut tone_out = client.register_port("tone", AudioOut::default()).expect("tone port");
+    let heard_in = client.register_port("heard", AudioIn::default()).expect("heard port");
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::<f32>::with_capacity(48_000 * 20)));
+    let recorder = heard.clone();
+    let mut phase = 0.0f64;
+    let process =
+        jack::contrib::ClosureProcessHandler::new(move |_: &Client, ps: &ProcessScope| -> Control {
+            for s in tone_out.as_mut_slice(ps) {
+                *s = amplitude * (phase * std::f64::consts::TAU).sin() as f32;
+                phase = (phase + hz / rate).fract();
+            }
+            // Never wait in a JACK callback: a busy recording just skips a block.
+            if let Ok(mut v) = recorder.try_lock() {
+                v.extend_from_slice(heard_in.as_slice(ps));
+            }
+            Control::Continue
+        });
+    (client.activate_async((), process).expect("activate"), heard, rate)
+}
