@@ -5,13 +5,16 @@
 //! resampler); the play head reads with an interpolating kernel; playback is
 //! coloured, hissed, levelled.
 
+mod sweep;
+
 use super::color::{Ageing, Hiss, PlaybackTone, RecordSaturator};
 use super::command::TrackAction;
 use super::filter::{db_to_gain, fast_ceil, fast_floor, flush_denormal, Biquad, BiquadCoefs, Ramp};
 use super::mixer::{smoothing_coefficient, SMOOTHING_S};
 use super::params::{Param, Quality, TapeLength, TrackConfig, TrackParams};
 use super::snapshot::{HeadMode, TrackSnapshot, OVERVIEW_BINS};
-use super::tape::{hermite, SincTable, Tape, SINC_HALF_WIDTH, SWAP_CELLS_PER_SAMPLE};
+use super::tape::{hermite, SincTable, Tape};
+use sweep::Sweep;
 
 /// Distance from the record head back to... the play head leads the record
 /// head by this many cells, more than the widest read kernel (4 × 4 cells
@@ -38,14 +41,6 @@ const CONTROL_INTERVAL: u64 = 32;
 
 /// Butterworth Q values for a 4th-order low-pass made of two biquads.
 const BUTTERWORTH4_Q: [f64; 2] = [0.541_196_1, 1.306_563];
-
-/// A pending whole-tape operation, waiting for the output to duck.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sweep {
-    Undo,
-    Redo,
-    Clear,
-}
 
 /// A free track's length bookkeeping.
 #[derive(Clone, Copy, Debug)]
@@ -360,108 +355,6 @@ impl Track {
             // Keep writing through the punch-out fade, added onto the loop's
             // faded-in start: the seam becomes a crossfade.
             self.seam_fold = self.fade_samples;
-        }
-    }
-
-    fn request_sweep(&mut self, sweep: Sweep) {
-        if self.sweep.is_some() || self.tape.job_active() {
-            return;
-        }
-        let possible = match sweep {
-            Sweep::Undo => self.tape.can_undo() || self.mode.writes(),
-            Sweep::Redo => self.tape.can_redo(),
-            Sweep::Clear => true,
-        };
-        if !possible {
-            return;
-        }
-        if self.mode.writes() {
-            self.mode = HeadMode::Play;
-            if self.length_unset() {
-                self.close_free_take(HeadMode::Play);
-                self.seam_fold = 0;
-            }
-        }
-        self.tape.end_capture();
-        // Lift the record head at once: the output is ducked while the tape changes.
-        self.engage.jump(0.0);
-        self.feedback.jump(0.0);
-        self.keep.jump(1.0 - self.params.get(Param::Erase));
-        self.seam_fold = 0;
-        self.sweep = Some(sweep);
-        self.sweep_samples = 0;
-        self.duck.set_target(0.0);
-    }
-
-    /// Start the pending sweep once the output is silent; bring the output
-    /// back once the sweep has safely outrun the play head.
-    fn advance_sweep(&mut self) {
-        if let Some(sweep) = self.sweep {
-            if self.duck.value() > 0.0 {
-                return;
-            }
-            self.begin_sweep(sweep);
-            self.sweep = None;
-            self.sweep_samples = 0;
-            self.sweep_forward = self.transport.speed() >= 0.0;
-            self.last_written = None;
-        }
-        if self.tape.job_active() {
-            self.tape.step_job(SWAP_CELLS_PER_SAMPLE);
-            self.sweep_samples += 1;
-            if !self.tape.job_active() {
-                if let Some(cells) = self.resize_after_sweep.take() {
-                    self.resize_loop(cells);
-                }
-                if let Some(mode) = self.deferred_mode.take() {
-                    self.set_mode(mode);
-                }
-            }
-        }
-        if self.duck.target() == 0.0 && self.sweep.is_none() {
-            // Moving forward, the sweep (started just behind the play head) outruns
-            // it within a few samples; in reverse, wait for the whole sweep.
-            let outran = self.sweep_forward && self.sweep_samples >= DUCK_HOLD_SAMPLES;
-            if !self.tape.job_active() || outran {
-                self.duck.set_target(1.0);
-            }
-        }
-    }
-
-    fn begin_sweep(&mut self, sweep: Sweep) {
-        let margin = (SINC_HALF_WIDTH as f64 * 4.0 + HEAD_GAP_CELLS) as i64 + 8;
-        let behind_head = |tape: &Tape, pos: f64| tape.wrap(pos.floor() as i64 - margin);
-        match sweep {
-            Sweep::Clear => {
-                self.tape.begin_clear(behind_head(&self.tape, self.pos));
-                if let Some(free) = self.free.as_mut() {
-                    free.undo_change = free.cells.map(|cells| (Some(cells), None));
-                    if free.cells.take().is_some() {
-                        self.resize_after_sweep = Some(self.tape.capacity());
-                    }
-                }
-            }
-            Sweep::Undo | Sweep::Redo => {
-                let redo = sweep == Sweep::Redo;
-                let change = self.free.and_then(|f| f.undo_change);
-                if let Some((before, after)) = change {
-                    let target = if redo { after } else { before };
-                    if let Some(cells) = target {
-                        self.resize_loop(cells);
-                    }
-                    if !self.tape.begin_swap(redo, behind_head(&self.tape, self.pos)) {
-                        return;
-                    }
-                    if target.is_none() {
-                        self.resize_after_sweep = Some(self.tape.capacity());
-                    }
-                    if let Some(free) = self.free.as_mut() {
-                        free.cells = target;
-                    }
-                } else {
-                    self.tape.begin_swap(redo, behind_head(&self.tape, self.pos));
-                }
-            }
         }
     }
 
