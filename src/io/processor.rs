@@ -30,6 +30,9 @@ const PLACEHOLDER: Command = Command::Track { track: 0, action: crate::engine::T
 pub struct LiveProcessor {
     engine: Box<Engine>,
     ends: AudioEnds,
+    /// The bridge's counters, held here so the callback never touches the
+    /// `Arc`'s reference count.
+    stats: Arc<LiveStats>,
     sample_rate: f64,
     left: Vec<f32>,
     right: Vec<f32>,
@@ -71,6 +74,7 @@ impl LiveProcessor {
         let chunk = MAX_CHUNK.max(block);
         LiveProcessor {
             engine,
+            stats: ends.stats().clone(),
             ends,
             sample_rate,
             left: vec![0.0; chunk],
@@ -191,14 +195,13 @@ impl LiveProcessor {
     }
 
     fn render_chunk(&mut self, n: usize, previous_block_start: Instant) {
-        let stats = self.ends.stats().clone();
         if !self.started && !self.try_start(n) {
             self.left[..n].fill(0.0);
             self.right[..n].fill(0.0);
             return;
         }
         if self.ends.swap_engine(&mut self.engine) {
-            let latency = stats.record_latency_frames.load(Ordering::Relaxed);
+            let latency = self.stats.record_latency_frames.load(Ordering::Relaxed);
             self.engine.set_record_latency(latency);
         }
         let mut count = self.ends.pop_commands(&mut self.timed, previous_block_start, self.sample_rate, n);
@@ -219,7 +222,7 @@ impl LiveProcessor {
             self.next_event += 1;
         }
         if self.has_input {
-            self.input_sync.read(&mut self.ends.input, &mut self.input[..n], &stats);
+            self.input_sync.read(&mut self.ends.input, &mut self.input[..n], &self.stats);
         }
         if let Some(feed) = self.take.as_mut() {
             // The exact frame each command is applied at (offsets are
@@ -239,7 +242,7 @@ impl LiveProcessor {
             copier.step(&self.engine);
         }
         self.frames += n as u64;
-        stats.frames.store(self.frames, Ordering::Relaxed);
+        self.stats.frames.store(self.frames, Ordering::Relaxed);
         self.since_snapshot += n;
         if self.since_snapshot >= self.snapshot_every {
             self.since_snapshot = 0;
@@ -252,7 +255,7 @@ impl LiveProcessor {
     /// or it has not come within `INPUT_WAIT_S`), and latch the latency
     /// compensation then, so it never moves under a recording.
     fn try_start(&mut self, n: usize) -> bool {
-        let stats = self.ends.stats().clone();
+        let stats = &self.stats;
         let primed = self.ends.input_available() >= self.input_sync.target().max(n);
         self.waited_frames += n as u64;
         let gave_up = self.waited_frames as f64 > INPUT_WAIT_S * self.sample_rate;
