@@ -28,6 +28,7 @@ pub use snapshot::{EngineSnapshot, HeadMode, TrackSnapshot};
 use mixer::{pan_gains, smoothing_coefficient, MasterBus, PanStage, SMOOTHING_S};
 use tape::SincTable;
 use track::Track;
+pub use track::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
 
 /// The whole instrument's sound: every track, the mixer and the master bus.
 pub struct Engine {
@@ -117,19 +118,29 @@ impl Engine {
         self.tracks.get(track).map(Track::params)
     }
 
+    /// A track's play head position in cells (0 ≤ position < loop length).
+    pub fn play_position(&self, track: usize) -> Option<f64> {
+        self.tracks.get(track).map(Track::play_position)
+    }
+
+    /// A track's record head position in cells.
+    pub fn record_position(&self, track: usize) -> Option<f64> {
+        self.tracks.get(track).map(Track::record_position)
+    }
+
     /// A track's tape contents (the current loop).
     pub fn tape(&self, track: usize) -> Option<&[f32]> {
         self.tracks.get(track).map(|t| t.tape().cells())
     }
 
     /// Round-trip audio latency in frames (output plus input) the record
-    /// heads compensate for: input is written that many frames of tape
-    /// travel earlier, so a dub lines up with what the performer heard.
-    /// Kept across `prepare`. Does not allocate.
+    /// heads compensate for: input is written where the play head was that
+    /// many frames ago, so a dub lines up with what the performer heard.
+    /// Clamped to [`MAX_RECORD_LATENCY`]. Kept across `prepare`. Does not allocate.
     pub fn set_record_latency(&mut self, frames: u32) {
-        self.record_latency = frames;
+        self.record_latency = frames.min(MAX_RECORD_LATENCY);
         for track in &mut self.tracks {
-            track.set_record_latency(frames as f64);
+            track.set_record_latency(self.record_latency);
         }
     }
 
@@ -154,8 +165,13 @@ impl Engine {
 
     /// Apply a command now. Commands for tracks that do not exist are ignored.
     pub fn apply(&mut self, command: Command) {
-        let index = command.track() as usize;
-        let Some(track) = self.tracks.get_mut(index) else { return };
+        let Some(index) = command.track() else {
+            if let Command::RecordLatency { frames } = command {
+                self.set_record_latency(frames);
+            }
+            return;
+        };
+        let Some(track) = self.tracks.get_mut(usize::from(index)) else { return };
         match command {
             Command::Track { action, .. } => {
                 track.apply(action);
@@ -171,6 +187,7 @@ impl Engine {
                 let value = track.params().get(param) + delta;
                 track.set_param(param, value);
             }
+            Command::RecordLatency { .. } => {}
         }
     }
 

@@ -12,18 +12,27 @@
 //! track = 1
 //! set = "speed"   # a Param key
 //! to = 0.5        # or `by = -0.1` for a relative nudge
+//!
+//! [[event]]       # an engine setting: no track
+//! at = 0.0
+//! set = "record_latency_frames"
+//! to = 1792
 //! ```
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::engine::{Command, Param, TrackAction, MAX_TRACKS};
+use crate::engine::{Command, Param, TrackAction, MAX_RECORD_LATENCY, MAX_TRACKS};
 use crate::file_error::FileError;
 use crate::patch::array_of_tables;
 use crate::patch::reader::{did_you_mean, fields, float_f32, float_f64, unknown_key, Field, Source};
 
 /// Keys an `[[event]]` table accepts.
 pub const EVENT_KEYS: [&str; 6] = ["at", "track", "do", "set", "to", "by"];
+
+/// `set` names of settings that belong to the whole engine (an event
+/// without `track`), besides the per-track [`Param`] keys.
+pub const RECORD_LATENCY_KEY: &str = "record_latency_frames";
 
 /// One command at one moment.
 #[derive(Clone, Copy, Debug)]
@@ -91,13 +100,14 @@ impl EventList {
     /// Check that every event names a track the patch has.
     pub fn check_tracks(&self, track_count: usize) -> Result<(), FileError> {
         let plural = if track_count == 1 { "" } else { "s" };
-        match self.events.iter().find(|event| usize::from(event.command.track()) >= track_count) {
+        let beyond = |event: &&Event| event.command.track().is_some_and(|t| usize::from(t) >= track_count);
+        match self.events.iter().find(beyond) {
             Some(event) => Err(FileError::new(
                 &self.path,
                 event.line,
                 format!(
                     "track = {} does not exist; the patch has {track_count} track{plural}",
-                    usize::from(event.command.track()) + 1
+                    event.command.track().map_or(0, |t| usize::from(t) + 1)
                 ),
             )),
             None => Ok(()),
@@ -114,7 +124,9 @@ impl EventList {
             // `write!` into a String cannot fail.
             let _ = writeln!(out, "[[event]]");
             let _ = writeln!(out, "at = {}", float_f64(event.at));
-            let _ = writeln!(out, "track = {}", u32::from(event.command.track()) + 1);
+            if let Some(track) = event.command.track() {
+                let _ = writeln!(out, "track = {}", u32::from(track) + 1);
+            }
             match event.command {
                 Command::Track { action, .. } => {
                     let _ = writeln!(out, "do = \"{}\"", action.name());
@@ -124,6 +136,9 @@ impl EventList {
                 }
                 Command::Nudge { param, delta, .. } => {
                     let _ = writeln!(out, "set = \"{}\"\nby = {}", param.key(), float_f32(delta));
+                }
+                Command::RecordLatency { frames } => {
+                    let _ = writeln!(out, "set = \"{RECORD_LATENCY_KEY}\"\nto = {frames}");
                 }
             }
         }
@@ -150,8 +165,11 @@ fn action_names() -> Vec<&'static str> {
     TrackAction::ALL.iter().map(|a| a.name()).collect()
 }
 
+/// What `set` accepts: every track parameter, then the engine settings.
 fn param_keys() -> Vec<&'static str> {
-    Param::ALL.iter().map(|p| p.key()).collect()
+    let mut keys: Vec<&'static str> = Param::ALL.iter().map(|p| p.key()).collect();
+    keys.push(RECORD_LATENCY_KEY);
+    keys
 }
 
 /// "; did you mean "x"?" or nothing.
@@ -169,6 +187,8 @@ fn read_event(
     let mut track = None;
     let mut action: Option<(TrackAction, std::ops::Range<usize>)> = None;
     let mut param: Option<(Param, std::ops::Range<usize>)> = None;
+    // `set = "record_latency_frames"`: an engine setting, not a track parameter.
+    let mut latency: Option<std::ops::Range<usize>> = None;
     let mut to: Option<(f64, &Field<'_, '_>)> = None;
     let mut by: Option<(f64, &Field<'_, '_>)> = None;
     let event_fields = fields(table);
@@ -224,6 +244,10 @@ fn read_event(
                 let key = field
                     .string(source, &format!("a parameter name ({allowed})"))
                     .map_err(|m| err(field, m))?;
+                if key == RECORD_LATENCY_KEY {
+                    latency = Some(field.key_span.clone());
+                    continue;
+                }
                 let Some(found) = Param::from_key(key) else {
                     let message = format!(
                         "{} is not a parameter{} (allowed: {allowed})",
@@ -242,6 +266,10 @@ fn read_event(
 
     let missing = |what: &str| source.error(header, format!("this event has no {what}"));
     let at = at.ok_or_else(|| missing("`at` (seconds from the start)"))?;
+    if let Some(span) = latency {
+        let command = read_latency(source, &span, track.is_some(), action.is_some(), to, by)?;
+        return Ok(Event { at, command, line: Some(source.line(header)) });
+    }
     let track = track.ok_or_else(|| missing(&format!("`track` (1 to {MAX_TRACKS})")))?;
     let command = match (action, param) {
         (Some(_), Some((_, set_span))) => {
@@ -309,4 +337,43 @@ fn read_event(
         },
     };
     Ok(Event { at, command, line: Some(source.line(header)) })
+}
+
+/// `set = "record_latency_frames"` with `to` a whole number of frames and no `track`.
+fn read_latency(
+    source: &Source<'_>,
+    set_span: &std::ops::Range<usize>,
+    has_track: bool,
+    has_action: bool,
+    to: Option<(f64, &Field<'_, '_>)>,
+    by: Option<(f64, &Field<'_, '_>)>,
+) -> Result<Command, FileError> {
+    let fail = |message: String| Err(source.error(set_span, message));
+    if has_action {
+        return fail("an event has either `do` (an action) or `set`, not both; split it into two events".into());
+    }
+    if has_track {
+        return fail(format!(
+            "{RECORD_LATENCY_KEY} is set for the whole engine, not for one track; remove `track`"
+        ));
+    }
+    if let Some((_, field)) = by {
+        return Err(source.error(
+            &field.key_span,
+            format!("{RECORD_LATENCY_KEY} takes `to = frames`, not `by`"),
+        ));
+    }
+    let Some((frames, field)) = to else {
+        return fail(format!("set = \"{RECORD_LATENCY_KEY}\" needs `to = frames`"));
+    };
+    if frames.fract() != 0.0 || !(0.0..=f64::from(MAX_RECORD_LATENCY)).contains(&frames) {
+        return Err(source.error(
+            &field.key_span,
+            format!(
+                "{} is not allowed for {RECORD_LATENCY_KEY}: a whole number of frames from 0 to {MAX_RECORD_LATENCY}",
+                field.quoted(source)
+            ),
+        ));
+    }
+    Ok(Command::RecordLatency { frames: frames as u32 })
 }

@@ -355,6 +355,9 @@ pub fn loggable(command: Command) -> Command {
                 command
             }
         }
+        Command::RecordLatency { frames } => {
+            Command::RecordLatency { frames: frames.min(crate::engine::MAX_RECORD_LATENCY) }
+        }
         Command::Track { .. } => command,
     }
 }

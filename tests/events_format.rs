@@ -176,6 +176,7 @@ fn a_logged_take_round_trips() {
         Event::new(7.0 / 3.0, Command::Nudge { track: 2, param: Param::Pan, delta: -0.1 }),
         Event::new(7.0 / 3.0, Command::Set { track: 2, param: Param::Feedback, value: 0.93 }),
         Event::new(599.999_999, Command::Track { track: 1, action: TrackAction::Redo }),
+        Event::new(600.0, Command::RecordLatency { frames: 1792 }),
     ];
     let list = EventList::new(path, events);
     let text = list.to_toml();

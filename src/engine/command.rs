@@ -91,13 +91,20 @@ pub enum Command {
         param: Param,
         delta: f32,
     },
+    /// The round-trip latency the record heads compensate, in frames (for
+    /// every track; clamped to `MAX_RECORD_LATENCY`). Live audio sends it when
+    /// the latency is measured, so a take's log replays it at the same frame.
+    RecordLatency { frames: u32 },
 }
 
 impl Command {
-    /// The track this command is for.
-    pub fn track(&self) -> u8 {
+    /// The track this command is for; `None` for the whole engine.
+    pub fn track(&self) -> Option<u8> {
         match *self {
-            Command::Track { track, .. } | Command::Set { track, .. } | Command::Nudge { track, .. } => track,
+            Command::Track { track, .. } | Command::Set { track, .. } | Command::Nudge { track, .. } => {
+                Some(track)
+            }
+            Command::RecordLatency { .. } => None,
         }
     }
 }

@@ -28,6 +28,17 @@ pub struct BiquadCoefs {
 impl BiquadCoefs {
     pub const IDENTITY: BiquadCoefs = BiquadCoefs { b0: 1.0, b1: 0.0, b2: 0.0, a1: 0.0, a2: 0.0 };
 
+    /// Group delay at DC, samples: how long the filter delays slow signals.
+    pub fn dc_group_delay(&self) -> f64 {
+        let (b0, b1, b2) = (self.b0 as f64, self.b1 as f64, self.b2 as f64);
+        let (a1, a2) = (self.a1 as f64, self.a2 as f64);
+        let (numerator, denominator) = (b0 + b1 + b2, 1.0 + a1 + a2);
+        if numerator == 0.0 || denominator == 0.0 {
+            return 0.0;
+        }
+        (b1 + 2.0 * b2) / numerator - (a1 + 2.0 * a2) / denominator
+    }
+
     /// RBJ cookbook low-pass; `hz` is clamped below Nyquist.
     pub fn lowpass(sample_rate: f64, hz: f64, q: f64) -> Self {
         let (cos_w, alpha) = Self::prewarp(sample_rate, hz, q);

@@ -5,21 +5,19 @@
 //! resampler); the play head reads with an interpolating kernel; playback is
 //! coloured, hissed, levelled.
 
+mod record;
 mod sweep;
 
 use super::color::{Ageing, Hiss, PlaybackTone, RecordSaturator};
 use super::command::TrackAction;
-use super::filter::{db_to_gain, fast_ceil, fast_floor, flush_denormal, Biquad, BiquadCoefs, Ramp};
+use super::filter::{db_to_gain, flush_denormal, Biquad, BiquadCoefs, Ramp};
 use super::mixer::{smoothing_coefficient, SMOOTHING_S};
 use super::params::{Param, Quality, TapeLength, TrackConfig, TrackParams};
 use super::snapshot::{HeadMode, TrackSnapshot, OVERVIEW_BINS};
-use super::tape::{hermite, SincTable, Tape};
+use super::tape::{SincTable, Tape};
+use record::{record_delay, RecordHead};
+pub use record::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
 use sweep::Sweep;
-
-/// Distance from the record head back to... the play head leads the record
-/// head by this many cells, more than the widest read kernel (4 × 4 cells
-/// at speed 4), so the play head never hears a cell while it is being written.
-pub const HEAD_GAP_CELLS: f64 = 24.0;
 
 /// Punch in/out, erase and mute fades, seconds.
 pub const FADE_S: f64 = 0.01;
@@ -100,9 +98,8 @@ pub struct Track {
     /// A mode asked for while a sweep was running.
     deferred_mode: Option<HeadMode>,
 
-    /// Round-trip latency compensation, in frames: the record head writes
-    /// this many frames of tape travel earlier, where the performer heard it.
-    record_latency: f64,
+    /// The record head, following the play head's path one round trip late.
+    record: RecordHead,
     clock: u64,
     peak: f32,
     overview: [f32; OVERVIEW_BINS],
@@ -129,7 +126,7 @@ impl Track {
         params.set(Param::Length, (len as f64 / sample_rate) as f32);
         let speed = params.get(Param::Speed) as f64;
         let fade_samples = (FADE_S * sample_rate).round().max(1.0) as u32;
-        let mut track = Track {
+        let track = Track {
             sample_rate,
             quality,
             params,
@@ -137,7 +134,7 @@ impl Track {
             free,
             transport: super::transport::Transport::new(sample_rate, seed, speed),
             mode: HeadMode::Play,
-            pos: HEAD_GAP_CELLS,
+            pos: 0.0,
             passes: 0,
             history: [0.0; 4],
             prefilter: [Biquad::default(); 2],
@@ -164,7 +161,13 @@ impl Track {
             sweep_forward: true,
             resize_after_sweep: None,
             deferred_mode: None,
-            record_latency: 0.0,
+            record: RecordHead::new(
+                record_delay(0),
+                0.0,
+                speed,
+                len as f64,
+                RecordSaturator::new(config.saturation, sample_rate).latency_cells(),
+            ),
             clock: 0,
             peak: 0.0,
             overview: [0.0; OVERVIEW_BINS],
@@ -174,7 +177,6 @@ impl Track {
             muted: config.mute,
             soloed: config.solo,
         };
-        track.pos %= track.tape.len() as f64;
         track
     }
 
@@ -219,8 +221,31 @@ impl Track {
     }
 
     /// Set the round-trip latency (frames) the record head compensates for.
-    pub fn set_record_latency(&mut self, frames: f64) {
-        self.record_latency = frames.max(0.0);
+    /// Before the first sample the head is placed at once; later it glides
+    /// to its new delay without jumping (see [`RecordHead::set_delay`]).
+    pub fn set_record_latency(&mut self, frames: u32) {
+        let delay = record_delay(frames);
+        if self.clock == 0 {
+            let speed = self.transport.speed();
+            self.record.seat(delay, self.pos, speed, self.tape.len() as f64);
+        } else {
+            self.record.set_delay(delay);
+        }
+    }
+
+    /// Frames the record head trails the play head by (once settled).
+    pub fn record_delay(&self) -> usize {
+        self.record.delay()
+    }
+
+    /// Play head position in cells, 0 ≤ position < loop length.
+    pub fn play_position(&self) -> f64 {
+        self.pos
+    }
+
+    /// Record head position in cells.
+    pub fn record_position(&self) -> f64 {
+        self.record.pos
     }
 
     pub fn set_param(&mut self, param: Param, value: f32) {
@@ -262,10 +287,15 @@ impl Track {
         self.tape.load(samples);
     }
 
+    /// Change the loop length; both heads wrap into the new loop and keep
+    /// their distance along the path.
     fn resize_loop(&mut self, cells: usize) {
+        let lead = self.record.lead();
         self.tape.set_len(cells);
-        self.overview_scale = OVERVIEW_BINS as f64 / self.tape.len() as f64;
-        self.pos = self.pos.rem_euclid(self.tape.len() as f64);
+        let len = self.tape.len() as f64;
+        self.overview_scale = OVERVIEW_BINS as f64 / len;
+        self.pos = wrap_position(self.pos, len);
+        self.record.pos = wrap_position(self.pos - lead, len);
         self.last_written = None;
     }
 
@@ -333,17 +363,19 @@ impl Track {
         self.keep.set_target(keep);
     }
 
-    /// The first take on a free track starts at the beginning of the tape.
+    /// The first take on a free track starts at the beginning of the tape:
+    /// the record head moves to cell 0, the play head keeps its lead.
     fn start_free_take(&mut self) {
         self.resize_loop(self.tape.capacity());
-        self.pos = (HEAD_GAP_CELLS + self.record_latency) % self.tape.len() as f64;
+        let lead = self.record.lead();
+        self.record.pos = 0.0;
+        self.pos = wrap_position(lead, self.tape.len() as f64);
         self.last_written = None;
     }
 
-    /// The first take ends: its length becomes the loop's length.
+    /// The first take ends: the cells the record head has written become the loop.
     fn close_free_take(&mut self, next: HeadMode) {
-        let lag = self.record_latency * self.transport.speed().abs();
-        let record_cell = (self.pos - HEAD_GAP_CELLS - lag).floor().max(0.0) as usize;
+        let record_cell = self.record.pos.floor().max(0.0) as usize;
         let cells = (record_cell + 1).clamp(1, self.tape.capacity());
         self.resize_loop(cells);
         if let Some(free) = self.free.as_mut() {
@@ -369,13 +401,16 @@ impl Track {
             _ => speed,
         };
         let v = self.transport.next(&self.params, target);
+        // How far the record head moves this sample (the play head's velocity
+        // one round trip ago).
+        let record_step = self.record.advance(v);
         self.advance_sweep();
 
         // Record path: drive, band-limit at low speed, then the write head.
         self.drive += self.smoothing * (self.gains.drive - self.drive);
         let mut x = input;
         if self.clock % CONTROL_INTERVAL == 0 {
-            self.update_prefilter(v.abs());
+            self.update_prefilter(record_step.abs());
         }
         if self.prefilter_on {
             x = self.prefilter[0].process(&self.prefilter_coefs[0], x);
@@ -387,37 +422,27 @@ impl Track {
         let feedback = self.feedback.advance();
         let keep = self.keep.advance();
         let age = self.params.get(Param::Age);
-        let p0 = self.pos;
-        let p1 = p0 + v;
-        // Where the play head was `record_latency` frames ago, at this speed.
-        let gap = HEAD_GAP_CELLS + self.record_latency * v;
         let idle = engage == 0.0 && keep == 1.0 && age == 0.0 && self.seam_fold == 0;
-        if !idle && !self.tape.job_active() && self.sweep.is_none() {
-            self.write_head(p0 - gap, p1 - gap, engage, feedback, keep, age);
-        }
-
-        // Move the play head; a free take grows the tape until it is full.
-        let len = self.tape.len() as f64;
-        if self.length_unset() && self.mode == HeadMode::Record && p1 - gap >= len - 1.0 {
+        let write = !idle && !self.tape.job_active() && self.sweep.is_none();
+        // Both heads move: the play head by this sample's velocity, the record
+        // head along the play head's path one round trip late.
+        self.pos += v;
+        self.run_record_head(record_step, write, engage, feedback, keep, age);
+        // A free take grows the tape until it is full.
+        if self.length_unset()
+            && self.mode == HeadMode::Record
+            && self.record.pos >= self.tape.len() as f64 - 1.0
+        {
             self.set_mode(HeadMode::Play);
         }
         let len = self.tape.len() as f64;
-        let mut pos = p1;
-        if pos >= len {
-            pos -= len;
-            self.passes += 1;
-        } else if pos < 0.0 {
-            pos += len;
+        if self.pos >= len || self.pos < 0.0 {
             self.passes += 1;
         }
-        if !(0.0..len).contains(&pos) {
-            // Rounding at the wrap (or a length change) can land exactly on len.
-            pos = pos.rem_euclid(len);
-            if pos >= len {
-                pos = 0.0;
-            }
+        self.pos = wrap_position(self.pos, len);
+        if !(self.length_unset() && self.mode == HeadMode::Record) {
+            self.record.pos = wrap_position(self.record.pos, len);
         }
-        self.pos = pos;
         if self.tape.is_capturing() && !self.mode.writes() && self.heads_settled() {
             self.tape.end_capture();
         }
@@ -460,83 +485,6 @@ impl Track {
         self.overview[bin] = self.overview[bin].max(value.abs().min(1.0));
     }
 
-    /// The write-head resampler: deposit the input into every cell the record
-    /// head crosses moving from `u0` to `u1` (unwrapped cell positions).
-    #[inline]
-    fn write_head(&mut self, u0: f64, u1: f64, engage: f32, feedback: f32, keep: f32, age: f32) {
-        if u1 == u0 {
-            return;
-        }
-        let (first, last, step) = if u1 > u0 {
-            (fast_floor(u0) as i64 + 1, fast_floor(u1) as i64, 1)
-        } else {
-            (fast_ceil(u0) as i64 - 1, fast_ceil(u1) as i64, -1)
-        };
-        let span = u1 - u0;
-        let mut c = first;
-        while (step > 0 && c <= last) || (step < 0 && c >= last) {
-            // When within this sample the head crossed cell c: 0 = last sample, 1 = now.
-            let t = ((c as f64 - u0) / span) as f32;
-            let h = &self.history;
-            let input = hermite(h[0], h[1], h[2], h[3], t) * self.drive;
-            let index = self.tape.wrap(c);
-            self.write_cell(index, step, input, engage, feedback, keep, age);
-            c += step;
-        }
-    }
-
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn write_cell(
-        &mut self,
-        index: usize,
-        step: i64,
-        input: f32,
-        engage: f32,
-        feedback: f32,
-        keep: f32,
-        age: f32,
-    ) {
-        let mut old = self.tape.cell(index);
-        if age > 0.0 {
-            let len = self.tape.len();
-            let behind = (index + len - 1) % len;
-            let ahead = (index + 1) % len;
-            // The neighbour the head just left has already been aged this pass: use its old value.
-            let previous = match self.last_written {
-                Some((i, value)) if i == if step > 0 { behind } else { ahead } => value,
-                _ => self.tape.cell(if step > 0 { behind } else { ahead }),
-            };
-            let next = self.tape.cell(if step > 0 { ahead } else { behind });
-            let (before, after) = if step > 0 { (previous, next) } else { (next, previous) };
-            self.last_written = Some((index, old));
-            old = self.ageing.apply(old, before, after, index, age);
-        }
-        let value = if self.seam_fold > 0 {
-            self.seam_fold -= 1;
-            old + engage * self.saturator.process(input)
-        } else if engage > 0.0 {
-            // The saturator delays what it is fed by `latency` cells, so feed it the
-            // old signal from that far ahead: a dub then lands exactly where the old
-            // material was, pass after pass, instead of creeping along the tape.
-            let fed_back = match self.saturator.latency_cells() {
-                0 => old,
-                latency => self.tape.cell(self.tape.wrap(index as i64 + step * latency as i64)),
-            };
-            let wet = self.saturator.process(input + feedback * fed_back);
-            (1.0 - engage) * keep * old + engage * wet
-        } else {
-            keep * old
-        };
-        if value.is_finite() {
-            self.tape.write(index, value);
-        } else {
-            self.faults += 1;
-            self.saturator.reset();
-            self.tape.write(index, 0.0);
-        }
-    }
-
     fn update_prefilter(&mut self, speed_abs: f64) {
         let on = speed_abs < PREFILTER_BELOW_SPEED;
         if on {
@@ -548,6 +496,8 @@ impl Track {
             self.prefilter.iter_mut().for_each(Biquad::reset);
         }
         self.prefilter_on = on;
+        let delay = if on { self.prefilter_coefs.iter().map(BiquadCoefs::dc_group_delay).sum() } else { 0.0 };
+        self.record.set_input_delay(delay);
     }
 
     /// Whether the record head has lifted and the erase fade has finished.
@@ -607,6 +557,27 @@ impl DerivedGains {
 #[inline]
 fn kernel_scale(speed_abs: f64) -> f64 {
     (speed_abs * WIDEN_KERNEL_FACTOR).max(1.0)
+}
+
+/// A position in cells wrapped into a loop of `len` cells: 0 ≤ result < len.
+#[inline]
+fn wrap_position(pos: f64, len: f64) -> f64 {
+    if (0.0..len).contains(&pos) {
+        return pos;
+    }
+    let wrapped = if pos >= len && pos < 2.0 * len {
+        pos - len
+    } else if pos < 0.0 && pos >= -len {
+        pos + len
+    } else {
+        pos.rem_euclid(len)
+    };
+    // Rounding at the wrap can land exactly on len.
+    if wrapped >= len {
+        0.0
+    } else {
+        wrapped
+    }
 }
 
 /// Seconds of tape at speed 1 to cells, at least one.

@@ -2,7 +2,7 @@
 //! (or wipes) the saved region in a sweep of bounded work per sample, and
 //! the output comes back once the sweep has outrun the play head.
 
-use super::{Track, DUCK_HOLD_SAMPLES, HEAD_GAP_CELLS};
+use super::{Track, DUCK_HOLD_SAMPLES, MIN_TRAIL_FRAMES};
 use crate::engine::params::Param;
 use crate::engine::snapshot::HeadMode;
 use crate::engine::tape::{Tape, SINC_HALF_WIDTH, SWAP_CELLS_PER_SAMPLE};
@@ -82,7 +82,7 @@ impl Track {
     }
 
     fn begin_sweep(&mut self, sweep: Sweep) {
-        let margin = (SINC_HALF_WIDTH as f64 * 4.0 + HEAD_GAP_CELLS) as i64 + 8;
+        let margin = (SINC_HALF_WIDTH * 4 + MIN_TRAIL_FRAMES) as i64 + 8;
         let behind_head = |tape: &Tape, pos: f64| tape.wrap(pos.floor() as i64 - margin);
         match sweep {
             Sweep::Clear => {

@@ -1,0 +1,266 @@
+//! The record head. Input that arrives now was played against what the play
+//! head read one round trip ago, so the record head replays the play head's
+//! own path a fixed number of frames later: it moves, every sample, by the
+//! velocity the play head had that many frames before. Whatever the speed
+//! does (wow, flutter, drift, glides, steps with no inertia, reverse), the
+//! record head passes exactly where the play head passed, writes every cell
+//! it crosses, and never jumps.
+//!
+//! The delay is the round-trip latency plus the write-head interpolator's one
+//! frame, and never less than [`MIN_TRAIL_FRAMES`], so that with no latency
+//! the play head does not hear a cell while it is being written.
+
+use super::{HeadMode, Track};
+use crate::engine::filter::{fast_ceil, fast_floor};
+use crate::engine::tape::hermite;
+
+/// Longest round-trip latency the record head compensates, frames.
+pub const MAX_RECORD_LATENCY: u32 = 8_192;
+
+/// Shortest delay of the record head behind the play head, frames: at speed
+/// 1 it trails by 24 cells, beyond the widest read kernel the play head uses
+/// up to speed 4 (4 × 4 cells).
+pub const MIN_TRAIL_FRAMES: usize = 24;
+
+/// Velocities kept: a power of two above the longest delay plus one sample.
+const HISTORY: usize = 16_384;
+const HISTORY_MASK: usize = HISTORY - 1;
+
+/// The record head's delay for a round-trip latency of `latency` frames: one
+/// more frame for the write-head interpolator, which deposits the input of
+/// the previous frame (see [`Track::write_head`]).
+pub fn record_delay(latency: u32) -> usize {
+    (latency.min(MAX_RECORD_LATENCY) as usize + 1).max(MIN_TRAIL_FRAMES)
+}
+
+/// Where the record head is and the play head velocities it has still to replay.
+pub(super) struct RecordHead {
+    /// Position in cells. Inside the loop (0 ≤ pos < length) between samples,
+    /// except during a free track's first take, where the loop is not closed.
+    pub(super) pos: f64,
+    /// Play head velocities (cells per sample), oldest at `tail`.
+    velocities: Box<[f64]>,
+    tail: usize,
+    /// Velocities waiting: how many frames the head is behind the play head.
+    queued: usize,
+    /// The delay the head keeps, frames; `queued` moves toward it after a change.
+    delay: usize,
+    /// Cells of travel the record path's saturator delays what it is fed.
+    saturator_cells: f64,
+    /// Samples the record path's band-limiting filter delays the input (at DC).
+    input_delay: f64,
+    /// Sign of the head's last move: the saturator offset points against it.
+    direction: f64,
+    /// How far behind the head it wrote last sample, cells (see `write_offset`).
+    offset: f64,
+}
+
+impl RecordHead {
+    /// A head `delay` frames behind a play head at `play_pos` that has been
+    /// running at `speed` cells per sample. Allocates; call off the audio thread.
+    pub(super) fn new(delay: usize, play_pos: f64, speed: f64, len: f64, saturator_cells: usize) -> RecordHead {
+        let mut head = RecordHead {
+            pos: 0.0,
+            velocities: vec![0.0; HISTORY].into_boxed_slice(),
+            tail: 0,
+            queued: 0,
+            delay,
+            saturator_cells: saturator_cells as f64,
+            input_delay: 0.0,
+            direction: 1.0,
+            offset: 0.0,
+        };
+        head.seat(delay, play_pos, speed, len);
+        head
+    }
+
+    /// Put the head `delay` frames behind the play head at once, as if the
+    /// tape had been running at `speed` (the engine has not started yet).
+    pub(super) fn seat(&mut self, delay: usize, play_pos: f64, speed: f64, len: f64) {
+        self.delay = delay.min(HISTORY - 2);
+        self.tail = 0;
+        self.queued = self.delay;
+        self.velocities[..self.delay].fill(speed);
+        self.pos = (play_pos - self.delay as f64 * speed).rem_euclid(len);
+        if self.pos >= len {
+            self.pos = 0.0;
+        }
+        self.direction = if speed < 0.0 { -1.0 } else { 1.0 };
+        self.offset = self.saturator_cells * self.direction;
+    }
+
+    /// Samples the band-limiting filter before the head delays the input.
+    pub(super) fn set_input_delay(&mut self, samples: f64) {
+        self.input_delay = samples;
+    }
+
+    /// Keep a new delay from now on. The head does not jump: while it is too
+    /// far behind it replays two velocities a sample, while too close none,
+    /// until it is `delay` frames behind (at most `MAX_RECORD_LATENCY` samples).
+    pub(super) fn set_delay(&mut self, delay: usize) {
+        self.delay = delay.min(HISTORY - 2);
+    }
+
+    pub(super) fn delay(&self) -> usize {
+        self.delay
+    }
+
+    /// The play head moved by `velocity` this sample: returns how far the
+    /// record head moves this sample, in cells.
+    #[inline]
+    pub(super) fn advance(&mut self, velocity: f64) -> f64 {
+        self.velocities[(self.tail + self.queued) & HISTORY_MASK] = velocity;
+        self.queued += 1;
+        let replay = if self.queued > self.delay + 1 {
+            2
+        } else {
+            usize::from(self.queued > self.delay)
+        };
+        let mut step = 0.0;
+        for _ in 0..replay {
+            step += self.velocities[self.tail];
+            self.tail = (self.tail + 1) & HISTORY_MASK;
+            self.queued -= 1;
+        }
+        step
+    }
+
+    /// Distance from the record head to the play head along the path, cells
+    /// (negative in reverse). Sums the waiting velocities: bounded by the
+    /// history length, and only needed when a loop is resized or restarted.
+    pub(super) fn lead(&self) -> f64 {
+        (0..self.queued).map(|i| self.velocities[(self.tail + i) & HISTORY_MASK]).sum()
+    }
+
+    /// How far back along its path the head writes after a move of `step`
+    /// cells, so that what it records lands where its input was heard: the
+    /// saturator's output comes `saturator_cells` cells of travel after its
+    /// input, and the band-limiting filter delays the input by
+    /// `input_delay` samples, which is that many samples of travel.
+    #[inline]
+    fn write_offset(&mut self, step: f64) -> f64 {
+        if step > 0.0 {
+            self.direction = 1.0;
+        } else if step < 0.0 {
+            self.direction = -1.0;
+        }
+        self.saturator_cells * self.direction + self.input_delay * step
+    }
+}
+
+impl Track {
+    /// Move the record head by `step` cells (from [`RecordHead::advance`])
+    /// and write what it crosses; `write` is false when nothing would change.
+    #[inline]
+    pub(super) fn run_record_head(&mut self, step: f64, write: bool, engage: f32, feedback: f32, keep: f32, age: f32) {
+        let r0 = self.record.pos;
+        let first_take = self.length_unset() && self.mode == HeadMode::Record;
+        // A free track's first take starts at cell 0 and only grows forward.
+        let r1 = if first_take { (r0 + step).max(0.0) } else { r0 + step };
+        // Continue from where the last sample's write ended.
+        let from = r0 - self.record.offset;
+        self.record.offset = self.record.write_offset(step);
+        let to = r1 - self.record.offset;
+        if write {
+            self.write_head(from, to, engage, feedback, keep, age, first_take);
+        }
+        self.record.pos = r1;
+    }
+
+    /// The write-head resampler: deposit the input into every cell the record
+    /// head crosses moving from `u0` to `u1` (unwrapped cell positions). The
+    /// input of the previous frame is interpolated at the moment each cell is
+    /// crossed (the Hermite interpolator needs one frame of look-ahead).
+    /// `unwrapped`: cells before 0 are not written (a first take's start).
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn write_head(
+        &mut self,
+        u0: f64,
+        u1: f64,
+        engage: f32,
+        feedback: f32,
+        keep: f32,
+        age: f32,
+        unwrapped: bool,
+    ) {
+        if u1 == u0 {
+            return;
+        }
+        let (first, last, step) = if u1 > u0 {
+            (fast_floor(u0) as i64 + 1, fast_floor(u1) as i64, 1)
+        } else {
+            (fast_ceil(u0) as i64 - 1, fast_ceil(u1) as i64, -1)
+        };
+        let span = u1 - u0;
+        let mut c = first;
+        while (step > 0 && c <= last) || (step < 0 && c >= last) {
+            // When within this sample the head crossed cell c: 0 = last sample, 1 = now.
+            let t = ((c as f64 - u0) / span) as f32;
+            let h = &self.history;
+            let input = hermite(h[0], h[1], h[2], h[3], t) * self.drive;
+            if unwrapped && c < 0 {
+                // Before the loop's first cell: nothing to write, but the
+                // saturator hears the input so its delay line stays in step.
+                self.saturator.process(input);
+                c += step;
+                continue;
+            }
+            let index = self.tape.wrap(c);
+            self.write_cell(index, step, input, engage, feedback, keep, age);
+            c += step;
+        }
+    }
+
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn write_cell(
+        &mut self,
+        index: usize,
+        step: i64,
+        input: f32,
+        engage: f32,
+        feedback: f32,
+        keep: f32,
+        age: f32,
+    ) {
+        let mut old = self.tape.cell(index);
+        if age > 0.0 {
+            let len = self.tape.len();
+            let behind = (index + len - 1) % len;
+            let ahead = (index + 1) % len;
+            // The neighbour the head just left has already been aged this pass: use its old value.
+            let previous = match self.last_written {
+                Some((i, value)) if i == if step > 0 { behind } else { ahead } => value,
+                _ => self.tape.cell(if step > 0 { behind } else { ahead }),
+            };
+            let next = self.tape.cell(if step > 0 { ahead } else { behind });
+            let (before, after) = if step > 0 { (previous, next) } else { (next, previous) };
+            self.last_written = Some((index, old));
+            old = self.ageing.apply(old, before, after, index, age);
+        }
+        let value = if self.seam_fold > 0 {
+            self.seam_fold -= 1;
+            old + engage * self.saturator.process(input)
+        } else if engage > 0.0 {
+            // The saturator delays what it is fed by `latency` cells, so feed it the
+            // old signal from that far ahead: a dub then lands exactly where the old
+            // material was, pass after pass, instead of creeping along the tape.
+            let fed_back = match self.saturator.latency_cells() {
+                0 => old,
+                latency => self.tape.cell(self.tape.wrap(index as i64 + step * latency as i64)),
+            };
+            let wet = self.saturator.process(input + feedback * fed_back);
+            (1.0 - engage) * keep * old + engage * wet
+        } else {
+            keep * old
+        };
+        if value.is_finite() {
+            self.tape.write(index, value);
+        } else {
+            self.faults += 1;
+            self.saturator.reset();
+            self.tape.write(index, 0.0);
+        }
+    }
+}
