@@ -6,8 +6,8 @@
 //! ```text
 //!  screen / MIDI / scheduler ──StampedCommand──► 3 rings ──► audio (AudioEnds)
 //!  input callback ──mono frames──► ring ──────────────────► audio
+//!  input callback ──CaptureStamp──► ring ─────────────────► audio (latency)
 //!  control ◄──EngineSnapshot── ring ◄───────────────────── audio
-//!  loader ──Box<Engine>──► ring ──► audio swaps ──► return ring ──► dropped off-thread
 //!  everyone ──► LiveStats (atomics)
 //! ```
 //!
@@ -18,10 +18,11 @@
 //! the spacing between commands is kept to the sample, whatever the block
 //! size, at the cost of one block of delay.
 
-use crate::engine::{Command, Engine, EngineSnapshot, TimedCommand};
+use crate::engine::{Command, EngineSnapshot, TimedCommand};
+use crate::io::latency::{CaptureStamp, LatencySource};
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,22 +80,30 @@ pub struct LiveStats {
     pub load_permille: AtomicU32,
     /// Highest `load_permille` since it was last reset by the reader.
     pub peak_load_permille: AtomicU32,
-    /// Output latency reported by the host (callback to speaker), frames.
-    pub output_latency_frames: AtomicU32,
-    /// Input latency reported by the host (microphone to callback), frames;
-    /// `u32::MAX` until the input stream reported one.
-    pub input_latency_frames: AtomicU32,
     /// Record-head latency compensation in use, frames.
     pub record_latency_frames: AtomicU32,
-    /// Engines swapped in by the loader.
-    pub engine_swaps: AtomicU64,
+    /// Where that figure comes from ([`LatencySource::to_u8`]).
+    pub latency_source: AtomicU8,
+    /// Largest minus smallest reading of the last measurement, frames
+    /// (`u32::MAX` when not measured): how much the timestamps jittered.
+    pub latency_spread_frames: AtomicU32,
+    /// Times the compensated latency was set or changed.
+    pub latency_changes: AtomicU64,
 }
 
 impl LiveStats {
     pub fn new() -> LiveStats {
         let stats = LiveStats::default();
-        stats.input_latency_frames.store(u32::MAX, Ordering::Relaxed);
+        stats.latency_spread_frames.store(u32::MAX, Ordering::Relaxed);
         stats
+    }
+
+    /// The compensated round trip and where it comes from.
+    pub fn record_latency(&self) -> (u32, LatencySource) {
+        (
+            self.record_latency_frames.load(Ordering::Relaxed),
+            LatencySource::from_u8(self.latency_source.load(Ordering::Relaxed)),
+        )
     }
 
     pub fn add(counter: &AtomicU64, n: u64) {
@@ -145,17 +154,30 @@ impl SnapshotReceiver {
     }
 }
 
-/// The input callback's end of the audio-input ring (mono frames).
+/// The input callback's end of the audio-input ring (mono frames), with
+/// the capture time of each callback's first frame.
 pub struct InputWriter {
     ring: HeapProd<f32>,
+    stamps: HeapProd<CaptureStamp>,
+    /// Frames pushed since the ring was made (the index of the next one).
+    written: u64,
     stats: Arc<LiveStats>,
 }
 
 impl InputWriter {
-    /// Queue captured frames; those that do not fit are dropped and counted.
-    /// Never blocks or allocates.
+    /// Queue frames captured `age` before now (the host's capture time;
+    /// `None` when it gives none); those that do not fit are dropped and
+    /// counted. Never blocks or allocates.
+    pub fn write_captured(&mut self, frames: &[f32], age: Option<Duration>) {
+        // A full stamp ring only loses a stamp: the next one serves.
+        let _ = self.stamps.try_push(CaptureStamp::now(self.written, age));
+        self.write(frames);
+    }
+
+    /// Queue frames without a capture time.
     pub fn write(&mut self, frames: &[f32]) {
         let written = self.ring.push_slice(frames);
+        self.written += written as u64;
         if written < frames.len() {
             LiveStats::add(&self.stats.input_overruns, 1);
         }
@@ -166,55 +188,18 @@ impl InputWriter {
     }
 }
 
-/// The loader's side of the engine swap: send a new engine (built off the
-/// audio thread), get the replaced one back to drop here.
-pub struct EngineLoader {
-    outgoing: HeapProd<Box<Engine>>,
-    returned: HeapCons<Box<Engine>>,
-}
-
-impl EngineLoader {
-    /// Hand an engine to the audio thread. Gives it back if one is already
-    /// waiting. An engine prepared for another sample rate is refused (it
-    /// comes back through [`EngineLoader::collect`]).
-    pub fn send(&mut self, engine: Box<Engine>) -> Result<(), Box<Engine>> {
-        self.outgoing.try_push(engine)
-    }
-
-    /// Engines the audio thread is done with (replaced, or refused as
-    /// unsuitable). Dropping them here frees their memory off the audio thread.
-    pub fn collect(&mut self) -> Vec<Box<Engine>> {
-        let mut engines = Vec::new();
-        while let Some(e) = self.returned.try_pop() {
-            engines.push(e);
-        }
-        engines
-    }
-
-    /// Wait up to `timeout` for the audio thread to hand back an engine.
-    pub fn wait_returned(&mut self, timeout: Duration) -> Option<Box<Engine>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(e) = self.returned.try_pop() {
-                return Some(e);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-}
-
 /// Everything the audio output callback owns.
 pub struct AudioEnds {
     commands: [HeapCons<StampedCommand>; COMMAND_SOURCES],
     snapshots: HeapProd<EngineSnapshot>,
     pub(crate) input: HeapCons<f32>,
-    engines_in: HeapCons<Box<Engine>>,
-    engines_back: HeapProd<Box<Engine>>,
+    pub(crate) input_stamps: HeapCons<CaptureStamp>,
     stats: Arc<LiveStats>,
 }
+
+/// Capture stamps waiting between the input and output callbacks (one per
+/// input callback; the output side reads them every block).
+const INPUT_STAMPS: usize = 64;
 
 /// Sizes of the queues, fixed when they are created.
 #[derive(Clone, Copy, Debug)]
@@ -242,7 +227,6 @@ pub struct Bridge {
     pub scheduler: CommandSender,
     pub snapshots: SnapshotReceiver,
     pub input: InputWriter,
-    pub loader: EngineLoader,
     pub audio: AudioEnds,
     pub stats: Arc<LiveStats>,
 }
@@ -259,23 +243,18 @@ impl Bridge {
         let (scheduler, c2) = sender();
         let (snap_p, snap_c) = HeapRb::new(sizes.snapshots.max(1)).split();
         let (in_p, in_c) = HeapRb::new(sizes.input_frames.max(1)).split();
-        let (load_p, load_c) = HeapRb::new(1).split();
-        // Room for the current engine and one refused: the audio side only
-        // takes a new engine when it can give one back without blocking.
-        let (back_p, back_c) = HeapRb::new(2).split();
+        let (stamp_p, stamp_c) = HeapRb::new(INPUT_STAMPS).split();
         Bridge {
             screen,
             midi,
             scheduler,
             snapshots: SnapshotReceiver { ring: snap_c },
-            input: InputWriter { ring: in_p, stats: stats.clone() },
-            loader: EngineLoader { outgoing: load_p, returned: back_c },
+            input: InputWriter { ring: in_p, stamps: stamp_p, written: 0, stats: stats.clone() },
             audio: AudioEnds {
                 commands: [c0, c1, c2],
                 snapshots: snap_p,
                 input: in_c,
-                engines_in: load_c,
-                engines_back: back_p,
+                input_stamps: stamp_c,
                 stats: stats.clone(),
             },
             stats,
@@ -342,25 +321,6 @@ impl AudioEnds {
         if self.snapshots.try_push(snapshot).is_err() {
             LiveStats::add(&self.stats.dropped_snapshots, 1);
         }
-    }
-
-    /// If the loader sent an engine that fits (same sample rate), swap it in and send the old one back; an engine
-    /// that does not fit goes straight back. Moves two pointers: no
-    /// allocation or freeing here.
-    pub fn swap_engine(&mut self, current: &mut Box<Engine>) -> bool {
-        if self.engines_back.vacant_len() == 0 {
-            return false;
-        }
-        let Some(mut incoming) = self.engines_in.try_pop() else { return false };
-        // Any block size works (the engine splits long blocks); the rate must match.
-        let fits = incoming.sample_rate() == current.sample_rate();
-        if fits {
-            std::mem::swap(current, &mut incoming);
-            LiveStats::add(&self.stats.engine_swaps, 1);
-        }
-        // Cannot fail: there was a vacant slot and only this thread pushes.
-        let _ = self.engines_back.try_push(incoming);
-        fits
     }
 
     /// Frames waiting in the input ring.

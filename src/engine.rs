@@ -30,6 +30,14 @@ use tape::SincTable;
 use track::Track;
 pub use track::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
 
+/// Revision of the sound model. It changes whenever anything the engine's
+/// output depends on changes, so a take (which records the revision that
+/// played it) knows whether this build re-renders it exactly. Revision 1
+/// was the first engine; 2 writes through the record head that follows the
+/// play head's path. `tests/model_revision.rs` holds the fingerprint of
+/// each revision's output and fails when the output changes without it.
+pub const MODEL_REVISION: u32 = 2;
+
 /// The whole instrument's sound: every track, the mixer and the master bus.
 pub struct Engine {
     config: EngineConfig,

@@ -350,7 +350,9 @@ fn read_latency(
 ) -> Result<Command, FileError> {
     let fail = |message: String| Err(source.error(set_span, message));
     if has_action {
-        return fail("an event has either `do` (an action) or `set`, not both; split it into two events".into());
+        return fail(
+            "an event has either `do` (an action) or `set`, not both; split it into two events".into(),
+        );
     }
     if has_track {
         return fail(format!(
@@ -358,10 +360,9 @@ fn read_latency(
         ));
     }
     if let Some((_, field)) = by {
-        return Err(source.error(
-            &field.key_span,
-            format!("{RECORD_LATENCY_KEY} takes `to = frames`, not `by`"),
-        ));
+        return Err(
+            source.error(&field.key_span, format!("{RECORD_LATENCY_KEY} takes `to = frames`, not `by`"))
+        );
     }
     let Some((frames, field)) = to else {
         return fail(format!("set = \"{RECORD_LATENCY_KEY}\" needs `to = frames`"));

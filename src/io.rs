@@ -5,6 +5,7 @@
 //! - [`null`]: no hardware: the engine runs on its own real-time clock.
 //! - [`processor`]: what runs inside the output callback ([`LiveProcessor`]).
 //! - [`input_sync`]: input frames from another clock, kept at a bounded latency.
+//! - [`latency`]: measuring the round trip the record heads compensate.
 //! - [`handoff`]: lock-free ownership hand-over between a callback and its owner.
 //! - [`stderr`]: keeping alsa-lib's and libjack's chatter off the terminal.
 //! - [`midi`]: MIDI input through midir, with ports reopened when they return.
@@ -12,6 +13,7 @@
 pub mod audio;
 pub mod handoff;
 pub mod input_sync;
+pub mod latency;
 pub mod midi;
 pub mod null;
 pub mod processor;

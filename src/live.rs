@@ -56,8 +56,12 @@ pub struct PlayReport {
     pub dropped_commands: u64,
     pub input_underruns: u64,
     pub input_overruns: u64,
+    /// Frames skipped or repeated to keep an input on another clock in step.
+    pub drift_corrections: u64,
     pub stream_errors: u64,
     pub record_latency_frames: u32,
+    /// Where the compensated latency came from.
+    pub latency_source: io::latency::LatencySource,
     pub peak_load_pct: f64,
     pub faults: u64,
 }
@@ -178,29 +182,39 @@ fn report(stats: &LiveStats, rate: f64, faults: u64) -> PlayReport {
         dropped_commands: LiveStats::get(&stats.dropped_commands),
         input_underruns: LiveStats::get(&stats.input_underruns),
         input_overruns: LiveStats::get(&stats.input_overruns),
+        drift_corrections: LiveStats::get(&stats.drift_corrections),
         stream_errors: LiveStats::get(&stats.stream_errors),
-        record_latency_frames: stats.record_latency_frames.load(Ordering::Relaxed),
+        record_latency_frames: stats.record_latency().0,
+        latency_source: stats.record_latency().1,
         peak_load_pct: stats.peak_load_permille.load(Ordering::Relaxed) as f64 / 10.0,
         faults,
     }
 }
 
-/// `t 3.0 s | load 2.1 % (peak 4.0) | xruns 1 | dropped 0 | in under 0 over 0 | 1 REC 0.42 | 2 PLAY 0.10`
+/// `t 3.0 s | load 2.1 % (peak 4.0) | xruns 1 | dropped 0 | in under 0 over 0 | latency 1792 fr
+/// (37.3 ms, from stream timestamps) | 1 REC 0.42 | 2 PLAY 0.10`
 pub fn status_line(stats: &LiveStats, snapshot: &EngineSnapshot, rate: f64) -> String {
     let load = stats.load_permille.load(Ordering::Relaxed) as f64 / 10.0;
     let peak = stats.peak_load_permille.swap(0, Ordering::Relaxed) as f64 / 10.0;
     let mut line = format!(
-        "t {:.1} s | load {load:.1} % (peak {peak:.1}) | xruns {} | dropped {} | in under {} over {}",
+        "t {:.1} s | load {load:.1} % (peak {peak:.1}) | xruns {} | dropped {} | in under {} over {} | {}",
         LiveStats::get(&stats.frames) as f64 / rate,
         LiveStats::get(&stats.xruns),
         LiveStats::get(&stats.dropped_commands),
         LiveStats::get(&stats.input_underruns),
         LiveStats::get(&stats.input_overruns),
+        latency_text(stats, rate),
     );
     for (i, t) in snapshot.tracks().iter().enumerate() {
         line.push_str(&format!(" | {} {} {:.2}", i + 1, t.mode.label(), t.position));
     }
     line
+}
+
+/// "latency 1792 fr (37.3 ms, from stream timestamps)".
+pub fn latency_text(stats: &LiveStats, rate: f64) -> String {
+    let (frames, source) = stats.record_latency();
+    format!("latency {frames} fr ({:.1} ms, {})", f64::from(frames) * 1000.0 / rate, source.describe())
 }
 
 /// `ferrotape devices`: audio hosts and devices, then MIDI ports.

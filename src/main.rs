@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use ferrotape::io::{parse_backend, AudioOptions, DEFAULT_BUFFER};
 use ferrotape::live::{play, LiveOptions, PlayReport, PlayRequest};
-use ferrotape::render::{render_files, RenderRequest, DEFAULT_BLOCK};
+use ferrotape::render::{render_files, Latency, RenderRequest, DEFAULT_BLOCK};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -56,6 +56,13 @@ enum Command {
         /// Sample format of the written files: 16, 24 or 32 (float).
         #[arg(long, value_name = "16|24|32", default_value_t = 32)]
         bits: u16,
+        /// Round-trip latency the record heads compensate, ms, as on a live
+        /// rig (default 0); the same setting live gives the same render.
+        #[arg(long, value_name = "MS", allow_negative_numbers = true, conflicts_with = "latency_frames")]
+        latency_ms: Option<f64>,
+        /// The same in frames.
+        #[arg(long, value_name = "N")]
+        latency_frames: Option<u32>,
     },
     /// Play a patch live: on the screen, or headless with --no-tui.
     Play {
@@ -225,11 +232,32 @@ fn main() -> ExitCode {
                 }
             })
         }
-        Command::Render { patch, input, events, duration, out, block, stems, bits } => match duration {
+        Command::Render {
+            patch,
+            input,
+            events,
+            duration,
+            out,
+            block,
+            stems,
+            bits,
+            latency_ms,
+            latency_frames,
+        } => match duration {
             None => Err("--duration SECONDS is required when rendering a patch".to_string()),
             Some(duration) => {
-                let request =
-                    RenderRequest { patch, input, events, duration_s: duration, out, block, stems, bits };
+                let latency = latency_ms.map(Latency::Milliseconds).or(latency_frames.map(Latency::Frames));
+                let request = RenderRequest {
+                    patch,
+                    input,
+                    events,
+                    duration_s: duration,
+                    out,
+                    block,
+                    stems,
+                    bits,
+                    latency,
+                };
                 render_files(&request).map(|report| {
                     let seconds = report.frames as f64 / report.sample_rate as f64;
                     println!(
@@ -296,9 +324,9 @@ fn play_screen(patch: &Path, options: LiveOptions) -> Result<(), String> {
 
 fn report_line(r: &PlayReport) -> String {
     format!(
-        "played {:.1} s: xruns {}, dropped commands {}, input underruns {}, overruns {}, stream errors {}, record latency {} frames, peak load {:.1} %",
-        r.seconds, r.xruns, r.dropped_commands, r.input_underruns, r.input_overruns,
-        r.stream_errors, r.record_latency_frames, r.peak_load_pct
+        "played {:.1} s: xruns {}, dropped commands {}, input underruns {}, overruns {}, drift corrections {}, stream errors {}, record latency {} frames ({}), peak load {:.1} %",
+        r.seconds, r.xruns, r.dropped_commands, r.input_underruns, r.input_overruns, r.drift_corrections,
+        r.stream_errors, r.record_latency_frames, r.latency_source.describe(), r.peak_load_pct
     )
 }
 

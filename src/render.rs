@@ -2,7 +2,7 @@
 //! timed events in, a WAV file (and optional stems) out. The same engine as
 //! the live instrument, driven by a clock instead of a sound card.
 
-use crate::engine::{Command, Engine, EngineConfig, TimedCommand};
+use crate::engine::{Command, Engine, EngineConfig, TimedCommand, MAX_RECORD_LATENCY};
 use crate::events::EventList;
 use crate::patch::Patch;
 use crate::wav::{BitDepth, WavOut};
@@ -28,6 +28,38 @@ pub struct RenderRequest {
     pub block: usize,
     pub stems: Option<PathBuf>,
     pub bits: u16,
+    /// Round-trip latency the record heads compensate, as live audio would
+    /// (`--latency-ms` / `--latency-frames`); none = 0.
+    pub latency: Option<Latency>,
+}
+
+/// A round-trip latency as the command line gives it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Latency {
+    Milliseconds(f64),
+    Frames(u32),
+}
+
+impl Latency {
+    /// In frames at `sample_rate`, or why it cannot be compensated.
+    pub fn frames(self, sample_rate: u32) -> Result<u32, String> {
+        let limit_ms = f64::from(MAX_RECORD_LATENCY) * 1000.0 / f64::from(sample_rate);
+        let (frames, shown) = match self {
+            Latency::Milliseconds(ms) if ms.is_finite() && ms >= 0.0 => {
+                ((ms / 1000.0 * f64::from(sample_rate)).round(), format!("--latency-ms {ms}"))
+            }
+            Latency::Milliseconds(ms) => {
+                return Err(format!("--latency-ms {ms} must be a number of milliseconds, 0 or more"))
+            }
+            Latency::Frames(frames) => (f64::from(frames), format!("--latency-frames {frames}")),
+        };
+        if frames > f64::from(MAX_RECORD_LATENCY) {
+            return Err(format!(
+                "{shown} is more than the record head can compensate ({MAX_RECORD_LATENCY} frames, {limit_ms:.1} ms at {sample_rate} Hz)"
+            ));
+        }
+        Ok(frames as u32)
+    }
 }
 
 /// What a render produced, for the one-line summary.
@@ -76,6 +108,11 @@ pub fn render_files(request: &RenderRequest) -> Result<RenderReport, String> {
         None => Vec::new(),
     };
     let frames = (request.duration_s * sample_rate as f64).round() as u64;
+    let mut score = score;
+    if let Some(latency) = request.latency {
+        // First at frame 0, so an event at 0 in the score still wins.
+        score.insert(0, (0, Command::RecordLatency { frames: latency.frames(sample_rate)? }));
+    }
 
     let mut mix = WavOut::create(&request.out, 2, sample_rate, depth)?;
     let mut stems = match &request.stems {

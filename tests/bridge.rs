@@ -1,6 +1,5 @@
 //! The queues between threads and the callback wrapper: drops are counted,
-//! commands land at the right sample, engines swap with the old one coming
-//! back to be freed off the audio thread, and the callback never allocates.
+//! commands land at the right sample, and the callback never allocates.
 
 mod common;
 
@@ -19,10 +18,6 @@ static ALLOCATOR: AllocDisabler = AllocDisabler;
 
 fn small_queues() -> QueueSizes {
     QueueSizes { commands: 4, snapshots: 2, input_frames: 1024 }
-}
-
-fn engine() -> Box<Engine> {
-    Box::new(Engine::new(config(vec![clean_track(0.5), clean_track(0.3)]), SRF, 256))
 }
 
 #[test]
@@ -59,35 +54,8 @@ fn command_offsets_follow_arrival_time_one_block_late() {
     assert_eq!(offsets, [24, 96, 192], "sorted by offset");
 }
 
-#[test]
-fn a_swapped_engine_comes_back_on_the_return_queue() {
-    let mut bridge = Bridge::new(QueueSizes::default());
-    let mut current = engine();
-    current.apply(Command_set_speed(0.5));
-    let replacement = engine();
-    bridge.loader.send(replacement).ok().expect("queue empty");
-    assert!(bridge.loader.send(engine()).is_err(), "one engine waits at a time");
-    let swapped = assert_no_alloc(|| bridge.audio.swap_engine(&mut current));
-    assert!(swapped);
-    assert_eq!(current.track_params(0).unwrap().get(Param::Speed), 1.0, "the new engine runs");
-    let old = bridge.loader.collect();
-    assert_eq!(old.len(), 1);
-    assert_eq!(old[0].track_params(0).unwrap().get(Param::Speed), 0.5, "the old engine came back");
-    // An engine for another sample rate is refused and returned untouched.
-    let wrong = Box::new(Engine::new(config(vec![clean_track(0.5)]), 44_100.0, 256));
-    bridge.loader.send(wrong).ok().unwrap();
-    assert!(!bridge.audio.swap_engine(&mut current));
-    assert_eq!(bridge.loader.collect()[0].sample_rate(), 44_100.0);
-    assert_eq!(LiveStats::get(&bridge.stats.engine_swaps), 1);
-}
-
-#[allow(non_snake_case)]
-fn Command_set_speed(speed: f32) -> ferrotape::engine::Command {
-    set(0, Param::Speed, speed)
-}
-
 /// The live wrapper with an events score and an input stream gives what
-/// the offline renderer gives, and never allocates, even across a swap.
+/// the offline renderer gives, and never allocates.
 #[test]
 fn the_callback_wrapper_matches_the_offline_render_without_allocating() {
     let score = vec![
@@ -118,16 +86,9 @@ fn the_callback_wrapper_matches_the_offline_render_without_allocating() {
     while left.len() < at(seconds) as usize {
         bridge.input.write(&input[fed..fed + 256]);
         fed += 256;
-        if left.len() == 256 * 100 {
-            bridge
-                .loader
-                .send(Box::new(Engine::new(ferrotape::engine::EngineConfig::default(), 22_050.0, 64)))
-                .ok();
-        }
         assert_no_alloc(|| processor.render(&mut out, 2, None));
         left.extend(out.chunks(2).map(|f| f[0]));
     }
-    drop(bridge.loader.collect());
     assert!(processor.started());
     let n = at(seconds) as usize;
     let first_difference = (0..n).find(|&i| left[i] != offline.left[i]);

@@ -108,7 +108,8 @@ fn loop_distance(a: f64, b: f64, len: f64) -> f64 {
 #[test]
 fn an_impulse_lands_on_the_cell_that_was_playing_when_it_was_heard() {
     let mut worst: f64 = 0.0;
-    for path in [SpeedPath::Steady, SpeedPath::Wobbly, SpeedPath::Reverse, SpeedPath::Glide, SpeedPath::Steps] {
+    for path in [SpeedPath::Steady, SpeedPath::Wobbly, SpeedPath::Reverse, SpeedPath::Glide, SpeedPath::Steps]
+    {
         for saturation in [SaturationModel::Off, SaturationModel::Soft, SaturationModel::Hysteresis] {
             for latency in [0u32, 64, 1000, 8192] {
                 let (heard_at, tape) = dub_impulse(path, saturation, latency);

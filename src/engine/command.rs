@@ -94,7 +94,9 @@ pub enum Command {
     /// The round-trip latency the record heads compensate, in frames (for
     /// every track; clamped to `MAX_RECORD_LATENCY`). Live audio sends it when
     /// the latency is measured, so a take's log replays it at the same frame.
-    RecordLatency { frames: u32 },
+    RecordLatency {
+        frames: u32,
+    },
 }
 
 impl Command {

@@ -126,7 +126,7 @@ impl Track {
         params.set(Param::Length, (len as f64 / sample_rate) as f32);
         let speed = params.get(Param::Speed) as f64;
         let fade_samples = (FADE_S * sample_rate).round().max(1.0) as u32;
-        let track = Track {
+        Track {
             sample_rate,
             quality,
             params,
@@ -176,8 +176,7 @@ impl Track {
             faults: 0,
             muted: config.mute,
             soloed: config.solo,
-        };
-        track
+        }
     }
 
     pub fn params(&self) -> &TrackParams {

@@ -16,6 +16,7 @@ use cpal::{
 };
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why a running stream stopped: none, device gone, other failure.
 const FAILURE_NONE: u32 = 0;
@@ -306,11 +307,10 @@ where
         opened.config,
         move |data: &[T], info: &cpal::InputCallbackInfo| {
             let stamp = info.timestamp();
+            // How long ago the first frame was captured, per the host.
+            let age = stamp.callback.checked_duration_since(stamp.capture);
             writer.with(|w| {
-                if let Some(latency) = stamp.callback.checked_duration_since(stamp.capture) {
-                    let frames = (latency.as_secs_f64() * rate).round() as u32;
-                    w.stats().input_latency_frames.store(frames, Ordering::Relaxed);
-                }
+                let mut age = age;
                 for piece in data.chunks(INPUT_SCRATCH * channels) {
                     let frames = piece.len() / channels;
                     for (out, frame) in scratch.iter_mut().zip(piece.chunks_exact(channels)) {
@@ -319,7 +319,9 @@ where
                             None => frame.iter().map(|&s| f32::from_sample(s)).sum::<f32>() / channels as f32,
                         };
                     }
-                    w.write(&scratch[..frames]);
+                    w.write_captured(&scratch[..frames], age);
+                    // Later pieces of one callback were captured later.
+                    age = age.map(|a| a.saturating_sub(Duration::from_secs_f64(frames as f64 / rate)));
                 }
             });
         },

@@ -24,6 +24,23 @@ pub const CROSSFADE: usize = 32;
 /// the phase between the two devices' callbacks.
 const FILL_AVERAGE_S: f64 = 0.5;
 
+/// What one [`InputSync::read`] did to the stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InputRead {
+    /// Frames taken off the ring (played, skipped or dropped).
+    pub consumed: usize,
+    /// Of those, how many were dropped before the first frame of `out`.
+    pub dropped_first: usize,
+    /// Whether `out` holds input (false: silence while priming).
+    pub live: bool,
+    /// How many frames later than before the input now arrives (a skip
+    /// makes it earlier: negative). The round trip changes by as much.
+    pub delay_change: i32,
+    /// The stream lost its footing (an underrun) and is priming again: the
+    /// round trip must be measured anew.
+    pub restarted: bool,
+}
+
 pub struct InputSync {
     /// Frames to have buffered when a block starts.
     target: usize,
@@ -67,15 +84,28 @@ impl InputSync {
         self.average
     }
 
+    /// Start over: wait for the target to be buffered again, then fade in
+    /// (the input stream restarted).
+    pub fn restart(&mut self) {
+        self.primed = false;
+    }
+
     /// Fill `out` with the next input frames. Never allocates or blocks.
-    pub fn read(&mut self, ring: &mut HeapCons<f32>, out: &mut [f32], stats: &LiveStats) {
+    pub fn read(&mut self, ring: &mut HeapCons<f32>, out: &mut [f32], stats: &LiveStats) -> InputRead {
         let n = out.len();
-        let fill = ring.occupied_len();
+        let mut fill = ring.occupied_len();
+        let mut trimmed = 0;
         if !self.primed {
-            if fill < self.target.max(n) {
+            let wanted = self.target.max(n);
+            if fill < wanted {
                 out.fill(0.0);
-                return;
+                return InputRead::default();
             }
+            // Whatever piled up beyond the target while waiting is dropped:
+            // the ring always starts exactly `wanted` frames deep, so on one
+            // clock the round trip is the same every time it starts.
+            trimmed = ring.skip(fill - wanted);
+            fill = wanted;
             self.primed = true;
             self.fade_in = true;
             self.reference = fill as f64;
@@ -90,26 +120,34 @@ impl InputSync {
             out[got..].fill(0.0);
             LiveStats::add(&stats.input_underruns, 1);
             self.primed = false;
-            return;
+            return InputRead { consumed: got, live: true, restarted: true, ..InputRead::default() };
         }
+        let mut read =
+            InputRead { consumed: n + trimmed, dropped_first: trimmed, live: true, ..InputRead::default() };
         let hard_limit = self.reference + (4 * n).max(self.target) as f64;
         if fill as f64 > hard_limit {
             // The output fell far behind: drop the oldest, back to the target.
-            let skip = fill - self.reference as usize;
-            if self.skip(ring, out, skip.max(CROSSFADE)) {
+            let skip = (fill - self.reference as usize).max(CROSSFADE);
+            if self.skip(ring, out, skip) {
                 LiveStats::add(&stats.input_overruns, 1);
                 self.average = (fill - skip) as f64;
-                return;
+                read.consumed = n + skip + trimmed;
+                read.delay_change = -(skip as i32);
+                return read;
             }
         }
         if self.average > self.reference + self.margin && fill >= n + DRIFT_STEP {
             self.skip(ring, out, DRIFT_STEP);
             self.average -= DRIFT_STEP as f64;
             LiveStats::add(&stats.drift_corrections, 1);
+            read.consumed = n + DRIFT_STEP + trimmed;
+            read.delay_change = -(DRIFT_STEP as i32);
         } else if self.average < self.reference - self.margin && n >= 2 * DRIFT_STEP + CROSSFADE {
             self.repeat(ring, out, DRIFT_STEP);
             self.average += DRIFT_STEP as f64;
             LiveStats::add(&stats.drift_corrections, 1);
+            read.consumed = n - DRIFT_STEP + trimmed;
+            read.delay_change = DRIFT_STEP as i32;
         } else {
             ring.pop_slice(out);
         }
@@ -118,6 +156,7 @@ impl InputSync {
             let len = CROSSFADE.min(n);
             fade(&mut out[..len], true);
         }
+        read
     }
 
     /// Jump `skip` frames ahead (skip ≥ CROSSFADE), crossfading from the

@@ -6,18 +6,20 @@
 //! print or system call (`Instant::now` reads the vDSO clock on Linux).
 
 use super::input_sync::InputSync;
+use super::latency::LatencyTracker;
 use crate::bridge::{AudioEnds, LiveStats};
 use crate::engine::{Command, Engine, TimedCommand};
 use crate::session::TapeCopier;
 use crate::take::TakeFeed;
 use cpal::{FromSample, Sample};
+use ringbuf::traits::Consumer;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Most commands applied in one block; more wait for the next block.
 pub const MAX_COMMANDS_PER_BLOCK: usize = 256;
-/// Largest block rendered in one go; longer callbacks are split.
+/// Largest callback the live backends ask for, frames.
 pub const MAX_CHUNK: usize = 8192;
 /// Snapshots for the screen per second.
 const SNAPSHOTS_PER_S: f64 = 30.0;
@@ -43,9 +45,8 @@ pub struct LiveProcessor {
     next_event: usize,
     input_sync: InputSync,
     has_input: bool,
-    /// Fixed latency compensation (frames), or measured at the start.
-    fixed_latency: Option<u32>,
-    /// Whether the engine has started running (input primed or given up).
+    latency: LatencyTracker,
+    /// Whether the engine has started running (input primed and measured, or given up).
     started: bool,
     waited_frames: u64,
     /// Frames rendered since the engine started.
@@ -61,7 +62,10 @@ pub struct LiveProcessor {
 
 impl LiveProcessor {
     /// Everything allocated here, off the audio thread. `block` is the
-    /// usual callback size; the input ring is kept two blocks full.
+    /// usual callback size; the input ring is kept four blocks full.
+    /// Callbacks of any length up to [`MAX_CHUNK`] are rendered in pieces
+    /// of at most the engine's prepared block, so stems are always whole.
+    /// `fixed_latency`: frames to compensate instead of measuring.
     pub fn new(
         engine: Box<Engine>,
         ends: AudioEnds,
@@ -71,7 +75,7 @@ impl LiveProcessor {
         fixed_latency: Option<u32>,
     ) -> LiveProcessor {
         let sample_rate = engine.sample_rate();
-        let chunk = MAX_CHUNK.max(block);
+        let chunk = engine.max_block();
         LiveProcessor {
             engine,
             stats: ends.stats().clone(),
@@ -85,7 +89,7 @@ impl LiveProcessor {
             next_event: 0,
             input_sync: InputSync::new(4 * block.max(64), block, sample_rate),
             has_input,
-            fixed_latency,
+            latency: LatencyTracker::new(fixed_latency),
             started: false,
             waited_frames: 0,
             frames: 0,
@@ -96,7 +100,6 @@ impl LiveProcessor {
             copier: None,
         }
     }
-
     /// Feed the take recorder from this processor. Its journal's frame 0 is
     /// the engine's frame 0, so give it a feed spawned for this engine
     /// before the first block.
@@ -147,6 +150,18 @@ impl LiveProcessor {
         self.started
     }
 
+    /// The input stream is about to start again (the device was reopened),
+    /// with or without an input. Call off the audio thread, while the stream
+    /// is stopped: stale frames are dropped, the input primes afresh and the
+    /// round trip is measured again once it runs.
+    pub fn restart_input(&mut self, has_input: bool) {
+        let stale = self.ends.input.clear();
+        self.latency.skipped(stale);
+        self.input_sync.restart();
+        self.has_input = has_input;
+        self.latency.restart();
+    }
+
     /// The wrapper around `Engine::process`: fill an interleaved output
     /// buffer of `channels` channels. `output_latency` is the host's
     /// callback-to-speaker delay, when it reports one.
@@ -159,16 +174,13 @@ impl LiveProcessor {
         let began = Instant::now();
         let channels = channels.max(1);
         let frames = data.len() / channels;
-        if let Some(latency) = output_latency {
-            let frames = (latency.as_secs_f64() * self.sample_rate).round() as u32;
-            self.stats().output_latency_frames.store(frames, Ordering::Relaxed);
-        }
         let block_start = self.previous_block_start.replace(began).unwrap_or(began);
+        let plays_at = began + output_latency.unwrap_or_default();
         let mut done = 0;
         while done < frames {
             let n = (frames - done).min(self.left.len());
-            let chunk_start = block_start + Duration::from_secs_f64(done as f64 / self.sample_rate);
-            self.render_chunk(n, chunk_start);
+            let offset = Duration::from_secs_f64(done as f64 / self.sample_rate);
+            self.render_chunk(n, block_start + offset, plays_at + offset);
             let out = &mut data[done * channels..(done + n) * channels];
             for (i, frame) in out.chunks_exact_mut(channels).enumerate() {
                 let (l, r) = (self.left[i], self.right[i]);
@@ -194,17 +206,25 @@ impl LiveProcessor {
         }
     }
 
-    fn render_chunk(&mut self, n: usize, previous_block_start: Instant) {
-        if !self.started && !self.try_start(n) {
-            self.left[..n].fill(0.0);
-            self.right[..n].fill(0.0);
-            return;
+    /// One piece of a callback: `previous_block_start` places the commands
+    /// that arrived, `plays_at` is when its first frame will be heard.
+    fn render_chunk(&mut self, n: usize, previous_block_start: Instant, plays_at: Instant) {
+        if !self.started {
+            self.take_input(n, plays_at);
+            if !self.try_start(n) {
+                self.left[..n].fill(0.0);
+                self.right[..n].fill(0.0);
+                return;
+            }
         }
-        if self.ends.swap_engine(&mut self.engine) {
-            let latency = self.stats.record_latency_frames.load(Ordering::Relaxed);
-            self.engine.set_record_latency(latency);
+        // A latency change goes first, at the block's first frame.
+        let reserved = usize::from(self.latency.has_pending());
+        let mut count = reserved
+            + self.ends.pop_commands(&mut self.timed[reserved..], previous_block_start, self.sample_rate, n);
+        if let Some(frames) = self.latency.take_pending() {
+            self.timed[0] = TimedCommand { offset: 0, command: Command::RecordLatency { frames } };
+            self.publish_latency(frames);
         }
-        let mut count = self.ends.pop_commands(&mut self.timed, previous_block_start, self.sample_rate, n);
         while count < self.timed.len() && self.next_event < self.score.len() {
             let (at, command) = self.score[self.next_event];
             if at >= self.frames + n as u64 {
@@ -221,8 +241,9 @@ impl LiveProcessor {
             count += 1;
             self.next_event += 1;
         }
-        if self.has_input {
-            self.input_sync.read(&mut self.ends.input, &mut self.input[..n], &self.stats);
+        if self.started && self.frames > 0 {
+            // The block that started the engine took its input already.
+            self.take_input(n, plays_at);
         }
         if let Some(feed) = self.take.as_mut() {
             // The exact frame each command is applied at (offsets are
@@ -251,29 +272,33 @@ impl LiveProcessor {
         }
     }
 
-    /// Start once the input ring holds its target (or there is no input,
-    /// or it has not come within `INPUT_WAIT_S`), and latch the latency
-    /// compensation then, so it never moves under a recording.
-    fn try_start(&mut self, n: usize) -> bool {
+    /// Read this block's input into `self.input` and follow the round trip.
+    fn take_input(&mut self, n: usize, plays_at: Instant) {
+        if !self.has_input {
+            return;
+        }
+        let first = self.latency.next_frame();
+        let read = self.input_sync.read(&mut self.ends.input, &mut self.input[..n], &self.stats);
+        self.latency.after_read(read, first, plays_at, &mut self.ends.input_stamps, self.sample_rate);
+    }
+
+    fn publish_latency(&self, frames: u32) {
         let stats = &self.stats;
-        let primed = self.ends.input_available() >= self.input_sync.target().max(n);
+        stats.record_latency_frames.store(frames, Ordering::Relaxed);
+        stats.latency_source.store(self.latency.source().to_u8(), Ordering::Relaxed);
+        if let Some(spread) = self.latency.spread() {
+            stats.latency_spread_frames.store(spread.round() as u32, Ordering::Relaxed);
+        }
+        LiveStats::add(&stats.latency_changes, 1);
+    }
+
+    /// Start once the input has primed and the round trip is measured (or
+    /// there is no input, or it has not come within `INPUT_WAIT_S`); the
+    /// first block carries the latency as its first command.
+    fn try_start(&mut self, n: usize) -> bool {
         self.waited_frames += n as u64;
         let gave_up = self.waited_frames as f64 > INPUT_WAIT_S * self.sample_rate;
-        if self.has_input && !primed && !gave_up {
-            return false;
-        }
-        let latency = self.fixed_latency.unwrap_or_else(|| {
-            let output = stats.output_latency_frames.load(Ordering::Relaxed);
-            match stats.input_latency_frames.load(Ordering::Relaxed) {
-                u32::MAX if !primed => output,
-                // No report from the input: assume it mirrors the output.
-                u32::MAX => 2 * output + self.ends.input_available() as u32,
-                input => output + input + self.ends.input_available() as u32,
-            }
-        });
-        self.engine.set_record_latency(latency);
-        stats.record_latency_frames.store(latency, Ordering::Relaxed);
-        self.started = true;
-        true
+        self.started = self.latency.ready_to_start(self.has_input, gave_up);
+        self.started
     }
 }

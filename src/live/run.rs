@@ -9,9 +9,7 @@ use std::time::Instant;
 
 use super::flush::AutosaveJob;
 use super::session::LiveOptions;
-use crate::bridge::{
-    Bridge, CommandSender, EngineLoader, InputWriter, LiveStats, QueueSizes, SnapshotReceiver,
-};
+use crate::bridge::{Bridge, CommandSender, InputWriter, LiveStats, QueueSizes, SnapshotReceiver};
 use crate::engine::{Command, Engine};
 use crate::events::EventList;
 use crate::io::midi::{MidiInputConfig, MidiInputs, PortSelection, DEFAULT_POLL};
@@ -36,6 +34,8 @@ pub(super) struct Plan {
     /// when recovery was not asked for, a note that one exists.
     pub(super) recovery: Option<crate::session::Recovery>,
     pub(super) notes: Vec<String>,
+    /// `--latency-ms` in frames at the run's sample rate.
+    pub(super) fixed_latency: Option<u32>,
 }
 
 /// Everything built for one engine.
@@ -45,7 +45,6 @@ pub(super) struct Run {
     pub(super) input: Arc<Handoff<InputWriter>>,
     pub(super) screen: CommandSender,
     pub(super) snapshots: SnapshotReceiver,
-    pub(super) loader: EngineLoader,
     pub(super) stats: Arc<LiveStats>,
     pub(super) take: Option<TakeHandle>,
     /// A start (true) or stop the writer has not reported yet, and when.
@@ -115,7 +114,20 @@ pub(super) fn make_plan(
         score = events.frames(sample_rate as f64).collect();
         score.sort_by_key(|&(at, _)| at);
     }
-    Ok(Plan { patch_path: patch_path.to_path_buf(), patch, bindings: map.bindings, score, recovery, notes })
+    let fixed_latency = options
+        .audio
+        .latency_ms
+        .map(|ms| crate::render::Latency::Milliseconds(ms).frames(sample_rate))
+        .transpose()?;
+    Ok(Plan {
+        patch_path: patch_path.to_path_buf(),
+        patch,
+        bindings: map.bindings,
+        score,
+        recovery,
+        notes,
+        fixed_latency,
+    })
 }
 
 /// Build the engine, queues, recorder, copier and MIDI for a plan. Nothing
@@ -151,10 +163,9 @@ pub(super) fn build_run(
         }
     }
     let tracks = engine.track_count();
-    let Bridge { screen, midi: midi_sender, snapshots, input, loader, audio, stats, .. } =
+    let Bridge { screen, midi: midi_sender, snapshots, input, audio, stats, .. } =
         Bridge::new(QueueSizes::default());
-    let fixed_latency =
-        options.audio.latency_ms.map(|ms| (ms.max(0.0) / 1000.0 * rate as f64).round() as u32);
+    let fixed_latency = plan.fixed_latency;
     let score = std::mem::take(&mut plan.score);
     let mut processor =
         LiveProcessor::new(engine, audio, score, settings.block, settings.has_input, fixed_latency);
@@ -218,7 +229,6 @@ pub(super) fn build_run(
         input: Arc::new(Handoff::new(Box::new(input))),
         screen,
         snapshots,
-        loader,
         stats,
         take,
         take_request: None,

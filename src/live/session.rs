@@ -171,7 +171,6 @@ impl LiveSession {
     /// survive), freeing returned engines, saving learned bindings,
     /// autosaving when due, take status. Lines for the performer go to `say`.
     pub fn tick(&mut self, say: &mut dyn FnMut(&str)) {
-        drop(self.run.loader.collect());
         self.watch_device(say);
         self.save_learned(say);
         self.autosave_when_due(say);
@@ -218,7 +217,13 @@ impl LiveSession {
             (_, Some(at)) if at.elapsed().as_secs_f64() >= RETRY_S => {
                 self.failed_at = Some(Instant::now());
                 let (processor, input) = (self.run.processor.clone(), self.run.input.clone());
-                if self.backend.reopen().and_then(|_| self.backend.start(processor, input)).is_ok() {
+                let reopened = self.backend.reopen().and_then(|_| {
+                    // The input may come back, or not: it primes and is measured afresh.
+                    let has_input = self.backend.settings().has_input;
+                    processor.with(|p| p.restart_input(has_input));
+                    self.backend.start(processor, input)
+                });
+                if reopened.is_ok() {
                     self.failed_at = None;
                     self.device_problem = None;
                     say("ferrotape: audio is back");
@@ -500,7 +505,6 @@ impl LiveSession {
         if let Some(saving) = run.saving.take() {
             let _ = saving.join();
         }
-        drop(run.loader.collect());
         faults
     }
 }

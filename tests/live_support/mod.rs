@@ -21,6 +21,20 @@ impl JackServer {
     /// Start one, or `None` (with a printed reason) when jackd is not
     /// installed. Under CI (`CI=true`) a missing jackd fails the test.
     pub fn start(tag: &str) -> Option<JackServer> {
+        JackServer::start_with_period(tag, 256)
+    }
+
+    /// The same with `period` frames per JACK cycle.
+    pub fn start_with_period(tag: &str, period: u32) -> Option<JackServer> {
+        JackServer::start_with(tag, period, false)
+    }
+
+    /// With `synchronous`, the server waits for every client to finish its
+    /// cycle before starting the next (`jackd --sync`): on a machine without
+    /// real-time scheduling, a busy moment then slows the cycle down instead
+    /// of making a client miss it, which is what real-time priority gives a
+    /// real rig.
+    pub fn start_with(tag: &str, period: u32, synchronous: bool) -> Option<JackServer> {
         if Command::new("jackd")
             .arg("--version")
             .stdout(Stdio::null())
@@ -37,7 +51,9 @@ impl JackServer {
         }
         let name = format!("ferrotape-test-{tag}-{}", std::process::id());
         let child = Command::new("jackd")
-            .args(["-n", &name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"])
+            .args(["-n", &name, "--no-realtime"])
+            .args(synchronous.then_some("--sync"))
+            .args(["-d", "dummy", "-r", "48000", "-p", &period.to_string()])
             .envs(jack_env(&name))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -82,6 +98,9 @@ impl Drop for JackServer {
         let _ = self.child.wait();
     }
 }
+
+#[cfg(feature = "jack")]
+pub mod rig;
 
 /// What a client needs to reach a private server and nothing else.
 pub fn jack_env(name: &str) -> Vec<(String, String)> {

@@ -58,7 +58,13 @@ pub(super) struct RecordHead {
 impl RecordHead {
     /// A head `delay` frames behind a play head at `play_pos` that has been
     /// running at `speed` cells per sample. Allocates; call off the audio thread.
-    pub(super) fn new(delay: usize, play_pos: f64, speed: f64, len: f64, saturator_cells: usize) -> RecordHead {
+    pub(super) fn new(
+        delay: usize,
+        play_pos: f64,
+        speed: f64,
+        len: f64,
+        saturator_cells: usize,
+    ) -> RecordHead {
         let mut head = RecordHead {
             pos: 0.0,
             velocities: vec![0.0; HISTORY].into_boxed_slice(),
@@ -111,11 +117,7 @@ impl RecordHead {
     pub(super) fn advance(&mut self, velocity: f64) -> f64 {
         self.velocities[(self.tail + self.queued) & HISTORY_MASK] = velocity;
         self.queued += 1;
-        let replay = if self.queued > self.delay + 1 {
-            2
-        } else {
-            usize::from(self.queued > self.delay)
-        };
+        let replay = if self.queued > self.delay + 1 { 2 } else { usize::from(self.queued > self.delay) };
         let mut step = 0.0;
         for _ in 0..replay {
             step += self.velocities[self.tail];
@@ -152,7 +154,15 @@ impl Track {
     /// Move the record head by `step` cells (from [`RecordHead::advance`])
     /// and write what it crosses; `write` is false when nothing would change.
     #[inline]
-    pub(super) fn run_record_head(&mut self, step: f64, write: bool, engage: f32, feedback: f32, keep: f32, age: f32) {
+    pub(super) fn run_record_head(
+        &mut self,
+        step: f64,
+        write: bool,
+        engage: f32,
+        feedback: f32,
+        keep: f32,
+        age: f32,
+    ) {
         let r0 = self.record.pos;
         let first_take = self.length_unset() && self.mode == HeadMode::Record;
         // A free track's first take starts at cell 0 and only grows forward.

@@ -1,0 +1,426 @@
+//! The round trip the record heads compensate: from the moment a frame the
+//! engine rendered is heard to the moment the input played against it
+//! reaches the engine, in frames.
+//!
+//! Measured from the streams' own timestamps: each input callback says when
+//! its first frame was captured (the host's capture time), each output
+//! callback when its first frame will be played (the host's playback time,
+//! which on JACK includes the connected ports' latencies). Both are turned
+//! into the one monotonic clock every thread shares (`Instant`). For the
+//! first input frame the engine takes in a block, the round trip is the
+//! time from its capture to the playback of the block's first output frame.
+//! [`LatencyMeter`] takes the median of [`MEASURED_BLOCKS`] such readings,
+//! so scheduling jitter of either callback averages out.
+
+use std::time::{Duration, Instant};
+
+use ringbuf::traits::Consumer;
+use ringbuf::HeapCons;
+
+use super::input_sync::InputRead;
+use crate::engine::MAX_RECORD_LATENCY;
+
+/// Blocks of readings the meter takes before it settles on a figure.
+pub const MEASURED_BLOCKS: usize = 48;
+
+/// A new measurement replaces the figure in use only when it differs by
+/// more than this many frames, twice in a row (jitter of a frame or two
+/// never moves the record heads).
+pub const CHANGE_THRESHOLD_FRAMES: u32 = 2;
+
+/// Where the compensated figure comes from; shown on the screen, in `play`'s
+/// status lines and written into every take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LatencySource {
+    /// Not known yet (the input has not primed).
+    #[default]
+    Pending,
+    /// The streams' capture and playback timestamps (see the module docs).
+    Timestamps,
+    /// `--latency-ms` on the command line.
+    CommandLine,
+    /// No input stream: nothing is recorded from outside, 0 is used.
+    NoInput,
+}
+
+impl LatencySource {
+    pub const ALL: [LatencySource; 4] = [
+        LatencySource::Pending,
+        LatencySource::Timestamps,
+        LatencySource::CommandLine,
+        LatencySource::NoInput,
+    ];
+
+    /// How it is described to the performer.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LatencySource::Pending => "measuring",
+            LatencySource::Timestamps => "from stream timestamps",
+            LatencySource::CommandLine => "from --latency-ms",
+            LatencySource::NoInput => "no input",
+        }
+    }
+
+    /// The name written into `take.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LatencySource::Pending => "pending",
+            LatencySource::Timestamps => "stream-timestamps",
+            LatencySource::CommandLine => "command-line",
+            LatencySource::NoInput => "no-input",
+        }
+    }
+
+    pub fn to_u8(self) -> u8 {
+        LatencySource::ALL.iter().position(|&s| s == self).unwrap_or(0) as u8
+    }
+
+    pub fn from_u8(value: u8) -> LatencySource {
+        LatencySource::ALL.get(value as usize).copied().unwrap_or_default()
+    }
+}
+
+/// When one input callback's first frame was captured.
+#[derive(Clone, Copy, Debug)]
+pub struct CaptureStamp {
+    /// Index of that frame among every frame the input has delivered.
+    pub first_frame: u64,
+    /// When it was captured, on the shared monotonic clock.
+    pub captured_at: Instant,
+}
+
+impl CaptureStamp {
+    /// From an input callback running now whose host says its first frame
+    /// was captured `age` ago.
+    pub fn now(first_frame: u64, age: Option<Duration>) -> CaptureStamp {
+        let now = Instant::now();
+        CaptureStamp { first_frame, captured_at: age.and_then(|a| now.checked_sub(a)).unwrap_or(now) }
+    }
+}
+
+/// The capture time of any input frame, from the latest stamp at or before it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CaptureClock {
+    latest: Option<CaptureStamp>,
+}
+
+impl CaptureClock {
+    /// Take a stamp (stamps arrive in frame order).
+    pub fn note(&mut self, stamp: CaptureStamp) {
+        self.latest = Some(stamp);
+    }
+
+    /// Forget the stamps: the input restarted and counts frames from `0` again.
+    pub fn reset(&mut self) {
+        self.latest = None;
+    }
+
+    /// When input frame `frame` was captured, if a stamp covers it.
+    pub fn captured(&self, frame: u64, sample_rate: f64) -> Option<Instant> {
+        let stamp = self.latest?;
+        let after = frame.checked_sub(stamp.first_frame)?;
+        Some(stamp.captured_at + Duration::from_secs_f64(after as f64 / sample_rate))
+    }
+
+    /// The first frame of the latest stamp.
+    pub fn latest_frame(&self) -> Option<u64> {
+        self.latest.map(|s| s.first_frame)
+    }
+}
+
+/// Readings of the round trip, block by block; their median once there are
+/// enough. Fixed-size: never allocates.
+#[derive(Clone, Debug)]
+pub struct LatencyMeter {
+    readings: [f64; MEASURED_BLOCKS],
+    count: usize,
+}
+
+impl Default for LatencyMeter {
+    fn default() -> Self {
+        LatencyMeter { readings: [0.0; MEASURED_BLOCKS], count: 0 }
+    }
+}
+
+impl LatencyMeter {
+    /// Start again (the streams restarted).
+    pub fn reset(&mut self) {
+        self.count = 0;
+    }
+
+    /// One block's reading: its first output frame plays at `played_at`,
+    /// the first input frame it took in was captured at `captured_at`.
+    pub fn add(&mut self, played_at: Instant, captured_at: Instant, sample_rate: f64) {
+        if self.count >= MEASURED_BLOCKS {
+            return;
+        }
+        let frames = match played_at.checked_duration_since(captured_at) {
+            Some(d) => d.as_secs_f64() * sample_rate,
+            // A host whose timestamps put playback before capture: no round trip.
+            None => -(captured_at.duration_since(played_at).as_secs_f64() * sample_rate),
+        };
+        self.readings[self.count] = frames;
+        self.count += 1;
+    }
+
+    /// Whether enough readings are in.
+    pub fn is_done(&self) -> bool {
+        self.count >= MEASURED_BLOCKS
+    }
+
+    /// The median reading in whole frames (never negative), once done.
+    pub fn median(&mut self) -> Option<u32> {
+        if !self.is_done() {
+            return None;
+        }
+        let readings = &mut self.readings[..self.count];
+        // Insertion sort: 48 values, no allocation.
+        for i in 1..readings.len() {
+            let mut j = i;
+            while j > 0 && readings[j - 1] > readings[j] {
+                readings.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        let middle = readings[readings.len() / 2];
+        Some(middle.round().max(0.0) as u32)
+    }
+
+    /// The spread of the readings (largest minus smallest), frames, once done.
+    pub fn spread(&self) -> Option<f64> {
+        self.is_done().then(|| {
+            let readings = &self.readings[..self.count];
+            let max = readings.iter().copied().fold(f64::MIN, f64::max);
+            let min = readings.iter().copied().fold(f64::MAX, f64::min);
+            max - min
+        })
+    }
+}
+
+/// The round trip the processor compensates, followed block by block: the
+/// first measurement once the input runs, a new one whenever the measured
+/// figure moves (a port reconnected, a device reopened), the exact change
+/// whenever the input stream skips or repeats frames. Lives on the audio
+/// thread; never allocates.
+pub struct LatencyTracker {
+    /// `--latency-ms`, in frames: the round trip when the input starts.
+    fixed: Option<u32>,
+    /// With `fixed`: how far it is from the first measurement, frames. Later
+    /// measurements (after an underrun, a reopen) keep this correction, so
+    /// the round trip follows what changed inside ferrotape and the host
+    /// while the figure given for the converters stays.
+    correction: Option<i64>,
+    /// The input restarted: the next measurement is taken without waiting
+    /// for a second one to confirm it.
+    fresh: bool,
+    meter: LatencyMeter,
+    clock: CaptureClock,
+    /// The next capture stamp, not yet reached by the frames taken in.
+    next_stamp: Option<CaptureStamp>,
+    /// Input frames taken off the ring so far (the index of the next one).
+    consumed: u64,
+    /// A measurement that differed from the figure in use, waiting to be confirmed.
+    candidate: Option<u32>,
+    /// The figure the engine uses, once it has one.
+    compensated: Option<u32>,
+    /// A change for the engine, to send as a command at the next block start.
+    pending: Option<u32>,
+    /// Where `compensated` comes from.
+    source: LatencySource,
+    /// Spread of the last measurement, frames.
+    spread: Option<f64>,
+}
+
+impl LatencyTracker {
+    pub fn new(fixed: Option<u32>) -> LatencyTracker {
+        LatencyTracker {
+            fixed: fixed.map(|f| f.min(MAX_RECORD_LATENCY)),
+            correction: None,
+            fresh: true,
+            meter: LatencyMeter::default(),
+            clock: CaptureClock::default(),
+            next_stamp: None,
+            consumed: 0,
+            candidate: None,
+            compensated: None,
+            pending: None,
+            source: LatencySource::Pending,
+            spread: None,
+        }
+    }
+
+    /// Index of the next input frame to be taken in.
+    pub fn next_frame(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Frames were dropped from the input ring without being read.
+    pub fn skipped(&mut self, frames: usize) {
+        self.consumed += frames as u64;
+    }
+
+    /// The input restarts: measure afresh.
+    pub fn restart(&mut self) {
+        self.meter.reset();
+        self.candidate = None;
+        self.fresh = true;
+    }
+
+    /// A block took its input: `read` says what happened to the stream,
+    /// `first` is the index of the first frame it took, `plays_at` when the
+    /// block's first output frame will be heard.
+    pub fn after_read(
+        &mut self,
+        read: InputRead,
+        first: u64,
+        plays_at: Instant,
+        stamps: &mut HeapCons<CaptureStamp>,
+        sample_rate: f64,
+    ) {
+        self.consumed += read.consumed as u64;
+        let first = first + read.dropped_first as u64;
+        // Move the capture clock up to the first frame taken in.
+        loop {
+            if self.next_stamp.is_none() {
+                self.next_stamp = stamps.try_pop();
+            }
+            match self.next_stamp {
+                Some(stamp) if stamp.first_frame <= first => {
+                    self.clock.note(stamp);
+                    self.next_stamp = None;
+                }
+                _ => break,
+            }
+        }
+        if read.restarted {
+            self.restart();
+        } else if read.delay_change != 0 {
+            // The input now arrives that much later (or earlier): so does
+            // everything the performer plays. Readings across the jump are void.
+            if let Some(current) = self.pending.or(self.compensated) {
+                let changed = i64::from(current) + i64::from(read.delay_change);
+                self.pending = Some(changed.clamp(0, MAX_RECORD_LATENCY.into()) as u32);
+            }
+            self.meter.reset();
+        } else if read.live {
+            if let Some(captured) = self.clock.captured(first, sample_rate) {
+                self.meter.add(plays_at, captured, sample_rate);
+            }
+            if let Some(measured) = self.meter.median() {
+                self.spread = self.meter.spread();
+                self.meter.reset();
+                self.settle(measured.min(MAX_RECORD_LATENCY));
+            }
+        }
+    }
+
+    /// Take a finished measurement: the first one after a start at once,
+    /// later ones when they differ from the figure in use and agree with
+    /// each other. With a given figure, measurements only carry its changes.
+    fn settle(&mut self, measured: u32) {
+        let wanted = match (self.fixed, self.correction) {
+            (Some(fixed), None) => {
+                self.correction = Some(i64::from(fixed) - i64::from(measured));
+                self.fresh = false;
+                return;
+            }
+            (Some(_), Some(correction)) => {
+                (i64::from(measured) + correction).clamp(0, MAX_RECORD_LATENCY.into()) as u32
+            }
+            (None, _) => {
+                self.source = LatencySource::Timestamps;
+                measured
+            }
+        };
+        let current = self.pending.or(self.compensated);
+        let differs = |a: u32, b: u32| a.abs_diff(b) > CHANGE_THRESHOLD_FRAMES;
+        match current {
+            None => self.pending = Some(wanted),
+            Some(current) if differs(wanted, current) => match self.candidate {
+                _ if self.fresh => self.pending = Some(wanted),
+                Some(candidate) if !differs(candidate, wanted) => {
+                    self.pending = Some(wanted);
+                    self.candidate = None;
+                }
+                _ => self.candidate = Some(wanted),
+            },
+            Some(_) => self.candidate = None,
+        }
+        self.fresh = false;
+    }
+
+    /// The engine is about to start: whether the round trip is known well
+    /// enough (`gave_up`: the input never came; start anyway). Sets the
+    /// figure the first block sends.
+    pub fn ready_to_start(&mut self, has_input: bool, gave_up: bool) -> bool {
+        if let Some(fixed) = self.fixed {
+            self.pending = Some(fixed);
+            self.source = LatencySource::CommandLine;
+        } else if !has_input {
+            self.pending = Some(0);
+            self.source = LatencySource::NoInput;
+        } else if self.pending.is_none() {
+            if !gave_up {
+                return false;
+            }
+            // No input yet: start uncompensated; the heads glide to the
+            // figure once the input runs and is measured.
+            self.pending = Some(0);
+            self.source = LatencySource::Pending;
+        }
+        true
+    }
+
+    /// The change to send to the engine now, if any; it is in use from then on.
+    pub fn take_pending(&mut self) -> Option<u32> {
+        let frames = self.pending.take()?;
+        self.compensated = Some(frames);
+        Some(frames)
+    }
+
+    /// Whether a change is waiting to be sent.
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    pub fn source(&self) -> LatencySource {
+        self.source
+    }
+
+    /// Spread of the last measurement, frames.
+    pub fn spread(&self) -> Option<f64> {
+        self.spread
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_ignores_a_late_callback() {
+        let mut meter = LatencyMeter::default();
+        let base = Instant::now();
+        for i in 0..MEASURED_BLOCKS {
+            // 1000 frames at 48 kHz, one reading 300 frames late.
+            let extra = if i == 7 { 300.0 } else { 0.0 };
+            let played = base + Duration::from_secs_f64((1000.0 + extra) / 48_000.0);
+            meter.add(played, base, 48_000.0);
+        }
+        assert_eq!(meter.median(), Some(1000));
+        assert!(meter.spread().unwrap() > 299.0);
+    }
+
+    #[test]
+    fn capture_times_follow_the_frames_after_a_stamp() {
+        let mut clock = CaptureClock::default();
+        let base = Instant::now();
+        clock.note(CaptureStamp { first_frame: 480, captured_at: base });
+        assert_eq!(clock.captured(479, 48_000.0), None);
+        let later = clock.captured(960, 48_000.0).unwrap();
+        assert_eq!(later.duration_since(base), Duration::from_millis(10));
+        for source in LatencySource::ALL {
+            assert_eq!(LatencySource::from_u8(source.to_u8()), source);
+        }
+    }
+}
