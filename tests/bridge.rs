@@ -80,9 +80,9 @@ fn the_callback_wrapper_matches_the_offline_render_without_allocating() {
     let mut out = vec![0.0f32; 512];
     let mut left = Vec::with_capacity(at(seconds) as usize + 4096);
     let mut fed = 0;
-    // The input ring is primed with its target (4 blocks) before audio starts.
-    bridge.input.write(&input[..1024]);
-    fed += 1024;
+    // The input ring reaches its target (4 blocks) as the first block starts.
+    bridge.input.write(&input[..768]);
+    fed += 768;
     while left.len() < at(seconds) as usize {
         bridge.input.write(&input[fed..fed + 256]);
         fed += 256;
@@ -123,8 +123,8 @@ fn the_callback_feeds_takes_and_tape_copies_without_allocating() {
         .with_take(feed)
         .with_copier(copier);
     let input = sine(330.0, 0.4, SRF, at(1.0) as usize + 4096);
-    bridge.input.write(&input[..1024]);
-    let mut fed = 1024;
+    bridge.input.write(&input[..768]);
+    let mut fed = 768;
     let mut out = vec![0.0f32; 512];
     take.start();
     let mut requested = false;
