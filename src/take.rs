@@ -18,6 +18,7 @@
 
 pub mod demo;
 pub mod folder;
+pub mod segment;
 mod stream;
 mod writer;
 
@@ -135,6 +136,10 @@ pub struct TakeConfig {
     pub queue_seconds: f64,
     /// Seconds between header rewrites of the WAV files (crash safety).
     pub flush_interval: Duration,
+    /// Frames per WAV segment of every stream (take files and the journal's
+    /// input): a longer stream goes on in `mix.002.wav` and so on. The
+    /// default is the most a stereo float WAV can hold; tests set it small.
+    pub segment_frames: u64,
 }
 
 impl TakeConfig {
@@ -147,6 +152,7 @@ impl TakeConfig {
             start_tapes: Vec::new(),
             queue_seconds: DEFAULT_QUEUE_SECONDS,
             flush_interval: Duration::from_millis(500),
+            segment_frames: segment::DEFAULT_SEGMENT_FRAMES,
         }
     }
 }

@@ -12,7 +12,8 @@ use ringbuf::traits::{Consumer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
 use super::folder::{self, TakeInfo};
-use super::stream::{EventLog, StreamWav};
+use super::segment::SegmentedWav;
+use super::stream::EventLog;
 use super::{Block, Note, Shared, TakeConfig, TakeStatus, FIXED_CHANNELS};
 use crate::engine::Command;
 
@@ -23,7 +24,7 @@ const IDLE: Duration = Duration::from_millis(5);
 /// Everything since the engine was built: what a take is re-rendered from.
 struct Journal {
     dir: PathBuf,
-    input: Option<StreamWav>,
+    input: Option<SegmentedWav>,
     events: Option<EventLog>,
 }
 
@@ -35,9 +36,9 @@ struct TakeFiles {
     start: u64,
     /// Engine frame the take ends before, once known.
     stop: Option<u64>,
-    mix: Option<StreamWav>,
-    input: Option<StreamWav>,
-    stems: Vec<Option<StreamWav>>,
+    mix: Option<SegmentedWav>,
+    input: Option<SegmentedWav>,
+    stems: Vec<Option<SegmentedWav>>,
     events: Option<EventLog>,
     /// Frames written to the mix (the take's length so far).
     frames: u64,
@@ -129,7 +130,12 @@ impl Writer {
                 return None;
             }
         };
-        let input = StreamWav::create(&dir.join("input.wav"), 1, self.config.sample_rate);
+        let input = SegmentedWav::create(
+            &dir.join("input.wav"),
+            1,
+            self.config.sample_rate,
+            self.config.segment_frames,
+        );
         let events = EventLog::create(&dir.join("events.toml"), self.config.sample_rate, 0);
         let input = input.map_err(|e| self.report(e)).ok();
         let events = events.map_err(|e| self.report(e)).ok();
@@ -199,10 +205,12 @@ impl Writer {
             }
         };
         let (dir, info) = dir;
-        let rate = self.config.sample_rate;
+        let (rate, segment_frames) = (self.config.sample_rate, self.config.segment_frames);
         let mut errors = Vec::new();
         let mut open = |name: &str, channels: u16| {
-            StreamWav::create(&dir.join(name), channels, rate).map_err(|e| errors.push(e)).ok()
+            SegmentedWav::create(&dir.join(name), channels, rate, segment_frames)
+                .map_err(|e| errors.push(e))
+                .ok()
         };
         let mix = open("mix.wav", 2);
         let input = open("input.wav", 1);
@@ -338,7 +346,7 @@ impl Writer {
     fn flush_all(&mut self) {
         let mut errors = Vec::new();
         if let Some(journal) = self.journal.as_mut() {
-            write_or_drop(&mut journal.input, StreamWav::flush, &mut errors);
+            write_or_drop(&mut journal.input, SegmentedWav::flush, &mut errors);
             if let Some(log) = journal.events.as_mut() {
                 if let Err(e) = log.sync() {
                     errors.push(e);
@@ -346,10 +354,10 @@ impl Writer {
             }
         }
         for take in &mut self.takes {
-            write_or_drop(&mut take.mix, StreamWav::flush, &mut errors);
-            write_or_drop(&mut take.input, StreamWav::flush, &mut errors);
+            write_or_drop(&mut take.mix, SegmentedWav::flush, &mut errors);
+            write_or_drop(&mut take.input, SegmentedWav::flush, &mut errors);
             for stem in &mut take.stems {
-                write_or_drop(stem, StreamWav::flush, &mut errors);
+                write_or_drop(stem, SegmentedWav::flush, &mut errors);
             }
             if let Some(log) = take.events.as_mut() {
                 if let Err(e) = log.sync() {
@@ -404,8 +412,8 @@ impl TakeFiles {
 
 /// Run a file operation; on failure record the error and give the file up.
 fn write_or_drop(
-    file: &mut Option<StreamWav>,
-    op: impl FnOnce(&mut StreamWav) -> Result<(), String>,
+    file: &mut Option<SegmentedWav>,
+    op: impl FnOnce(&mut SegmentedWav) -> Result<(), String>,
     errors: &mut Vec<String>,
 ) {
     if let Some(wav) = file.as_mut() {
