@@ -185,6 +185,11 @@ impl SegmentedWav {
         Ok(())
     }
 
+    /// Whether writing `frames` more frames closes the current segment.
+    pub(crate) fn crosses_segment(&self, frames: u64) -> bool {
+        self.in_segment + frames > self.limit
+    }
+
     /// Frames the current segment still takes, after moving on to the next
     /// segment if this one is full.
     fn room(&mut self) -> Result<usize, String> {

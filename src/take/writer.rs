@@ -244,15 +244,29 @@ impl Writer {
             return;
         }
         let mut errors = Vec::new();
-        if first > self.next_frame {
-            // Frames the callback could not hand over: silence keeps the
-            // files in time, but the journal can no longer replay exactly.
-            let gap = first - self.next_frame;
-            if let Some(journal) = self.journal.as_mut() {
+        // Frames the callback could not hand over before this block: silence
+        // keeps the files in time, but the journal can no longer replay exactly.
+        let gap_from = self.next_frame;
+        let gap = first.saturating_sub(gap_from);
+        // Part of the block may already be written (never, in practice:
+        // blocks arrive in order); skip it.
+        let skip = self.next_frame.saturating_sub(first) as usize;
+        let input = &block.channel(0)[skip..];
+        if let Some(journal) = self.journal.as_mut() {
+            if gap > 0 {
                 write_or_drop(&mut journal.input, |w| w.write_silence(gap), &mut errors);
             }
+            write_or_drop(&mut journal.input, |w| w.write(&[input]), &mut errors);
+            // A take file about to close a segment gets its final header now:
+            // the journal on disk must already reach that far, or a crash
+            // could leave a take longer than the journal it replays from.
+            if self.takes.iter().any(|t| t.crosses_segment(gap_from, end)) {
+                write_or_drop(&mut journal.input, SegmentedWav::flush, &mut errors);
+            }
+        }
+        if gap > 0 {
             for take in &mut self.takes {
-                let (lo, hi) = take.window(self.next_frame, first);
+                let (lo, hi) = take.window(gap_from, first);
                 if hi > lo {
                     take.info.exact = false;
                     let n = hi - lo;
@@ -267,13 +281,6 @@ impl Writer {
             if let Some(journal) = self.journal.as_ref() {
                 let _ = folder::mark_journal_inexact(&journal.dir);
             }
-        }
-        // Part of the block may already be written (never, in practice:
-        // blocks arrive in order); skip it.
-        let skip = self.next_frame.saturating_sub(first) as usize;
-        let input = &block.channel(0)[skip..];
-        if let Some(journal) = self.journal.as_mut() {
-            write_or_drop(&mut journal.input, |w| w.write(&[input]), &mut errors);
         }
         let from = first + skip as u64;
         for take in &mut self.takes {
@@ -320,6 +327,10 @@ impl Writer {
 
     fn close_take(&mut self, mut take: TakeFiles) {
         let mut errors = Vec::new();
+        // The journal on disk first, so that it always covers a closed take.
+        if let Some(journal) = self.journal.as_mut() {
+            write_or_drop(&mut journal.input, SegmentedWav::flush, &mut errors);
+        }
         for wav in [take.mix.take(), take.input.take()].into_iter().chain(take.stems.drain(..)).flatten() {
             if let Err(e) = wav.close() {
                 errors.push(e);
@@ -407,6 +418,14 @@ impl TakeFiles {
         let lo = from.max(self.start);
         let hi = self.stop.map_or(to, |s| to.min(s));
         (lo, hi.max(lo))
+    }
+
+    /// Whether writing engine frames `from..to` closes a segment of one of
+    /// the take's files.
+    fn crosses_segment(&self, from: u64, to: u64) -> bool {
+        let (lo, hi) = self.window(from, to);
+        let files = [&self.mix, &self.input].into_iter().chain(&self.stems);
+        hi > lo && files.flatten().any(|w| w.crosses_segment(hi - lo))
     }
 }
 
