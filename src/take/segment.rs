@@ -72,7 +72,12 @@ pub fn stream_frames(first: &Path) -> Result<u64, String> {
     if paths.is_empty() {
         return Err(format!("cannot read {}: no such file", first.display()));
     }
-    paths.iter().map(|p| open(p).map(|r| u64::from(r.duration()))).sum()
+    paths.iter().map(|p| if is_empty(p) { Ok(0) } else { open(p).map(|r| u64::from(r.duration())) }).sum()
+}
+
+/// A file created the instant before a crash, before its header: no frames.
+fn is_empty(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() == 0)
 }
 
 fn open(path: &Path) -> Result<WavReader<BufReader<File>>, String> {
@@ -307,7 +312,7 @@ impl SegmentReader {
     /// Open the next segment; false when there is none.
     fn next_segment(&mut self) -> Result<bool, String> {
         let path = segment_path(&self.first, self.index + 1);
-        if !path.is_file() {
+        if !path.is_file() || (self.index > 0 && is_empty(&path)) {
             self.reader = None;
             return Ok(false);
         }
