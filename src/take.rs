@@ -18,6 +18,7 @@
 
 pub mod demo;
 pub mod folder;
+pub mod journal;
 pub mod segment;
 mod stream;
 mod writer;
@@ -115,8 +116,12 @@ pub struct TakeStatus {
     pub dropped_events: u64,
     /// The last disk problem, worded for the performer; the performance goes on.
     pub last_error: Option<String>,
-    /// The session journal's folder, when it could be created.
+    /// The session journal's folder, while it exists (a journal no take
+    /// was made from is removed when the writer ends).
     pub journal: Option<PathBuf>,
+    /// Journals beside this one that no take needed, removed when the
+    /// writer started; `None` until that is done.
+    pub old_journals_removed: Option<usize>,
 }
 
 /// Everything the writer needs to know about the session it records.

@@ -143,6 +143,8 @@ fn a_stalled_writer_drops_blocks_and_never_blocks_the_feed() {
     let mut config = TakeConfig::new(root.clone(), patch, RATE, engine.track_count());
     config.queue_seconds = 0.05;
     let (mut feed, handle) = spawn(config).expect("spawn");
+    // A take, so that the journal is kept when the writer ends.
+    handle.start();
     // Push ten seconds of audio in a tight loop: far faster than real time.
     let silence = vec![0.0f32; 512];
     for k in 0..(10 * RATE as u64 / 512) {

@@ -86,17 +86,6 @@ pub(crate) fn write_info(dir: &Path, info: &TakeInfo) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// Create the journal folder with the patch and the starting tapes.
-pub(crate) fn create_journal(config: &TakeConfig) -> Result<PathBuf, String> {
-    let parent = config.root.join(".journal");
-    std::fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    let now = SystemTime::now();
-    let stamp = format!("{}-{}", timestamp(now), seconds_of_minute(now));
-    let dir = unique_dir(&parent, &format!("{stamp}_{}", safe_name(&config.patch.name)))?;
-    save_start_state(&dir, config)?;
-    Ok(dir)
-}
-
 /// Create a take folder: patch, starting tapes and a first `take.toml`.
 pub(crate) fn create_take(
     config: &TakeConfig,
@@ -134,7 +123,7 @@ pub(crate) fn mark_journal_inexact(journal: &Path) -> std::io::Result<()> {
 
 /// The patch (with the engine's sample rate written in) and the tapes the
 /// engine started with.
-fn save_start_state(dir: &Path, config: &TakeConfig) -> Result<(), String> {
+pub(super) fn save_start_state(dir: &Path, config: &TakeConfig) -> Result<(), String> {
     let mut patch = config.patch.clone();
     patch.sample_rate = Some(config.sample_rate);
     patch.save(&dir.join("patch.toml")).map_err(|e| e.to_string())?;
@@ -149,7 +138,7 @@ fn save_start_state(dir: &Path, config: &TakeConfig) -> Result<(), String> {
 }
 
 /// A new folder `parent/name`, or `name-2`, `name-3`… if it exists.
-fn unique_dir(parent: &Path, name: &str) -> Result<PathBuf, String> {
+pub(super) fn unique_dir(parent: &Path, name: &str) -> Result<PathBuf, String> {
     for n in 1..1000 {
         let dir = if n == 1 { parent.join(name) } else { parent.join(format!("{name}-{n}")) };
         match std::fs::create_dir(&dir) {
@@ -162,7 +151,7 @@ fn unique_dir(parent: &Path, name: &str) -> Result<PathBuf, String> {
 }
 
 /// A patch name usable in a folder name: letters, digits, `-` and `_`.
-fn safe_name(name: &str) -> String {
+pub(super) fn safe_name(name: &str) -> String {
     let cleaned: String = name
         .chars()
         .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
@@ -183,7 +172,7 @@ pub fn timestamp(time: SystemTime) -> String {
     format!("{y:04}-{m:02}-{d:02}_{:02}{:02}", minute_of_day / 60, minute_of_day % 60)
 }
 
-fn seconds_of_minute(time: SystemTime) -> String {
+pub(super) fn seconds_of_minute(time: SystemTime) -> String {
     let secs = time.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     format!("{:02}", secs % 60)
 }

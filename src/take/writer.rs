@@ -12,6 +12,7 @@ use ringbuf::traits::{Consumer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
 use super::folder::{self, TakeInfo};
+use super::journal::{self, JournalLock};
 use super::segment::SegmentedWav;
 use super::stream::EventLog;
 use super::{Block, Note, Shared, TakeConfig, TakeStatus, FIXED_CHANNELS};
@@ -26,6 +27,8 @@ struct Journal {
     dir: PathBuf,
     input: Option<SegmentedWav>,
     events: Option<EventLog>,
+    /// Held while this writer lives: tells other writers the journal is in use.
+    lock: JournalLock,
 }
 
 /// One take's files; `None` once a file has failed.
@@ -55,6 +58,8 @@ pub(crate) struct Writer {
     /// Next engine frame the files expect; earlier frames are already written.
     next_frame: u64,
     last_flush: Instant,
+    /// Take folders created (each names the journal, which must then stay).
+    takes_made: usize,
 }
 
 impl Writer {
@@ -75,6 +80,7 @@ impl Writer {
             takes: Vec::new(),
             next_frame: 0,
             last_flush: Instant::now(),
+            takes_made: 0,
         }
     }
 
@@ -122,14 +128,15 @@ impl Writer {
     }
 
     fn open_journal(&mut self) -> Option<Journal> {
-        let made = folder::create_journal(&self.config);
-        let dir = match made {
-            Ok(dir) => dir,
+        let made = journal::create_journal(&self.config);
+        let (dir, lock) = match made {
+            Ok(made) => made,
             Err(e) => {
                 self.report(e);
                 return None;
             }
         };
+        self.remove_unused_journals(&dir);
         let input = SegmentedWav::create(
             &dir.join("input.wav"),
             1,
@@ -140,7 +147,29 @@ impl Writer {
         let input = input.map_err(|e| self.report(e)).ok();
         let events = events.map_err(|e| self.report(e)).ok();
         self.update_status(|s| s.journal = Some(dir.clone()));
-        Some(Journal { dir, input, events })
+        Some(Journal { dir, input, events, lock })
+    }
+
+    /// Remove, on a thread of its own (deleting gigabytes can take a while
+    /// and the queues must keep draining), the journals beside `own` that no
+    /// take needs and no running process holds.
+    fn remove_unused_journals(&self, own: &std::path::Path) {
+        let (shared, root, own) = (self.shared.clone(), self.config.root.clone(), own.to_path_buf());
+        let spawned = std::thread::Builder::new().name("journal-trim".into()).spawn(move || {
+            let result = journal::remove_unused_journals(&root, Some(&own));
+            if let Ok(mut status) = shared.status.lock() {
+                match result {
+                    Ok(removed) => status.old_journals_removed = Some(removed.len()),
+                    Err(e) => {
+                        status.old_journals_removed = Some(0);
+                        status.last_error = Some(e);
+                    }
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            self.report(format!("cannot start removing unused journals: {e}"));
+        }
     }
 
     fn drain_notes(&mut self) -> bool {
@@ -205,6 +234,7 @@ impl Writer {
             }
         };
         let (dir, info) = dir;
+        self.takes_made += 1;
         let (rate, segment_frames) = (self.config.sample_rate, self.config.segment_frames);
         let mut errors = Vec::new();
         let mut open = |name: &str, channels: u16| {
@@ -403,6 +433,13 @@ impl Writer {
             if let Some(mut log) = journal.events {
                 if let Err(e) = log.sync() {
                     errors.push(e);
+                }
+            }
+            // No take names this journal: nothing will ever replay it.
+            if self.takes_made == 0 {
+                match journal::remove_own(&journal.dir, journal.lock) {
+                    Ok(()) => self.update_status(|s| s.journal = None),
+                    Err(e) => errors.push(e),
                 }
             }
             for e in errors {
