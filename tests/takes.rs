@@ -4,12 +4,12 @@
 mod take_support;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferrotape::engine::Engine;
 use ferrotape::events::EventList;
 use ferrotape::take::folder::{replay_take, TakeInfo};
-use ferrotape::take::{spawn, TakeConfig};
+use ferrotape::take::{spawn, TakeConfig, TakeFeed};
 use take_support::*;
 
 #[test]
@@ -135,6 +135,29 @@ fn an_unwritable_take_folder_is_reported_and_audio_goes_on() {
     assert!(handle.finish(Duration::from_secs(5)));
 }
 
+/// Frames per push in the tests below.
+const PUSH: u64 = 512;
+
+fn ramp(frame: u64) -> Vec<f32> {
+    (0..PUSH).map(|i| input_at(frame + i)).collect()
+}
+
+/// Push `ramp(frame)` as input, mix and stems.
+fn push(feed: &mut TakeFeed, frame: u64) {
+    let x = ramp(frame);
+    feed.push(frame, &x, &x, &x, |_| &x[..]);
+}
+
+/// Wait until the feed can take `frames` without dropping: the writer has
+/// handed enough blocks back. Fails only if the writer stops for good.
+fn wait_for_room(feed: &TakeFeed, frames: u64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while (feed.room() as u64) < frames {
+        assert!(Instant::now() < deadline, "the writer stopped handing blocks back");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
 #[test]
 fn a_stalled_writer_drops_blocks_and_never_blocks_the_feed() {
     let root = scratch("stall");
@@ -143,21 +166,71 @@ fn a_stalled_writer_drops_blocks_and_never_blocks_the_feed() {
     let mut config = TakeConfig::new(root.clone(), patch, RATE, engine.track_count());
     config.queue_seconds = 0.05;
     let (mut feed, handle) = spawn(config).expect("spawn");
-    // A take, so that the journal is kept when the writer ends.
     handle.start();
-    // Push ten seconds of audio in a tight loop: far faster than real time.
-    let silence = vec![0.0f32; 512];
-    for k in 0..(10 * RATE as u64 / 512) {
-        feed.push(k * 512, &silence, &silence, &silence, |_| &silence[..]);
+    handle.simulate_stalled_disk(true);
+    // What the queue holds: the pushes that fit before the first drop.
+    let held = feed.room() as u64 / PUSH;
+    assert!(held >= 2, "a queue of {held} pushes");
+    // Ten seconds in a tight loop while the writer drains nothing. It is
+    // released only after the loop: a feed that waited for it would hang here.
+    let pushes = 10 * RATE as u64 / PUSH;
+    for k in 0..pushes {
+        push(&mut feed, k * PUSH);
     }
-    assert!(handle.finish(Duration::from_secs(10)));
     let status = handle.status();
-    // Either the writer kept up or drops were counted; nothing blocked.
-    let journal = status.journal.expect("journal");
-    let (_, input) = read_wav(&journal.join("input.wav"));
-    if status.dropped_blocks > 0 {
-        assert!(journal.join("inexact").exists() || input.len() < 10 * RATE as usize);
+    assert_eq!(status.dropped_blocks, pushes - held, "every push that found no free block counted once");
+    handle.simulate_stalled_disk(false);
+    // One push after the stall: the writer sees the gap and keeps the files in time.
+    let last = pushes * PUSH;
+    wait_for_room(&feed, PUSH);
+    push(&mut feed, last);
+    feed.flush();
+    handle.stop();
+    feed.push(last + PUSH, &[], &[], &[], |_| &[][..]);
+    assert!(handle.finish(Duration::from_secs(60)));
+    let status = handle.status();
+    assert_eq!(status.last_error, None);
+    assert_eq!(status.dropped_blocks, pushes - held, "nothing dropped after the stall");
+
+    let folder = status.folder.expect("take folder");
+    let info = TakeInfo::load(&folder).expect("take.toml");
+    assert!(!info.exact, "a take that lost audio says so");
+    assert_eq!(info.dropped_blocks, pushes - held);
+    let (_, input) = read_wav(&folder.join("input.wav"));
+    assert_eq!(input.len() as u64, last + PUSH, "the lost audio is silence, in time");
+    let kept = (held * PUSH) as usize;
+    assert!(input[..kept].iter().enumerate().all(|(i, &x)| x == input_at(i as u64)), "the queued audio");
+    assert!(input[kept..last as usize].iter().all(|&x| x == 0.0), "silence where audio was lost");
+    assert!(input[last as usize..].iter().zip(ramp(last)).all(|(&a, b)| a == b), "the audio after the stall");
+    let journal = status.journal.expect("journal kept: a take names it");
+    assert!(journal.join("inexact").is_file(), "the journal says it cannot replay exactly");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_take_that_lost_its_end_is_not_exact() {
+    // Audio dropped at the very end: no later block shows a gap.
+    let root = scratch("stall-end");
+    let patch = wobbly_patch();
+    let engine = Engine::new(patch.engine_config(), RATE as f64, 512);
+    let mut config = TakeConfig::new(root.clone(), patch, RATE, engine.track_count());
+    config.queue_seconds = 0.05;
+    let (mut feed, handle) = spawn(config).expect("spawn");
+    handle.start();
+    handle.simulate_stalled_disk(true);
+    let held = feed.room() as u64 / PUSH;
+    let pushes = RATE as u64 / PUSH;
+    for k in 0..pushes {
+        push(&mut feed, k * PUSH);
     }
+    handle.stop();
+    handle.simulate_stalled_disk(false);
+    assert!(handle.finish(Duration::from_secs(60)));
+    let status = handle.status();
+    assert_eq!(status.dropped_blocks, pushes - held);
+    let info = TakeInfo::load(&status.folder.expect("take folder")).expect("take.toml");
+    assert_eq!(info.frames, Some(held * PUSH), "what reached the writer");
+    assert!(!info.exact, "the take lost its end and says so");
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -171,21 +244,23 @@ fn a_take_longer_than_its_queue_keeps_every_frame() {
     config.queue_seconds = 1.0;
     let (mut feed, handle) = spawn(config).expect("spawn");
     handle.start();
-    let blocks = 6 * RATE as u64 / 512;
-    for k in 0..blocks {
-        let frame = k * 512;
-        let ramp: Vec<f32> = (0..512).map(|i| input_at(frame + i)).collect();
-        feed.push(frame, &ramp, &ramp, &ramp, |_| &ramp[..]);
-        // About twice real time: the writer keeps up, the blocks recycle.
-        std::thread::sleep(Duration::from_micros(5_000));
+    let pushes = 6 * RATE as u64 / PUSH;
+    let capacity = feed.room() as u64;
+    assert!(pushes * PUSH > 4 * capacity, "the take is several queues long");
+    for k in 0..pushes {
+        // Paced on the writer, not the clock: however busy the machine,
+        // no push finds the queue full.
+        wait_for_room(&feed, PUSH);
+        push(&mut feed, k * PUSH);
     }
     feed.flush();
-    assert!(handle.finish(Duration::from_secs(20)));
+    assert!(handle.finish(Duration::from_secs(60)));
     let status = handle.status();
     assert_eq!(status.dropped_blocks, 0);
     let folder = status.folder.expect("take folder");
+    assert!(TakeInfo::load(&folder).expect("take.toml").exact);
     let (_, input) = read_wav(&folder.join("input.wav"));
-    assert_eq!(input.len() as u64, blocks * 512, "every frame is in the take");
+    assert_eq!(input.len() as u64, pushes * PUSH, "every frame is in the take");
     assert!(input.iter().enumerate().all(|(i, &x)| x == input_at(i as u64)), "in order, unchanged");
     let _ = std::fs::remove_dir_all(&root);
 }

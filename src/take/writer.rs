@@ -15,7 +15,7 @@ use super::folder::{self, TakeInfo};
 use super::journal::{self, JournalLock};
 use super::segment::SegmentedWav;
 use super::stream::EventLog;
-use super::{Block, Note, Shared, TakeConfig, TakeStatus, FIXED_CHANNELS};
+use super::{Block, Drops, Note, Shared, TakeConfig, TakeStatus, FIXED_CHANNELS};
 use crate::engine::Command;
 
 /// How long the thread sleeps when both queues are empty. A block of 1024
@@ -29,6 +29,8 @@ struct Journal {
     events: Option<EventLog>,
     /// Held while this writer lives: tells other writers the journal is in use.
     lock: JournalLock,
+    /// The `inexact` marker has been written.
+    marked_inexact: bool,
 }
 
 /// One take's files; `None` once a file has failed.
@@ -45,6 +47,10 @@ struct TakeFiles {
     events: Option<EventLog>,
     /// Frames written to the mix (the take's length so far).
     frames: u64,
+    /// What the feed had dropped when the take began, and when it ended
+    /// (`None`: ends with the writer): a difference means the take lost some.
+    drops_at_start: Drops,
+    drops_at_stop: Option<Drops>,
 }
 
 pub(crate) struct Writer {
@@ -88,6 +94,10 @@ impl Writer {
         self.journal = self.open_journal();
         loop {
             let quitting = self.shared.quit.load(Ordering::Acquire);
+            if !quitting && self.shared.stalled.load(Ordering::Acquire) {
+                std::thread::sleep(IDLE);
+                continue;
+            }
             let mut busy = self.drain_notes();
             while let Some(mut block) = self.full.try_pop() {
                 // Notes logged before this block was pushed are already queued.
@@ -113,6 +123,23 @@ impl Writer {
         }
         self.close_all();
         self.shared.finished.store(true, Ordering::Release);
+    }
+
+    /// Blocks and commands the feed has dropped so far.
+    fn drops(&self) -> Drops {
+        (
+            self.shared.dropped_blocks.load(Ordering::Relaxed),
+            self.shared.dropped_events.load(Ordering::Relaxed),
+        )
+    }
+
+    /// A command lost on the way means no replay of the journal is exact.
+    fn note_lost_commands(&mut self) {
+        if let Some(journal) = self.journal.as_mut() {
+            if !journal.marked_inexact && self.shared.dropped_events.load(Ordering::Relaxed) > 0 {
+                journal.marked_inexact = folder::mark_journal_inexact(&journal.dir).is_ok();
+            }
+        }
     }
 
     fn report(&self, error: String) {
@@ -147,7 +174,7 @@ impl Writer {
         let input = input.map_err(|e| self.report(e)).ok();
         let events = events.map_err(|e| self.report(e)).ok();
         self.update_status(|s| s.journal = Some(dir.clone()));
-        Some(Journal { dir, input, events, lock })
+        Some(Journal { dir, input, events, lock, marked_inexact: false })
     }
 
     /// Remove, on a thread of its own (deleting gigabytes can take a while
@@ -178,10 +205,11 @@ impl Writer {
             any = true;
             match note {
                 Note::Command(frame, command) => self.log_command(frame, command),
-                Note::Start(frame) => self.start_take(frame),
-                Note::Stop(frame) => {
+                Note::Start(frame, drops) => self.start_take(frame, drops),
+                Note::Stop(frame, drops) => {
                     if let Some(take) = self.takes.iter_mut().rev().find(|t| t.stop.is_none()) {
                         take.stop = Some(frame.max(take.start));
+                        take.drops_at_stop = Some(drops);
                     }
                     self.close_finished_takes();
                 }
@@ -212,11 +240,12 @@ impl Writer {
         }
     }
 
-    fn start_take(&mut self, frame: u64) {
+    fn start_take(&mut self, frame: u64, drops: Drops) {
         // A take still open is ended where the new one begins.
         for take in &mut self.takes {
             if take.stop.is_none() {
                 take.stop = Some(frame.max(take.start));
+                take.drops_at_stop = Some(drops);
             }
         }
         self.close_finished_takes();
@@ -264,6 +293,8 @@ impl Writer {
             stems,
             events,
             frames: 0,
+            drops_at_start: drops,
+            drops_at_stop: None,
         });
     }
 
@@ -308,8 +339,8 @@ impl Writer {
                     take.frames += n;
                 }
             }
-            if let Some(journal) = self.journal.as_ref() {
-                let _ = folder::mark_journal_inexact(&journal.dir);
+            if let Some(journal) = self.journal.as_mut() {
+                journal.marked_inexact |= folder::mark_journal_inexact(&journal.dir).is_ok();
             }
         }
         let from = first + skip as u64;
@@ -372,8 +403,13 @@ impl Writer {
             }
         }
         take.info.frames = Some(take.frames);
-        take.info.dropped_blocks = self.shared.dropped_blocks.load(Ordering::Relaxed);
-        take.info.dropped_events = self.shared.dropped_events.load(Ordering::Relaxed);
+        let (blocks, events) = self.drops();
+        // Also audio lost at the very end, where no later block shows a gap.
+        if take.drops_at_stop.unwrap_or((blocks, events)) != take.drops_at_start {
+            take.info.exact = false;
+        }
+        take.info.dropped_blocks = blocks;
+        take.info.dropped_events = events;
         if let Err(e) = folder::write_info(&take.dir, &take.info) {
             errors.push(e);
         }
@@ -385,6 +421,7 @@ impl Writer {
     }
 
     fn flush_all(&mut self) {
+        self.note_lost_commands();
         let mut errors = Vec::new();
         if let Some(journal) = self.journal.as_mut() {
             write_or_drop(&mut journal.input, SegmentedWav::flush, &mut errors);
@@ -413,6 +450,7 @@ impl Writer {
     }
 
     fn close_all(&mut self) {
+        self.note_lost_commands();
         for take in &mut self.takes {
             if take.stop.is_none() {
                 take.stop = Some(self.next_frame);
