@@ -6,10 +6,10 @@ mod take_support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ferrotape::engine::Engine;
+use ferrotape::engine::{Command, Engine, Param};
 use ferrotape::events::EventList;
 use ferrotape::take::folder::{replay_take, TakeInfo};
-use ferrotape::take::{spawn, TakeConfig, TakeFeed};
+use ferrotape::take::{spawn, TakeConfig, TakeFeed, EVENT_QUEUE};
 use take_support::*;
 
 #[test]
@@ -231,6 +231,35 @@ fn a_take_that_lost_its_end_is_not_exact() {
     let info = TakeInfo::load(&status.folder.expect("take folder")).expect("take.toml");
     assert_eq!(info.frames, Some(held * PUSH), "what reached the writer");
     assert!(!info.exact, "the take lost its end and says so");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn lost_commands_make_the_take_and_the_journal_inexact() {
+    let root = scratch("lost-commands");
+    let patch = wobbly_patch();
+    let engine = Engine::new(patch.engine_config(), RATE as f64, 512);
+    let config = TakeConfig::new(root.clone(), patch, RATE, engine.track_count());
+    let (mut feed, handle) = spawn(config).expect("spawn");
+    handle.start();
+    push(&mut feed, 0);
+    handle.simulate_stalled_disk(true);
+    // More commands than the control-log queue holds, all at one frame.
+    let nudge = Command::Nudge { track: 0, param: Param::Pan, delta: 0.0 };
+    let sent = EVENT_QUEUE as u64 + 100;
+    for _ in 0..sent {
+        feed.log(PUSH, nudge);
+    }
+    push(&mut feed, PUSH);
+    handle.simulate_stalled_disk(false);
+    feed.flush();
+    assert!(handle.finish(Duration::from_secs(60)));
+    let status = handle.status();
+    assert!(status.dropped_events >= 100, "{} commands dropped", status.dropped_events);
+    assert_eq!(status.dropped_blocks, 0);
+    let info = TakeInfo::load(&status.folder.expect("take folder")).expect("take.toml");
+    assert!(!info.exact, "the take's log misses commands");
+    assert!(status.journal.expect("journal").join("inexact").is_file());
     let _ = std::fs::remove_dir_all(&root);
 }
 
