@@ -84,7 +84,7 @@ pub fn remove_unused_journals(root: &Path, keep: Option<&Path>) -> Result<Vec<Pa
     if !parent.is_dir() {
         return Ok(Vec::new());
     }
-    let _root = RootLock::take(&parent)?;
+    let root_lock = RootLock::take(&parent)?;
     let keep = keep.and_then(|k| k.canonicalize().ok());
     let candidates: Vec<PathBuf> = list_dir(&parent)?
         .into_iter()
@@ -95,7 +95,7 @@ pub fn remove_unused_journals(root: &Path, keep: Option<&Path>) -> Result<Vec<Pa
         return Ok(Vec::new());
     }
     let named = journals_named_by_takes(root, &candidates)?;
-    let mut removed = Vec::new();
+    let mut unused = Vec::new();
     for journal in candidates {
         if journal.canonicalize().is_ok_and(|c| named.contains(&c)) {
             continue;
@@ -106,7 +106,15 @@ pub fn remove_unused_journals(root: &Path, keep: Option<&Path>) -> Result<Vec<Pa
         if !try_lock(&file).map_err(|e| format!("cannot lock {}: {e}", path.display()))? {
             continue;
         }
+        unused.push((journal, file));
+    }
+    // Deleting gigabytes takes a while: let journals be created meanwhile.
+    // Holding their locks, nobody else uses or removes the unused ones.
+    drop(root_lock);
+    let mut removed = Vec::new();
+    for (journal, lock) in unused {
         std::fs::remove_dir_all(&journal).map_err(|e| format!("cannot remove {}: {e}", journal.display()))?;
+        drop(lock);
         removed.push(journal);
     }
     Ok(removed)
