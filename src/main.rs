@@ -101,6 +101,9 @@ enum Command {
         takes: PathBuf,
         #[arg(long, default_value_t = 30.0)]
         seconds: f64,
+        /// Frames per WAV segment (default: as many as a WAV holds).
+        #[arg(long)]
+        segment_frames: Option<u64>,
     },
     /// Try the screen on an engine driven by a timer, without audio.
     #[command(hide = true)]
@@ -300,7 +303,9 @@ fn main() -> ExitCode {
             .map(|summary| println!("{summary}"))
             .map_err(|e| e.to_string()),
         Command::TuiDemo { patch } => ferrotape::tui::demo::run_demo(&patch),
-        Command::TakeDemo { patch, takes, seconds } => ferrotape::take::demo::run(&patch, &takes, seconds),
+        Command::TakeDemo { patch, takes, seconds, segment_frames } => {
+            ferrotape::take::demo::run(&patch, &takes, seconds, segment_frames)
+        }
     };
     finish(result)
 }

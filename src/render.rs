@@ -196,12 +196,36 @@ pub fn render_with(
     render_engine(&mut engine, input, score, frames, block, sink)
 }
 
+/// Where a render's input comes from: the renderer asks for it one block at
+/// a time, in order, so a source can stream it from disk.
+pub trait InputSource {
+    /// Fill `out` with the input frames that start at frame `position`;
+    /// silence where the input has ended.
+    fn fill(&mut self, position: u64, out: &mut [f32]);
+}
+
+impl<T: InputSource + ?Sized> InputSource for &mut T {
+    fn fill(&mut self, position: u64, out: &mut [f32]) {
+        (**self).fill(position, out);
+    }
+}
+
+/// A whole input held in memory.
+impl InputSource for &[f32] {
+    fn fill(&mut self, position: u64, out: &mut [f32]) {
+        let start = usize::try_from(position).unwrap_or(usize::MAX).min(self.len());
+        let available = (self.len() - start).min(out.len());
+        out[..available].copy_from_slice(&self[start..start + available]);
+        out[available..].fill(0.0);
+    }
+}
+
 /// As [`render_with`], for an engine the caller built (tapes already loaded,
-/// for instance). `block` must not exceed the engine's prepared maximum for
-/// the stems to cover whole blocks.
+/// for instance), with the input from any [`InputSource`]. `block` must not
+/// exceed the engine's prepared maximum for the stems to cover whole blocks.
 pub fn render_engine(
     engine: &mut Engine,
-    input: &[f32],
+    mut input: impl InputSource,
     score: &[(u64, Command)],
     frames: u64,
     block: usize,
@@ -223,10 +247,7 @@ pub fn render_engine(
             next_event += 1;
         }
         // The input ends somewhere: beyond it the engine hears silence.
-        let start = (position as usize).min(input.len());
-        let available = (input.len() - start).min(n);
-        scratch[..available].copy_from_slice(&input[start..start + available]);
-        scratch[available..n].fill(0.0);
+        input.fill(position, &mut scratch[..n]);
         engine.process(&scratch[..n], &mut left[..n], &mut right[..n], &timed);
         sink(RenderedBlock { left: &left[..n], right: &right[..n], engine });
         position += n as u64;

@@ -18,6 +18,8 @@
 
 pub mod demo;
 pub mod folder;
+pub mod journal;
+pub mod segment;
 mod stream;
 mod writer;
 
@@ -26,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ringbuf::traits::{Consumer, Producer, Split};
+use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 use crate::engine::{Command, Param, TrackAction};
@@ -69,15 +71,18 @@ impl Block {
     }
 }
 
+/// Blocks and commands the feed had dropped so far: (blocks, commands).
+pub(crate) type Drops = (u64, u64);
+
 /// What the callback tells the writer besides audio.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Note {
     /// A command the engine applied at this frame.
     Command(u64, Command),
-    /// A take begins at this frame.
-    Start(u64),
-    /// The take ends before this frame.
-    Stop(u64),
+    /// A take begins at this frame; the drops counted until then.
+    Start(u64, Drops),
+    /// The take ends before this frame; the drops counted until then.
+    Stop(u64, Drops),
 }
 
 /// State shared by the callback, the writer and the control side.
@@ -93,6 +98,8 @@ pub(crate) struct Shared {
     pub(crate) flush_now: AtomicBool,
     /// Set by the writer when its thread has ended.
     pub(crate) finished: AtomicBool,
+    /// While set, the writer drains nothing, as if its disk had hung.
+    pub(crate) stalled: AtomicBool,
     /// The writer's report (never touched by the callback).
     pub(crate) status: Mutex<TakeStatus>,
 }
@@ -114,8 +121,12 @@ pub struct TakeStatus {
     pub dropped_events: u64,
     /// The last disk problem, worded for the performer; the performance goes on.
     pub last_error: Option<String>,
-    /// The session journal's folder, when it could be created.
+    /// The session journal's folder, while it exists (a journal no take
+    /// was made from is removed when the writer ends).
     pub journal: Option<PathBuf>,
+    /// Journals beside this one that no take needed, removed when the
+    /// writer started; `None` until that is done.
+    pub old_journals_removed: Option<usize>,
 }
 
 /// Everything the writer needs to know about the session it records.
@@ -135,6 +146,10 @@ pub struct TakeConfig {
     pub queue_seconds: f64,
     /// Seconds between header rewrites of the WAV files (crash safety).
     pub flush_interval: Duration,
+    /// Frames per WAV segment of every stream (take files and the journal's
+    /// input): a longer stream goes on in `mix.002.wav` and so on. The
+    /// default is the most a stereo float WAV can hold; tests set it small.
+    pub segment_frames: u64,
 }
 
 impl TakeConfig {
@@ -147,6 +162,7 @@ impl TakeConfig {
             start_tapes: Vec::new(),
             queue_seconds: DEFAULT_QUEUE_SECONDS,
             flush_interval: Duration::from_millis(500),
+            segment_frames: segment::DEFAULT_SEGMENT_FRAMES,
         }
     }
 }
@@ -174,6 +190,7 @@ pub fn spawn(config: TakeConfig) -> Result<(TakeFeed, TakeHandle), String> {
         quit: AtomicBool::new(false),
         flush_now: AtomicBool::new(false),
         finished: AtomicBool::new(false),
+        stalled: AtomicBool::new(false),
         status: Mutex::new(TakeStatus::default()),
     });
     let tracks = config.tracks;
@@ -220,7 +237,7 @@ impl TakeFeed {
     pub fn log(&mut self, frame: u64, command: Command) {
         self.retry_pending();
         if !self.recording && self.shared.always_on.load(Ordering::Relaxed) && starts_take(command) {
-            self.marker(Note::Start(frame));
+            self.marker(Note::Start(frame, self.drops()));
             self.recording = true;
         }
         if self.notes.try_push(Note::Command(frame, loggable(command))).is_err() {
@@ -243,11 +260,11 @@ impl TakeFeed {
     ) {
         self.retry_pending();
         if self.shared.start.swap(false, Ordering::AcqRel) && !self.recording {
-            self.marker(Note::Start(first_frame));
+            self.marker(Note::Start(first_frame, self.drops()));
             self.recording = true;
         }
         if self.shared.stop.swap(false, Ordering::AcqRel) && self.recording {
-            self.marker(Note::Stop(first_frame));
+            self.marker(Note::Stop(first_frame, self.drops()));
             self.recording = false;
         }
         let frames = left.len().min(right.len());
@@ -296,6 +313,15 @@ impl TakeFeed {
         }
     }
 
+    /// Frames the feed can take right now without dropping any: what is
+    /// left of the block being filled plus every empty block waiting. A
+    /// caller that may wait (an offline feeder, a test) can pace itself on
+    /// this; the audio callback never does.
+    pub fn room(&self) -> usize {
+        let current = self.current.as_ref().map_or(0, |b| BLOCK_FRAMES - b.frames);
+        current + self.free.occupied_len() * BLOCK_FRAMES
+    }
+
     /// Whether the callback considers a take running.
     pub fn is_recording(&self) -> bool {
         self.recording
@@ -310,6 +336,13 @@ impl TakeFeed {
             block.frames = 0;
             self.current = Some(block);
         }
+    }
+
+    fn drops(&self) -> Drops {
+        (
+            self.shared.dropped_blocks.load(Ordering::Relaxed),
+            self.shared.dropped_events.load(Ordering::Relaxed),
+        )
     }
 
     fn marker(&mut self, note: Note) {
@@ -417,6 +450,13 @@ impl TakeHandle {
             }
         }
         done
+    }
+
+    /// While `stalled`, the writer stops draining the queues, exactly as if
+    /// its disk had hung: for tests of what the feed and the take do then.
+    #[doc(hidden)]
+    pub fn simulate_stalled_disk(&self, stalled: bool) {
+        self.shared.stalled.store(stalled, Ordering::Release);
     }
 
     pub fn is_finished(&self) -> bool {

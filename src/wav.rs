@@ -24,7 +24,7 @@ pub fn read_mono(path: &Path, sample_rate: u32) -> Result<Vec<f32>, String> {
             .collect::<Result<_, _>>()
             .map_err(|e| format!("{shown}: damaged WAV data ({e})"))?,
         SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+            let scale = int_scale(spec.bits_per_sample);
             reader
                 .samples::<i32>()
                 .map(|s| s.map(|v| v as f32 * scale))
@@ -32,19 +32,25 @@ pub fn read_mono(path: &Path, sample_rate: u32) -> Result<Vec<f32>, String> {
                 .map_err(|e| format!("{shown}: damaged WAV data ({e})"))?
         }
     };
-    let mono: Vec<f32> = interleaved
-        .chunks(channels)
-        .map(|frame| {
-            let sum: f32 = frame.iter().map(|s| if s.is_finite() { *s } else { 0.0 }).sum();
-            sum / channels as f32
-        })
-        .collect();
+    let mono: Vec<f32> = interleaved.chunks(channels).map(|frame| mono_of(frame, channels)).collect();
     if spec.sample_rate == sample_rate {
         Ok(mono)
     } else {
         resample(&mono, spec.sample_rate, sample_rate)
             .map_err(|e| format!("{shown}: cannot resample from {} Hz: {e}", spec.sample_rate))
     }
+}
+
+/// One frame of `channels` samples as one mono sample: the average, with
+/// non-finite samples counted as silence.
+pub(crate) fn mono_of(frame: &[f32], channels: usize) -> f32 {
+    let sum: f32 = frame.iter().map(|s| if s.is_finite() { *s } else { 0.0 }).sum();
+    sum / channels as f32
+}
+
+/// The factor that maps a `bits`-bit integer sample to the range ±1.
+pub(crate) fn int_scale(bits: u16) -> f32 {
+    1.0 / (1u64 << (bits.clamp(1, 32) - 1)) as f32
 }
 
 /// Band-limited resampling of a mono signal; the output is aligned with the

@@ -6,9 +6,8 @@
 //! the test says why and passes, except under CI (`CI=true`), where it fails.
 #![cfg(feature = "jack")]
 
-mod common;
+mod live_support;
 
-use std::process::{Child, Command as Process, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +15,7 @@ use ferrotape::bridge::CommandSink;
 use ferrotape::engine::{Command, Param, TrackAction};
 use ferrotape::io::midi::{list_ports, MidiInputConfig, MidiInputs, PortSelection};
 use ferrotape::midi_map::{MidiMap, MidiRouter, SelectedTrack};
+use live_support::{jack_env, JackServer};
 use midir::os::unix::VirtualOutput;
 use midir::{MidiOutput, MidiOutputConnection};
 
@@ -45,52 +45,6 @@ impl SharedSink {
     }
 }
 
-/// A jackd child process, killed and reaped on drop.
-struct JackServer {
-    child: Child,
-}
-
-impl Drop for JackServer {
-    fn drop(&mut self) {
-        // SIGTERM, not SIGKILL: a killed jackd leaves its entry in
-        // /dev/shm/jack-shm-registry, and after eight no server starts.
-        // SAFETY: kill(2) on our own child's pid has no memory effects.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let _ = self.child.wait();
-    }
-}
-
-fn start_jack(name: &str, log: &std::path::Path) -> JackServer {
-    let log = std::fs::File::create(log).expect("jackd log");
-    let child = Process::new("jackd")
-        .args(["-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"])
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("start jackd");
-    let server = JackServer { child };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let up = Process::new("jack_lsp")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if up {
-            return server;
-        }
-        assert!(Instant::now() < deadline, "jackd did not come up in 10 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn jackd_available() -> bool {
-    Process::new("jackd").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
-}
-
 fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !condition() {
@@ -118,18 +72,12 @@ mode = "momentary"
 
 #[test]
 fn midir_on_jack_delivers_commands() {
-    if !jackd_available() {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        assert!(!ci, "jackd is not installed (apt-get install jackd2 libjack-jackd2-dev)");
-        eprintln!("skipping: jackd is not installed (apt-get install jackd2 libjack-jackd2-dev)");
-        return;
-    }
-    let server_name = format!("ferrotape-test-{}", std::process::id());
+    let server_name = JackServer::name_for("midi");
     // Only this test runs in this binary, so setting the environment cannot
     // race another thread reading it.
-    std::env::set_var("JACK_DEFAULT_SERVER", &server_name);
-    std::env::set_var("JACK_NO_START_SERVER", "1");
-    std::env::set_var("JACK_NO_AUDIO_RESERVATION", "1");
+    for (key, value) in jack_env(&server_name) {
+        std::env::set_var(key, value);
+    }
 
     let bindings = MidiMap::parse(MAP, std::path::Path::new("jack-test.toml")).expect("map").bindings;
     let router = || MidiRouter::new(&bindings, SelectedTrack::new(2));
@@ -140,8 +88,7 @@ fn midir_on_jack_delivers_commands() {
         .expect("no JACK server");
     assert!(err.starts_with("MIDI input is not available"), "{err}");
 
-    let dir = common::scratch_dir("midi-jack");
-    let _server = start_jack(&server_name, &dir.join("jackd.log"));
+    let Some(_server) = JackServer::start("midi") else { return };
 
     let sink = SharedSink::default();
     let config = MidiInputConfig {

@@ -165,7 +165,7 @@ fn recorded_runs(score: Vec<(u64, Command)>, seconds: f64) -> (Vec<(usize, usize
     track.params.set(Param::InertiaS, 0.0);
     let input = vec![0.5f32; at(seconds) as usize];
     let mut engine = Engine::new(config(vec![track]), SRF, 256);
-    ferrotape::render::render_engine(&mut engine, &input, &score, at(seconds), 256, |_| {});
+    ferrotape::render::render_engine(&mut engine, &input[..], &score, at(seconds), 256, |_| {});
     let tape = engine.tape(0).unwrap();
     let written: Vec<bool> = tape.iter().map(|&c| (c - 0.5).abs() < 1e-6).collect();
     let len = written.len();

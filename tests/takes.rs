@@ -1,124 +1,16 @@
 //! The take recorder driven by a simulated clock: what it writes, that a
 //! take re-renders bit for bit, always-on mode, and disks that fail.
 
-mod common;
+mod take_support;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-use ferrotape::engine::{Command, Engine, Param, TimedCommand, TrackAction};
+use ferrotape::engine::{Command, Engine, Param};
 use ferrotape::events::EventList;
-use ferrotape::patch::Patch;
 use ferrotape::take::folder::{replay_take, TakeInfo};
-use ferrotape::take::{spawn, TakeConfig, TakeFeed, TakeHandle};
-
-const RATE: u32 = 48_000;
-
-/// Two tracks with wow, flutter, drift and hiss on: state that lives outside
-/// the tapes and would make a naive re-render drift.
-fn wobbly_patch() -> Patch {
-    let text = r#"
-version = 1
-name = "wobbly live"
-seed = 7
-
-[[track]]
-length = 1.3
-wow_pct = 0.8
-flutter_pct = 0.2
-drift_pct = 1.0
-hiss_db = -70
-drive_db = 6
-
-[[track]]
-length = "free"
-max_length = 4
-wow_pct = 0.4
-age = 0.2
-"#;
-    Patch::parse(text, Path::new("wobbly.toml")).expect("test patch parses")
-}
-
-fn input_at(frame: u64) -> f32 {
-    let t = frame as f64 / RATE as f64;
-    (0.4 * (2.0 * std::f64::consts::PI * 330.0 * t).sin()
-        + 0.1 * (2.0 * std::f64::consts::PI * 47.0 * t).sin()) as f32
-}
-
-/// A null clock: irregular callback sizes, commands landing mid-block,
-/// `control(frame)` called between callbacks (the screen pressing keys).
-fn perform(
-    engine: &mut Engine,
-    feed: &mut TakeFeed,
-    score: &[(u64, Command)],
-    frames: u64,
-    mut control: impl FnMut(u64),
-) {
-    let sizes = [256usize, 100, 37, 512, 1, 300, 480];
-    let mut input = vec![0.0f32; 512];
-    let mut left = vec![0.0f32; 512];
-    let mut right = vec![0.0f32; 512];
-    let mut timed = Vec::new();
-    let (mut frame, mut next, mut k) = (0u64, 0usize, 0usize);
-    while frame < frames {
-        control(frame);
-        let n = sizes[k % sizes.len()].min((frames - frame) as usize);
-        k += 1;
-        for (i, x) in input[..n].iter_mut().enumerate() {
-            *x = input_at(frame + i as u64);
-        }
-        timed.clear();
-        while next < score.len() && score[next].0 < frame + n as u64 {
-            let (at, command) = score[next];
-            timed.push(TimedCommand { offset: (at - frame) as u32, command });
-            feed.log(at, command);
-            next += 1;
-        }
-        engine.process(&input[..n], &mut left[..n], &mut right[..n], &timed);
-        feed.push(frame, &input[..n], &left[..n], &right[..n], |t| engine.stem(t, n));
-        frame += n as u64;
-    }
-    feed.flush();
-}
-
-fn score() -> Vec<(u64, Command)> {
-    let track = |track, action| Command::Track { track, action };
-    vec![
-        (4_801, track(0, TrackAction::Record)),
-        (40_013, track(1, TrackAction::Record)),
-        (70_001, track(0, TrackAction::Dub)),
-        (90_017, track(1, TrackAction::Play)),
-        (100_003, Command::Set { track: 0, param: Param::Speed, value: -0.75 }),
-        (120_001, Command::Nudge { track: 1, param: Param::LevelDb, delta: -3.0 }),
-        // Out of range and non-finite: the log must write what the engine did.
-        (130_007, Command::Set { track: 0, param: Param::WowPct, value: 99.0 }),
-        (140_011, Command::Nudge { track: 1, param: Param::Pan, delta: f32::NAN }),
-        (150_000, track(0, TrackAction::Undo)),
-        (170_123, track(1, TrackAction::Dub)),
-    ]
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ferrotape-takes-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-fn start(root: &Path, patch: &Patch) -> (Engine, TakeFeed, TakeHandle) {
-    let engine = Engine::new(patch.engine_config(), RATE as f64, 512);
-    let mut config = TakeConfig::new(root.to_path_buf(), patch.clone(), RATE, engine.track_count());
-    // The null clock runs far faster than real time; give the writer room.
-    config.queue_seconds = 30.0;
-    let (feed, handle) = spawn(config).expect("writer starts");
-    (engine, feed, handle)
-}
-
-fn read_wav(path: &Path) -> (u16, Vec<f32>) {
-    let mut reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let channels = reader.spec().channels;
-    (channels, reader.samples::<f32>().map(|s| s.expect("sample")).collect())
-}
+use ferrotape::take::{spawn, TakeConfig, TakeFeed, EVENT_QUEUE};
+use take_support::*;
 
 #[test]
 fn a_take_re_renders_bit_for_bit() {
@@ -243,6 +135,29 @@ fn an_unwritable_take_folder_is_reported_and_audio_goes_on() {
     assert!(handle.finish(Duration::from_secs(5)));
 }
 
+/// Frames per push in the tests below.
+const PUSH: u64 = 512;
+
+fn ramp(frame: u64) -> Vec<f32> {
+    (0..PUSH).map(|i| input_at(frame + i)).collect()
+}
+
+/// Push `ramp(frame)` as input, mix and stems.
+fn push(feed: &mut TakeFeed, frame: u64) {
+    let x = ramp(frame);
+    feed.push(frame, &x, &x, &x, |_| &x[..]);
+}
+
+/// Wait until the feed can take `frames` without dropping: the writer has
+/// handed enough blocks back. Fails only if the writer stops for good.
+fn wait_for_room(feed: &TakeFeed, frames: u64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while (feed.room() as u64) < frames {
+        assert!(Instant::now() < deadline, "the writer stopped handing blocks back");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
 #[test]
 fn a_stalled_writer_drops_blocks_and_never_blocks_the_feed() {
     let root = scratch("stall");
@@ -251,19 +166,100 @@ fn a_stalled_writer_drops_blocks_and_never_blocks_the_feed() {
     let mut config = TakeConfig::new(root.clone(), patch, RATE, engine.track_count());
     config.queue_seconds = 0.05;
     let (mut feed, handle) = spawn(config).expect("spawn");
-    // Push ten seconds of audio in a tight loop: far faster than real time.
-    let silence = vec![0.0f32; 512];
-    for k in 0..(10 * RATE as u64 / 512) {
-        feed.push(k * 512, &silence, &silence, &silence, |_| &silence[..]);
+    handle.start();
+    handle.simulate_stalled_disk(true);
+    // What the queue holds: the pushes that fit before the first drop.
+    let held = feed.room() as u64 / PUSH;
+    assert!(held >= 2, "a queue of {held} pushes");
+    // Ten seconds in a tight loop while the writer drains nothing. It is
+    // released only after the loop: a feed that waited for it would hang here.
+    let pushes = 10 * RATE as u64 / PUSH;
+    for k in 0..pushes {
+        push(&mut feed, k * PUSH);
     }
-    assert!(handle.finish(Duration::from_secs(10)));
     let status = handle.status();
-    // Either the writer kept up or drops were counted; nothing blocked.
-    let journal = status.journal.expect("journal");
-    let (_, input) = read_wav(&journal.join("input.wav"));
-    if status.dropped_blocks > 0 {
-        assert!(journal.join("inexact").exists() || input.len() < 10 * RATE as usize);
+    assert_eq!(status.dropped_blocks, pushes - held, "every push that found no free block counted once");
+    handle.simulate_stalled_disk(false);
+    // One push after the stall: the writer sees the gap and keeps the files in time.
+    let last = pushes * PUSH;
+    wait_for_room(&feed, PUSH);
+    push(&mut feed, last);
+    feed.flush();
+    handle.stop();
+    feed.push(last + PUSH, &[], &[], &[], |_| &[][..]);
+    assert!(handle.finish(Duration::from_secs(60)));
+    let status = handle.status();
+    assert_eq!(status.last_error, None);
+    assert_eq!(status.dropped_blocks, pushes - held, "nothing dropped after the stall");
+
+    let folder = status.folder.expect("take folder");
+    let info = TakeInfo::load(&folder).expect("take.toml");
+    assert!(!info.exact, "a take that lost audio says so");
+    assert_eq!(info.dropped_blocks, pushes - held);
+    let (_, input) = read_wav(&folder.join("input.wav"));
+    assert_eq!(input.len() as u64, last + PUSH, "the lost audio is silence, in time");
+    let kept = (held * PUSH) as usize;
+    assert!(input[..kept].iter().enumerate().all(|(i, &x)| x == input_at(i as u64)), "the queued audio");
+    assert!(input[kept..last as usize].iter().all(|&x| x == 0.0), "silence where audio was lost");
+    assert!(input[last as usize..].iter().zip(ramp(last)).all(|(&a, b)| a == b), "the audio after the stall");
+    let journal = status.journal.expect("journal kept: a take names it");
+    assert!(journal.join("inexact").is_file(), "the journal says it cannot replay exactly");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_take_that_lost_its_end_is_not_exact() {
+    // Audio dropped at the very end: no later block shows a gap.
+    let root = scratch("stall-end");
+    let patch = wobbly_patch();
+    let engine = Engine::new(patch.engine_config(), RATE as f64, 512);
+    let mut config = TakeConfig::new(root.clone(), patch, RATE, engine.track_count());
+    config.queue_seconds = 0.05;
+    let (mut feed, handle) = spawn(config).expect("spawn");
+    handle.start();
+    handle.simulate_stalled_disk(true);
+    let held = feed.room() as u64 / PUSH;
+    let pushes = RATE as u64 / PUSH;
+    for k in 0..pushes {
+        push(&mut feed, k * PUSH);
     }
+    handle.stop();
+    handle.simulate_stalled_disk(false);
+    assert!(handle.finish(Duration::from_secs(60)));
+    let status = handle.status();
+    assert_eq!(status.dropped_blocks, pushes - held);
+    let info = TakeInfo::load(&status.folder.expect("take folder")).expect("take.toml");
+    assert_eq!(info.frames, Some(held * PUSH), "what reached the writer");
+    assert!(!info.exact, "the take lost its end and says so");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn lost_commands_make_the_take_and_the_journal_inexact() {
+    let root = scratch("lost-commands");
+    let patch = wobbly_patch();
+    let engine = Engine::new(patch.engine_config(), RATE as f64, 512);
+    let config = TakeConfig::new(root.clone(), patch, RATE, engine.track_count());
+    let (mut feed, handle) = spawn(config).expect("spawn");
+    handle.start();
+    push(&mut feed, 0);
+    handle.simulate_stalled_disk(true);
+    // More commands than the control-log queue holds, all at one frame.
+    let nudge = Command::Nudge { track: 0, param: Param::Pan, delta: 0.0 };
+    let sent = EVENT_QUEUE as u64 + 100;
+    for _ in 0..sent {
+        feed.log(PUSH, nudge);
+    }
+    push(&mut feed, PUSH);
+    handle.simulate_stalled_disk(false);
+    feed.flush();
+    assert!(handle.finish(Duration::from_secs(60)));
+    let status = handle.status();
+    assert!(status.dropped_events >= 100, "{} commands dropped", status.dropped_events);
+    assert_eq!(status.dropped_blocks, 0);
+    let info = TakeInfo::load(&status.folder.expect("take folder")).expect("take.toml");
+    assert!(!info.exact, "the take's log misses commands");
+    assert!(status.journal.expect("journal").join("inexact").is_file());
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -277,21 +273,23 @@ fn a_take_longer_than_its_queue_keeps_every_frame() {
     config.queue_seconds = 1.0;
     let (mut feed, handle) = spawn(config).expect("spawn");
     handle.start();
-    let blocks = 6 * RATE as u64 / 512;
-    for k in 0..blocks {
-        let frame = k * 512;
-        let ramp: Vec<f32> = (0..512).map(|i| input_at(frame + i)).collect();
-        feed.push(frame, &ramp, &ramp, &ramp, |_| &ramp[..]);
-        // About twice real time: the writer keeps up, the blocks recycle.
-        std::thread::sleep(Duration::from_micros(5_000));
+    let pushes = 6 * RATE as u64 / PUSH;
+    let capacity = feed.room() as u64;
+    assert!(pushes * PUSH > 4 * capacity, "the take is several queues long");
+    for k in 0..pushes {
+        // Paced on the writer, not the clock: however busy the machine,
+        // no push finds the queue full.
+        wait_for_room(&feed, PUSH);
+        push(&mut feed, k * PUSH);
     }
     feed.flush();
-    assert!(handle.finish(Duration::from_secs(20)));
+    assert!(handle.finish(Duration::from_secs(60)));
     let status = handle.status();
     assert_eq!(status.dropped_blocks, 0);
     let folder = status.folder.expect("take folder");
+    assert!(TakeInfo::load(&folder).expect("take.toml").exact);
     let (_, input) = read_wav(&folder.join("input.wav"));
-    assert_eq!(input.len() as u64, blocks * 512, "every frame is in the take");
+    assert_eq!(input.len() as u64, pushes * PUSH, "every frame is in the take");
     assert!(input.iter().enumerate().all(|(i, &x)| x == input_at(i as u64)), "in order, unchanged");
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -16,8 +16,9 @@ use crate::session::{tape_mirror, Autosave, AutosaveClock, DEFAULT_COPY_BUDGET};
 /// Frames per simulated audio callback.
 const BLOCK: usize = 256;
 
-/// Record for `seconds` of real time into `takes`, autosaving every second.
-pub fn run(patch_path: &Path, takes: &Path, seconds: f64) -> Result<(), String> {
+/// Record for `seconds` of real time into `takes`, autosaving every second,
+/// with WAV segments of `segment_frames` (the default when `None`).
+pub fn run(patch_path: &Path, takes: &Path, seconds: f64, segment_frames: Option<u64>) -> Result<(), String> {
     let patch = Patch::load(patch_path).map_err(|e| e.to_string())?;
     let rate = patch.sample_rate.unwrap_or(crate::render::DEFAULT_SAMPLE_RATE);
     let config = patch.engine_config();
@@ -28,8 +29,11 @@ pub fn run(patch_path: &Path, takes: &Path, seconds: f64) -> Result<(), String> 
         (0..engine.track_count()).map(|t| engine.tape(t).unwrap_or(&[]).to_vec()).collect();
     autosave.save(&patch, &blank, rate)?;
 
-    let (mut feed, handle) =
-        spawn(TakeConfig::new(takes.to_path_buf(), patch.clone(), rate, engine.track_count()))?;
+    let mut take_config = TakeConfig::new(takes.to_path_buf(), patch.clone(), rate, engine.track_count());
+    if let Some(frames) = segment_frames {
+        take_config.segment_frames = frames;
+    }
+    let (mut feed, handle) = spawn(take_config)?;
     let flush = crate::shutdown::take_and_autosave(Some(handle.clone()), None, Duration::from_secs(2));
     crate::shutdown::install_signal_flush(flush)?;
     handle.start();

@@ -8,13 +8,16 @@
 //!     take.toml  mix.wav  track-01.wav …  input.wav  events.toml
 //!     patch.toml  tapes/track-01.wav …
 //! ```
+//!
+//! A stream too long for one WAV goes on in `mix.002.wav`, `input.002.wav`…
+//! (see [`super::segment`]); everything here reads across them.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::stream::StreamWav;
+use super::segment::{self, SegmentReader, SegmentedWav, StreamedInput, DEFAULT_SEGMENT_FRAMES};
 use super::TakeConfig;
 use crate::engine::Engine;
 use crate::events::EventList;
@@ -83,17 +86,6 @@ pub(crate) fn write_info(dir: &Path, info: &TakeInfo) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// Create the journal folder with the patch and the starting tapes.
-pub(crate) fn create_journal(config: &TakeConfig) -> Result<PathBuf, String> {
-    let parent = config.root.join(".journal");
-    std::fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    let now = SystemTime::now();
-    let stamp = format!("{}-{}", timestamp(now), seconds_of_minute(now));
-    let dir = unique_dir(&parent, &format!("{stamp}_{}", safe_name(&config.patch.name)))?;
-    save_start_state(&dir, config)?;
-    Ok(dir)
-}
-
 /// Create a take folder: patch, starting tapes and a first `take.toml`.
 pub(crate) fn create_take(
     config: &TakeConfig,
@@ -131,7 +123,7 @@ pub(crate) fn mark_journal_inexact(journal: &Path) -> std::io::Result<()> {
 
 /// The patch (with the engine's sample rate written in) and the tapes the
 /// engine started with.
-fn save_start_state(dir: &Path, config: &TakeConfig) -> Result<(), String> {
+pub(super) fn save_start_state(dir: &Path, config: &TakeConfig) -> Result<(), String> {
     let mut patch = config.patch.clone();
     patch.sample_rate = Some(config.sample_rate);
     patch.save(&dir.join("patch.toml")).map_err(|e| e.to_string())?;
@@ -146,7 +138,7 @@ fn save_start_state(dir: &Path, config: &TakeConfig) -> Result<(), String> {
 }
 
 /// A new folder `parent/name`, or `name-2`, `name-3`… if it exists.
-fn unique_dir(parent: &Path, name: &str) -> Result<PathBuf, String> {
+pub(super) fn unique_dir(parent: &Path, name: &str) -> Result<PathBuf, String> {
     for n in 1..1000 {
         let dir = if n == 1 { parent.join(name) } else { parent.join(format!("{name}-{n}")) };
         match std::fs::create_dir(&dir) {
@@ -159,7 +151,7 @@ fn unique_dir(parent: &Path, name: &str) -> Result<PathBuf, String> {
 }
 
 /// A patch name usable in a folder name: letters, digits, `-` and `_`.
-fn safe_name(name: &str) -> String {
+pub(super) fn safe_name(name: &str) -> String {
     let cleaned: String = name
         .chars()
         .map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
@@ -180,7 +172,7 @@ pub fn timestamp(time: SystemTime) -> String {
     format!("{y:04}-{m:02}-{d:02}_{:02}{:02}", minute_of_day / 60, minute_of_day % 60)
 }
 
-fn seconds_of_minute(time: SystemTime) -> String {
+pub(super) fn seconds_of_minute(time: SystemTime) -> String {
     let secs = time.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     format!("{:02}", secs % 60)
 }
@@ -233,16 +225,16 @@ pub fn replay_take(
     let rate = info.sample_rate;
     let frames = match info.frames {
         Some(frames) => frames,
-        // A take cut short by a crash: as long as its mix.
-        None => hound::WavReader::open(dir.join("mix.wav"))
-            .map(|r| u64::from(r.duration()))
+        // A take cut short by a crash: as long as its mix, over all its segments.
+        None => segment::stream_frames(&dir.join("mix.wav"))
             .map_err(|e| format!("{}: cannot read mix.wav ({e})", dir.display()))?,
     };
     let patch = Patch::load(&source.join("patch.toml")).map_err(|e| e.to_string())?;
     let events = EventList::load(&source.join("events.toml")).map_err(|e| e.to_string())?;
     events.check_tracks(patch.tracks.len()).map_err(|e| e.to_string())?;
     let score: Vec<_> = events.frames(rate as f64).collect();
-    let input = crate::wav::read_mono(&source.join("input.wav"), rate)?;
+    // Hours of journal are streamed a block at a time, never held whole.
+    let mut input = StreamedInput::new(SegmentReader::open(&source.join("input.wav"), rate)?);
     let block = block.clamp(1, crate::render::MAX_BLOCK);
     let mut engine = Engine::new(patch.engine_config(), rate as f64, block);
     for t in 0..engine.track_count() {
@@ -253,7 +245,7 @@ pub fn replay_take(
     }
     let end = start + frames;
     let mut position = 0u64;
-    render_engine(&mut engine, &input, &score, end, block, |b| {
+    render_engine(&mut engine, &mut input, &score, end, block, |b| {
         let n = b.left.len() as u64;
         let lo = start.max(position).min(position + n);
         if lo < position + n {
@@ -261,6 +253,9 @@ pub fn replay_take(
         }
         position += n;
     });
+    if let Some(e) = input.error {
+        return Err(e);
+    }
     Ok((info, frames, exact))
 }
 
@@ -269,17 +264,15 @@ pub fn replay_take(
 pub fn render_take(dir: &Path, out: &Path, stems: Option<&Path>, block: usize) -> Result<TakeRender, String> {
     let block = if block == 0 { DEFAULT_BLOCK } else { block };
     let info = TakeInfo::load(dir)?;
-    let partial = |p: &Path| {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        p.with_file_name(format!(".{name}.partial"))
-    };
-    let mut mix = StreamWav::create(&partial(out), 2, info.sample_rate)?;
+    // Segmented like the take's own files; hidden until complete.
+    let segments = DEFAULT_SEGMENT_FRAMES;
+    let mut mix = SegmentedWav::create_hidden(out, 2, info.sample_rate, segments)?;
     let mut stem_files = Vec::new();
     if let Some(stems) = stems {
         std::fs::create_dir_all(stems).map_err(|e| format!("cannot create {}: {e}", stems.display()))?;
         for t in 0..info.tracks {
             let path = stems.join(stem_name(t));
-            stem_files.push((StreamWav::create(&partial(&path), 1, info.sample_rate)?, path));
+            stem_files.push(SegmentedWav::create_hidden(&path, 1, info.sample_rate, segments)?);
         }
     }
     let mut failure = None;
@@ -288,7 +281,7 @@ pub fn render_take(dir: &Path, out: &Path, stems: Option<&Path>, block: usize) -
             return;
         }
         let mut result = mix.write(&[&b.left[range.clone()], &b.right[range.clone()]]);
-        for (t, (wav, _)) in stem_files.iter_mut().enumerate() {
+        for (t, wav) in stem_files.iter_mut().enumerate() {
             result = result.and_then(|_| wav.write(&[&b.stem(t)[range.clone()]]));
         }
         failure = result.err();
@@ -296,15 +289,11 @@ pub fn render_take(dir: &Path, out: &Path, stems: Option<&Path>, block: usize) -
     if let Some(e) = failure {
         return Err(e);
     }
-    mix.close()?;
-    std::fs::rename(partial(out), out)
-        .map_err(|e| format!("cannot move the finished file to {}: {e}", out.display()))?;
+    mix.commit()?;
     let mut stems_written = Vec::new();
-    for (wav, path) in stem_files {
-        wav.close()?;
-        std::fs::rename(partial(&path), &path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        stems_written.push(path);
+    for wav in stem_files {
+        let first = wav.commit()?.swap_remove(0);
+        stems_written.push(first);
     }
     Ok(TakeRender {
         out: out.to_path_buf(),

@@ -26,7 +26,10 @@ pub(crate) struct StreamWav {
 impl StreamWav {
     pub(crate) fn create(path: &Path, channels: u16, sample_rate: u32) -> Result<StreamWav, String> {
         let spec = WavSpec { channels, sample_rate, bits_per_sample: 32, sample_format: SampleFormat::Float };
-        let writer = WavWriter::create(path, spec).map_err(|e| write_error(path, e))?;
+        let mut writer = WavWriter::create(path, spec).map_err(|e| write_error(path, e))?;
+        // The header on disk at once: a file that exists is a readable WAV,
+        // even if the process dies before the first flush.
+        writer.flush().map_err(|e| write_error(path, e))?;
         Ok(StreamWav { writer, path: path.to_path_buf(), channels: channels as usize })
     }
 

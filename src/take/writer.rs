@@ -12,8 +12,10 @@ use ringbuf::traits::{Consumer, Producer};
 use ringbuf::{HeapCons, HeapProd};
 
 use super::folder::{self, TakeInfo};
-use super::stream::{EventLog, StreamWav};
-use super::{Block, Note, Shared, TakeConfig, TakeStatus, FIXED_CHANNELS};
+use super::journal::{self, JournalLock};
+use super::segment::SegmentedWav;
+use super::stream::EventLog;
+use super::{Block, Drops, Note, Shared, TakeConfig, TakeStatus, FIXED_CHANNELS};
 use crate::engine::Command;
 
 /// How long the thread sleeps when both queues are empty. A block of 1024
@@ -23,8 +25,12 @@ const IDLE: Duration = Duration::from_millis(5);
 /// Everything since the engine was built: what a take is re-rendered from.
 struct Journal {
     dir: PathBuf,
-    input: Option<StreamWav>,
+    input: Option<SegmentedWav>,
     events: Option<EventLog>,
+    /// Held while this writer lives: tells other writers the journal is in use.
+    lock: JournalLock,
+    /// The `inexact` marker has been written.
+    marked_inexact: bool,
 }
 
 /// One take's files; `None` once a file has failed.
@@ -35,12 +41,16 @@ struct TakeFiles {
     start: u64,
     /// Engine frame the take ends before, once known.
     stop: Option<u64>,
-    mix: Option<StreamWav>,
-    input: Option<StreamWav>,
-    stems: Vec<Option<StreamWav>>,
+    mix: Option<SegmentedWav>,
+    input: Option<SegmentedWav>,
+    stems: Vec<Option<SegmentedWav>>,
     events: Option<EventLog>,
     /// Frames written to the mix (the take's length so far).
     frames: u64,
+    /// What the feed had dropped when the take began, and when it ended
+    /// (`None`: ends with the writer): a difference means the take lost some.
+    drops_at_start: Drops,
+    drops_at_stop: Option<Drops>,
 }
 
 pub(crate) struct Writer {
@@ -54,6 +64,8 @@ pub(crate) struct Writer {
     /// Next engine frame the files expect; earlier frames are already written.
     next_frame: u64,
     last_flush: Instant,
+    /// Take folders created (each names the journal, which must then stay).
+    takes_made: usize,
 }
 
 impl Writer {
@@ -74,6 +86,7 @@ impl Writer {
             takes: Vec::new(),
             next_frame: 0,
             last_flush: Instant::now(),
+            takes_made: 0,
         }
     }
 
@@ -81,6 +94,10 @@ impl Writer {
         self.journal = self.open_journal();
         loop {
             let quitting = self.shared.quit.load(Ordering::Acquire);
+            if !quitting && self.shared.stalled.load(Ordering::Acquire) {
+                std::thread::sleep(IDLE);
+                continue;
+            }
             let mut busy = self.drain_notes();
             while let Some(mut block) = self.full.try_pop() {
                 // Notes logged before this block was pushed are already queued.
@@ -108,6 +125,23 @@ impl Writer {
         self.shared.finished.store(true, Ordering::Release);
     }
 
+    /// Blocks and commands the feed has dropped so far.
+    fn drops(&self) -> Drops {
+        (
+            self.shared.dropped_blocks.load(Ordering::Relaxed),
+            self.shared.dropped_events.load(Ordering::Relaxed),
+        )
+    }
+
+    /// A command lost on the way means no replay of the journal is exact.
+    fn note_lost_commands(&mut self) {
+        if let Some(journal) = self.journal.as_mut() {
+            if !journal.marked_inexact && self.shared.dropped_events.load(Ordering::Relaxed) > 0 {
+                journal.marked_inexact = folder::mark_journal_inexact(&journal.dir).is_ok();
+            }
+        }
+    }
+
     fn report(&self, error: String) {
         if let Ok(mut status) = self.shared.status.lock() {
             status.last_error = Some(error);
@@ -121,20 +155,48 @@ impl Writer {
     }
 
     fn open_journal(&mut self) -> Option<Journal> {
-        let made = folder::create_journal(&self.config);
-        let dir = match made {
-            Ok(dir) => dir,
+        let made = journal::create_journal(&self.config);
+        let (dir, lock) = match made {
+            Ok(made) => made,
             Err(e) => {
                 self.report(e);
                 return None;
             }
         };
-        let input = StreamWav::create(&dir.join("input.wav"), 1, self.config.sample_rate);
+        self.remove_unused_journals(&dir);
+        let input = SegmentedWav::create(
+            &dir.join("input.wav"),
+            1,
+            self.config.sample_rate,
+            self.config.segment_frames,
+        );
         let events = EventLog::create(&dir.join("events.toml"), self.config.sample_rate, 0);
         let input = input.map_err(|e| self.report(e)).ok();
         let events = events.map_err(|e| self.report(e)).ok();
         self.update_status(|s| s.journal = Some(dir.clone()));
-        Some(Journal { dir, input, events })
+        Some(Journal { dir, input, events, lock, marked_inexact: false })
+    }
+
+    /// Remove, on a thread of its own (deleting gigabytes can take a while
+    /// and the queues must keep draining), the journals beside `own` that no
+    /// take needs and no running process holds.
+    fn remove_unused_journals(&self, own: &std::path::Path) {
+        let (shared, root, own) = (self.shared.clone(), self.config.root.clone(), own.to_path_buf());
+        let spawned = std::thread::Builder::new().name("journal-trim".into()).spawn(move || {
+            let result = journal::remove_unused_journals(&root, Some(&own));
+            if let Ok(mut status) = shared.status.lock() {
+                match result {
+                    Ok(removed) => status.old_journals_removed = Some(removed.len()),
+                    Err(e) => {
+                        status.old_journals_removed = Some(0);
+                        status.last_error = Some(e);
+                    }
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            self.report(format!("cannot start removing unused journals: {e}"));
+        }
     }
 
     fn drain_notes(&mut self) -> bool {
@@ -143,10 +205,11 @@ impl Writer {
             any = true;
             match note {
                 Note::Command(frame, command) => self.log_command(frame, command),
-                Note::Start(frame) => self.start_take(frame),
-                Note::Stop(frame) => {
+                Note::Start(frame, drops) => self.start_take(frame, drops),
+                Note::Stop(frame, drops) => {
                     if let Some(take) = self.takes.iter_mut().rev().find(|t| t.stop.is_none()) {
                         take.stop = Some(frame.max(take.start));
+                        take.drops_at_stop = Some(drops);
                     }
                     self.close_finished_takes();
                 }
@@ -177,11 +240,12 @@ impl Writer {
         }
     }
 
-    fn start_take(&mut self, frame: u64) {
+    fn start_take(&mut self, frame: u64, drops: Drops) {
         // A take still open is ended where the new one begins.
         for take in &mut self.takes {
             if take.stop.is_none() {
                 take.stop = Some(frame.max(take.start));
+                take.drops_at_stop = Some(drops);
             }
         }
         self.close_finished_takes();
@@ -199,10 +263,13 @@ impl Writer {
             }
         };
         let (dir, info) = dir;
-        let rate = self.config.sample_rate;
+        self.takes_made += 1;
+        let (rate, segment_frames) = (self.config.sample_rate, self.config.segment_frames);
         let mut errors = Vec::new();
         let mut open = |name: &str, channels: u16| {
-            StreamWav::create(&dir.join(name), channels, rate).map_err(|e| errors.push(e)).ok()
+            SegmentedWav::create(&dir.join(name), channels, rate, segment_frames)
+                .map_err(|e| errors.push(e))
+                .ok()
         };
         let mix = open("mix.wav", 2);
         let input = open("input.wav", 1);
@@ -226,6 +293,8 @@ impl Writer {
             stems,
             events,
             frames: 0,
+            drops_at_start: drops,
+            drops_at_stop: None,
         });
     }
 
@@ -236,15 +305,29 @@ impl Writer {
             return;
         }
         let mut errors = Vec::new();
-        if first > self.next_frame {
-            // Frames the callback could not hand over: silence keeps the
-            // files in time, but the journal can no longer replay exactly.
-            let gap = first - self.next_frame;
-            if let Some(journal) = self.journal.as_mut() {
+        // Frames the callback could not hand over before this block: silence
+        // keeps the files in time, but the journal can no longer replay exactly.
+        let gap_from = self.next_frame;
+        let gap = first.saturating_sub(gap_from);
+        // Part of the block may already be written (never, in practice:
+        // blocks arrive in order); skip it.
+        let skip = self.next_frame.saturating_sub(first) as usize;
+        let input = &block.channel(0)[skip..];
+        if let Some(journal) = self.journal.as_mut() {
+            if gap > 0 {
                 write_or_drop(&mut journal.input, |w| w.write_silence(gap), &mut errors);
             }
+            write_or_drop(&mut journal.input, |w| w.write(&[input]), &mut errors);
+            // A take file about to close a segment gets its final header now:
+            // the journal on disk must already reach that far, or a crash
+            // could leave a take longer than the journal it replays from.
+            if self.takes.iter().any(|t| t.crosses_segment(gap_from, end)) {
+                write_or_drop(&mut journal.input, SegmentedWav::flush, &mut errors);
+            }
+        }
+        if gap > 0 {
             for take in &mut self.takes {
-                let (lo, hi) = take.window(self.next_frame, first);
+                let (lo, hi) = take.window(gap_from, first);
                 if hi > lo {
                     take.info.exact = false;
                     let n = hi - lo;
@@ -256,16 +339,9 @@ impl Writer {
                     take.frames += n;
                 }
             }
-            if let Some(journal) = self.journal.as_ref() {
-                let _ = folder::mark_journal_inexact(&journal.dir);
+            if let Some(journal) = self.journal.as_mut() {
+                journal.marked_inexact |= folder::mark_journal_inexact(&journal.dir).is_ok();
             }
-        }
-        // Part of the block may already be written (never, in practice:
-        // blocks arrive in order); skip it.
-        let skip = self.next_frame.saturating_sub(first) as usize;
-        let input = &block.channel(0)[skip..];
-        if let Some(journal) = self.journal.as_mut() {
-            write_or_drop(&mut journal.input, |w| w.write(&[input]), &mut errors);
         }
         let from = first + skip as u64;
         for take in &mut self.takes {
@@ -312,6 +388,10 @@ impl Writer {
 
     fn close_take(&mut self, mut take: TakeFiles) {
         let mut errors = Vec::new();
+        // The journal on disk first, so that it always covers a closed take.
+        if let Some(journal) = self.journal.as_mut() {
+            write_or_drop(&mut journal.input, SegmentedWav::flush, &mut errors);
+        }
         for wav in [take.mix.take(), take.input.take()].into_iter().chain(take.stems.drain(..)).flatten() {
             if let Err(e) = wav.close() {
                 errors.push(e);
@@ -323,8 +403,13 @@ impl Writer {
             }
         }
         take.info.frames = Some(take.frames);
-        take.info.dropped_blocks = self.shared.dropped_blocks.load(Ordering::Relaxed);
-        take.info.dropped_events = self.shared.dropped_events.load(Ordering::Relaxed);
+        let (blocks, events) = self.drops();
+        // Also audio lost at the very end, where no later block shows a gap.
+        if take.drops_at_stop.unwrap_or((blocks, events)) != take.drops_at_start {
+            take.info.exact = false;
+        }
+        take.info.dropped_blocks = blocks;
+        take.info.dropped_events = events;
         if let Err(e) = folder::write_info(&take.dir, &take.info) {
             errors.push(e);
         }
@@ -336,9 +421,10 @@ impl Writer {
     }
 
     fn flush_all(&mut self) {
+        self.note_lost_commands();
         let mut errors = Vec::new();
         if let Some(journal) = self.journal.as_mut() {
-            write_or_drop(&mut journal.input, StreamWav::flush, &mut errors);
+            write_or_drop(&mut journal.input, SegmentedWav::flush, &mut errors);
             if let Some(log) = journal.events.as_mut() {
                 if let Err(e) = log.sync() {
                     errors.push(e);
@@ -346,10 +432,10 @@ impl Writer {
             }
         }
         for take in &mut self.takes {
-            write_or_drop(&mut take.mix, StreamWav::flush, &mut errors);
-            write_or_drop(&mut take.input, StreamWav::flush, &mut errors);
+            write_or_drop(&mut take.mix, SegmentedWav::flush, &mut errors);
+            write_or_drop(&mut take.input, SegmentedWav::flush, &mut errors);
             for stem in &mut take.stems {
-                write_or_drop(stem, StreamWav::flush, &mut errors);
+                write_or_drop(stem, SegmentedWav::flush, &mut errors);
             }
             if let Some(log) = take.events.as_mut() {
                 if let Err(e) = log.sync() {
@@ -364,6 +450,7 @@ impl Writer {
     }
 
     fn close_all(&mut self) {
+        self.note_lost_commands();
         for take in &mut self.takes {
             if take.stop.is_none() {
                 take.stop = Some(self.next_frame);
@@ -386,6 +473,13 @@ impl Writer {
                     errors.push(e);
                 }
             }
+            // No take names this journal: nothing will ever replay it.
+            if self.takes_made == 0 {
+                match journal::remove_own(&journal.dir, journal.lock) {
+                    Ok(()) => self.update_status(|s| s.journal = None),
+                    Err(e) => errors.push(e),
+                }
+            }
             for e in errors {
                 self.report(e);
             }
@@ -400,12 +494,20 @@ impl TakeFiles {
         let hi = self.stop.map_or(to, |s| to.min(s));
         (lo, hi.max(lo))
     }
+
+    /// Whether writing engine frames `from..to` closes a segment of one of
+    /// the take's files.
+    fn crosses_segment(&self, from: u64, to: u64) -> bool {
+        let (lo, hi) = self.window(from, to);
+        let files = [&self.mix, &self.input].into_iter().chain(&self.stems);
+        hi > lo && files.flatten().any(|w| w.crosses_segment(hi - lo))
+    }
 }
 
 /// Run a file operation; on failure record the error and give the file up.
 fn write_or_drop(
-    file: &mut Option<StreamWav>,
-    op: impl FnOnce(&mut StreamWav) -> Result<(), String>,
+    file: &mut Option<SegmentedWav>,
+    op: impl FnOnce(&mut SegmentedWav) -> Result<(), String>,
     errors: &mut Vec<String>,
 ) {
     if let Some(wav) = file.as_mut() {

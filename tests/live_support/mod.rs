@@ -2,6 +2,8 @@
 //! the binary, and a clean one-track patch with an events file.
 #![allow(dead_code)]
 
+pub mod jack_registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,13 +13,27 @@ pub fn binary() -> PathBuf {
 }
 
 /// A JACK server (dummy driver, 48 kHz, 256 frames) with a unique name,
-/// stopped and reaped on drop.
+/// stopped with SIGTERM and reaped on drop, also when the test panics.
+/// Before it starts, registry entries of servers that died without
+/// unregistering (earlier runs killed mid-test) are cleared, so they never
+/// add up to jackd's limit of eight.
 pub struct JackServer {
     pub name: String,
     child: Child,
+    /// jackd's own output, kept when it fails.
+    log: PathBuf,
 }
 
+/// How long a server may take to come up, and to stop on SIGTERM, before
+/// the test gives up on it (never a measure of the test itself).
+const JACKD_PATIENCE: Duration = Duration::from_secs(30);
+
 impl JackServer {
+    /// The server name `start(tag)` uses in this process.
+    pub fn name_for(tag: &str) -> String {
+        format!("ferrotape-test-{tag}-{}", std::process::id())
+    }
+
     /// Start one, or `None` (with a printed reason) when jackd is not
     /// installed. Under CI (`CI=true`) a missing jackd fails the test.
     pub fn start(tag: &str) -> Option<JackServer> {
@@ -49,53 +65,89 @@ impl JackServer {
             eprintln!("SKIPPED: {message}");
             return None;
         }
-        let name = format!("ferrotape-test-{tag}-{}", std::process::id());
-        let child = Command::new("jackd")
-            .args(["-n", &name, "--no-realtime"])
-            .args(synchronous.then_some("--sync"))
-            .args(["-d", "dummy", "-r", "48000", "-p", &period.to_string()])
-            .envs(jack_env(&name))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start jackd");
-        let server = JackServer { name, child };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let name = Self::name_for(tag);
+        let log = std::env::temp_dir().join(format!("{name}.jackd.log"));
+        // Other test runs on the machine may hold every slot for a while.
+        let give_up = Instant::now() + 2 * JACKD_PATIENCE;
+        loop {
+            jack_registry::remove_dead_servers();
+            let output = std::fs::File::create(&log).expect("jackd log");
+            let child = Command::new("jackd")
+                .args(["-n", &name, "--no-realtime"])
+                .args(synchronous.then_some("--sync"))
+                .args(["-d", "dummy", "-r", "48000", "-p", &period.to_string()])
+                .envs(jack_env(&name))
+                .stdin(Stdio::null())
+                .stdout(output.try_clone().expect("jackd log"))
+                .stderr(output)
+                .spawn()
+                .expect("start jackd");
+            let mut server = JackServer { name: name.clone(), child, log: log.clone() };
+            if server.wait_until_up() {
+                return Some(server);
+            }
+            let said = std::fs::read_to_string(&log).unwrap_or_default();
+            let full = said.contains("Too many servers already active");
+            assert!(full && Instant::now() < give_up, "jackd {name} did not come up: {said}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Poll until the server answers; false if jackd exited first.
+    fn wait_until_up(&mut self) -> bool {
+        let deadline = Instant::now() + JACKD_PATIENCE;
         while Instant::now() < deadline {
-            let ok = Command::new("jack_lsp")
-                .envs(jack_env(&server.name))
+            let up = Command::new("jack_lsp")
+                .envs(jack_env(&self.name))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success());
-            if ok {
-                return Some(server);
+            if up {
+                return true;
+            }
+            if self.child.try_wait().is_ok_and(|s| s.is_some()) {
+                return false;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("jackd {} did not come up within 10 s", server.name);
+        panic!("jackd {} did not come up within {JACKD_PATIENCE:?}", self.name);
     }
 
     pub fn env(&self) -> Vec<(String, String)> {
         jack_env(&self.name)
     }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for JackServer {
     fn drop(&mut self) {
-        // SIGTERM, not SIGKILL: jackd then removes its entry from the shared
-        // server registry (eight entries at most) and its shared memory.
-        let terminated =
-            Command::new("kill").arg(self.child.id().to_string()).status().is_ok_and(|s| s.success());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while terminated && Instant::now() < deadline {
+        if self.child.try_wait().is_ok_and(|s| s.is_some()) {
+            // It already exited (it never came up): whatever it left is dead.
+            jack_registry::remove_dead_servers();
+            return;
+        }
+        // SIGTERM, not SIGKILL: jackd then removes its registry entry, its
+        // socket and its shared memory itself.
+        // SAFETY: kill(2) on our own child's pid has no memory effects.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + JACKD_PATIENCE;
+        while Instant::now() < deadline {
             if self.child.try_wait().is_ok_and(|s| s.is_some()) {
+                let _ = std::fs::remove_file(&self.log);
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        // Stuck: kill it, then clear what it could not.
         let _ = self.child.kill();
         let _ = self.child.wait();
+        jack_registry::remove_dead_servers();
     }
 }
 
