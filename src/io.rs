@@ -73,6 +73,32 @@ impl Default for AudioOptions {
     }
 }
 
+impl AudioOptions {
+    /// Check what the command line asked for before any device opens, so a
+    /// mistake is one line naming the flag on every backend (the null
+    /// backend would otherwise run on a clock of 0 Hz).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.buffer == 0 || self.buffer as usize > processor::MAX_CHUNK {
+            return Err(format!(
+                "--buffer {} must be between 1 and {} frames",
+                self.buffer,
+                processor::MAX_CHUNK
+            ));
+        }
+        if let Some(rate) = self.sample_rate {
+            let range = crate::patch::SAMPLE_RATE_RANGE;
+            if !range.contains(&rate) {
+                return Err(format!(
+                    "--sample-rate {rate} is out of range ({} to {} Hz)",
+                    range.start(),
+                    range.end()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What a backend settled on once its device was opened.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamSettings {

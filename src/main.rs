@@ -184,7 +184,7 @@ impl LiveArgs {
 
 impl AudioArgs {
     fn options(self) -> Result<AudioOptions, String> {
-        Ok(AudioOptions {
+        let options = AudioOptions {
             backend: parse_backend(&self.audio)?,
             host: self.audio_host,
             device: self.audio_device,
@@ -193,7 +193,9 @@ impl AudioArgs {
             buffer: self.buffer,
             input_channel: self.input_channel,
             latency_ms: self.latency_ms,
-        })
+        };
+        options.validate()?;
+        Ok(options)
     }
 }
 
@@ -201,8 +203,8 @@ fn main() -> ExitCode {
     install_panic_message();
     let cli = Cli::parse();
     let Some(command) = cli.command else {
-        let result = untitled_or(cli.patch).and_then(|patch| {
-            cli.audio.options().and_then(|audio| play_screen(&patch, cli.live.options(audio, None, true)))
+        let result = cli.audio.options().and_then(|audio| {
+            untitled_or(cli.patch).and_then(|patch| play_screen(&patch, cli.live.options(audio, None, true)))
         });
         return finish(result);
     };

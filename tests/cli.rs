@@ -248,3 +248,36 @@ fn devices_lists_midi_inputs_or_says_why_there_are_none() {
     println!("{midi}");
     assert!(!midi.is_empty(), "no MIDI line in:\n{text}");
 }
+
+#[test]
+fn sample_rate_outside_the_patch_range_is_refused_on_every_entry_point() {
+    let patch = "patches/cassette.toml";
+    for rate in ["0", "1", "7999", "192001", "4294967295"] {
+        let entry_points: Vec<Vec<&str>> = vec![
+            vec!["play", patch, "--no-tui", "--audio", "null", "--sample-rate", rate, "--duration", "1"],
+            vec!["play", patch, "--no-tui", "--audio", "device", "--sample-rate", rate, "--duration", "1"],
+            vec!["play", patch, "--audio", "null", "--sample-rate", rate],
+            vec!["play", patch, "--sample-rate", rate],
+            vec![patch, "--audio", "null", "--sample-rate", rate],
+            vec![patch, "--sample-rate", rate],
+        ];
+        for args in entry_points {
+            let output = ferrotape(&args);
+            let message = stderr_line(&output);
+            assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
+            assert_eq!(
+                message,
+                format!("ferrotape: --sample-rate {rate} is out of range (8000 to 192000 Hz)"),
+                "{args:?}"
+            );
+        }
+    }
+    // The ends of the range play.
+    for rate in ["8000", "192000"] {
+        let args = ["play", patch, "--no-tui", "--audio", "null", "--sample-rate", rate, "--duration", "0.2"];
+        let output = ferrotape(&args);
+        assert!(output.status.success(), "{args:?}: {}", stderr_line(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains(&format!("{rate} Hz")), "{args:?}: {stdout}");
+    }
+}

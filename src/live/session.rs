@@ -94,6 +94,7 @@ impl LiveSession {
     /// headless: fail with the one-line message.
     pub fn start(patch_path: &Path, options: LiveOptions, interactive: bool) -> Result<LiveSession, String> {
         let audio = &options.audio;
+        audio.validate()?;
         if audio.buffer == 0 || audio.buffer as usize > io::processor::MAX_CHUNK {
             return Err(format!(
                 "--buffer {} must be between 1 and {} frames",
