@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{example_patches, scratch_dir};
+use common::{example_patches, scratch_dir, write_pcm_wav};
 use ferrotape::analysis::{frequency, rms, sine};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -168,6 +168,8 @@ fn mistakes_get_one_clear_line_and_a_failing_exit() {
     let dir = scratch_dir("mistakes");
     let garbage = dir.join("garbage.wav");
     std::fs::write(&garbage, b"this is not a wave file").unwrap();
+    let one_hertz = dir.join("one-hertz.wav");
+    write_pcm_wav(&one_hertz, 1, 1, 8, &[128; 64]);
     let out = dir.join("x.wav");
     let out = out.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -193,6 +195,19 @@ fn mistakes_get_one_clear_line_and_a_failing_exit() {
                 garbage.to_str().unwrap(),
             ],
             "garbage.wav",
+        ),
+        (
+            vec![
+                "render",
+                "patches/cassette.toml",
+                "--duration",
+                "1",
+                "--out",
+                out,
+                "--input",
+                one_hertz.to_str().unwrap(),
+            ],
+            "one-hertz.wav: sample rate 1 Hz is out of range (1000 to 768000 Hz)",
         ),
         (
             vec![
