@@ -84,6 +84,10 @@ enum Command {
     Check {
         /// The file to check.
         path: PathBuf,
+        /// With a patch: also check this MIDI map and the two together, as
+        /// `play PATCH --midi-map FILE` would load them.
+        #[arg(long, value_name = "FILE")]
+        midi_map: Option<PathBuf>,
     },
     /// Record a take on a simulated clock in real time (used by the tests
     /// that kill a process mid-take).
@@ -270,9 +274,12 @@ fn main() -> ExitCode {
             print!("{}", ferrotape::live::devices_text());
             Ok(())
         }
-        Command::Check { path } => ferrotape::check::check_file(&path)
-            .map(|summary| println!("{summary}"))
-            .map_err(|e| e.to_string()),
+        Command::Check { path, midi_map } => match midi_map {
+            None => ferrotape::check::check_file(&path),
+            Some(map) => ferrotape::check::check_patch_with_map(&path, &map),
+        }
+        .map(|summary| println!("{summary}"))
+        .map_err(|e| e.to_string()),
         Command::TuiDemo { patch } => ferrotape::tui::demo::run_demo(&patch),
         Command::TakeDemo { patch, takes, seconds } => ferrotape::take::demo::run(&patch, &takes, seconds),
     };

@@ -20,7 +20,7 @@ use crate::engine::{Command, EngineSnapshot};
 use crate::io::midi::{CLIENT_NAME, VIRTUAL_PORT};
 use crate::io::null::NullBackend;
 use crate::io::{self, AudioBackend, AudioOptions, Health, StreamSettings};
-use crate::midi_map::{save_learned, LearnRequest, MidiBinding, SelectedTrack};
+use crate::midi_map::{save_learned_binding, LearnRequest, MidiBinding, SelectedTrack};
 use crate::patch::Patch;
 use crate::take::{TakeHandle, TakeStatus};
 
@@ -239,7 +239,7 @@ impl LiveSession {
                 .bindings
                 .retain(|b| !(b.control == learned.binding.control && b.channel == learned.binding.channel));
             self.run.plan.bindings.push(learned.binding);
-            match save_learned(&path, &[learned.binding]) {
+            match save_learned_binding(&path, &learned) {
                 Ok(_) => {
                     self.learn_problem = None;
                     self.learned.push_back(format!("{described}, saved to {}", path.display()));
@@ -251,7 +251,7 @@ impl LiveSession {
                 }
             }
             if !learned.active {
-                say("ferrotape: the binding table is full; the learned binding is saved but not active");
+                say("ferrotape: the binding table is full; the learned binding is not active");
             }
         }
     }
