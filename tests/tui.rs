@@ -296,6 +296,7 @@ fn clicking_a_strip_selects_its_track() {
     events.push(Event::Mouse(click(strip.y + 1)));
     run(&mut rig.terminal, &mut rig.app, &mut rig.link, events).expect("loop");
     assert_eq!(rig.app.selected_track, 3);
+    assert_eq!(rig.link.selected_track(), Some(3), "MIDI bindings on \"selected\" follow the click");
 }
 
 /// A link that records every command before passing it on.
@@ -347,4 +348,134 @@ fn keys_send_the_expected_commands() {
             track(TrackAction::Solo),
         ]
     );
+}
+
+/// Select buttons and a knob on the selected track's speed.
+const SELECT_MAP: &str = r#"
+[[midi]]
+cc = 58
+select = "previous"
+
+[[midi]]
+cc = 59
+select = "next"
+
+[[midi]]
+note = 40
+select = 4
+
+[[midi]]
+cc = 21
+set = "speed"
+mode = "trigger"
+value = 0.5
+"#;
+
+fn select_bindings() -> Vec<ferrotape::midi_map::MidiBinding> {
+    ferrotape::midi_map::MidiMap::parse(SELECT_MAP, Path::new("select.toml")).expect("map").bindings
+}
+
+/// The strip marked as selected on the screen: "▶ 3 backwards" -> 3.
+fn marked_track(screen: &str) -> Option<usize> {
+    screen
+        .lines()
+        .find_map(|line| line.trim_start_matches('"').strip_prefix("▶ ")?.split(' ').next()?.parse().ok())
+}
+
+#[test]
+fn midi_select_moves_the_screen_and_the_screen_moves_midi() {
+    let mut rig = Rig::open("airports", 80, 40);
+    rig.link = LocalLink::for_tests(rig.app.patch.engine_config()).with_midi_bindings(&select_bindings());
+    assert_eq!(marked_track(&rig.screen()), Some(1));
+
+    // Next, next, previous: the screen follows, one frame later at most.
+    rig.link.midi_in(&[0xB0, 59, 127, 0xB0, 59, 0, 0xB0, 59, 127, 0xB0, 59, 0]);
+    assert_eq!(marked_track(&rig.screen()), Some(3));
+    assert_eq!(rig.app.selected_track, 2);
+    rig.link.midi_in(&[0xB0, 58, 127, 0xB0, 58, 0]);
+    assert_eq!(marked_track(&rig.screen()), Some(2));
+    // Select 4 directly from a pad.
+    rig.link.midi_in(&[0x90, 40, 100, 0x80, 40, 0]);
+    assert_eq!(marked_track(&rig.screen()), Some(4));
+
+    // The knob on "selected" acts on the track the screen shows selected…
+    rig.link.midi_in(&[0xB0, 21, 127]);
+    rig.wait(0.01);
+    rig.keys("");
+    let speeds = |rig: &Rig| -> Vec<f32> {
+        rig.app.snapshot.tracks().iter().map(|t| t.params.get(Param::Speed)).collect()
+    };
+    assert_eq!(speeds(&rig)[3], 0.5, "{:?}", speeds(&rig));
+    // …and after the screen's own selection (key 2) MIDI acts on track 2.
+    rig.keys("2");
+    assert_eq!(marked_track(&rig.screen()), Some(2));
+    rig.link.midi_in(&[0xB0, 21, 0, 0xB0, 21, 127]);
+    rig.wait(0.01);
+    rig.keys("");
+    assert_eq!(speeds(&rig)[1], 0.5, "{:?}", speeds(&rig));
+    assert_eq!(speeds(&rig).iter().filter(|s| **s == 0.5).count(), 2, "only tracks 4 and 2");
+    // Next wraps round from the last track (airports has 5).
+    rig.keys("5");
+    rig.link.midi_in(&[0xB0, 59, 127]);
+    assert_eq!(marked_track(&rig.screen()), Some(1));
+}
+
+/// A command sink for a router whose commands do not matter here.
+struct Discard;
+
+impl ferrotape::bridge::CommandSink for Discard {
+    fn send(&mut self, _command: Command, _at: std::time::Instant) -> bool {
+        true
+    }
+}
+
+#[test]
+fn the_screen_over_a_live_session_follows_its_midi_selection() {
+    use ferrotape::io::{AudioOptions, BackendKind};
+    use ferrotape::live::{LiveOptions, LiveSession};
+    use ferrotape::midi_map::MidiRouter;
+    use ferrotape::tui::live_link::LiveLink;
+
+    let path = PathBuf::from("patches/airports.toml");
+    let scratch = std::env::temp_dir().join(format!("ferrotape-tui-live-{}", std::process::id()));
+    let options = LiveOptions {
+        audio: AudioOptions { backend: BackendKind::Null, ..AudioOptions::default() },
+        virtual_midi: false,
+        takes_dir: scratch.join("takes"),
+        autosave: false,
+        ..LiveOptions::default()
+    };
+    let session = LiveSession::start(&path, options, false).expect("a null session");
+    // The session's MIDI thread routes with a router on this selection; this
+    // one does the same from the test, with the same bindings.
+    let mut router = MidiRouter::new(&select_bindings(), session.selected_track());
+    let shared = session.selected_track();
+    let mut link = LiveLink::new(session);
+    let mut app = App::new(KeyMap::defaults(), Patch::load(&path).expect("patch"), Some(path));
+    app.color = false;
+    let mut terminal = Terminal::new(TestBackend::new(80, 40)).expect("test terminal");
+    let mut screen = |app: &mut App, link: &mut LiveLink, keys: &str| {
+        run(&mut terminal, app, link, ScriptedEvents::keys(keys)).expect("loop");
+        terminal.backend().to_string()
+    };
+    let mut midi = |bytes: &[u8]| router.feed(bytes, std::time::Instant::now(), &mut Discard);
+
+    assert_eq!(marked_track(&screen(&mut app, &mut link, "")), Some(1));
+    midi(&[0x90, 40, 100]);
+    assert_eq!(marked_track(&screen(&mut app, &mut link, "")), Some(4), "the screen follows MIDI");
+    midi(&[0xB0, 58, 127]);
+    assert_eq!(marked_track(&screen(&mut app, &mut link, "")), Some(3));
+    // The screen's selection (tab, then a click-free key) drives MIDI's.
+    screen(&mut app, &mut link, "<tab>");
+    assert_eq!(shared.get(), 3, "tab from track 3 selects track 4 for MIDI too");
+    screen(&mut app, &mut link, "1");
+    assert_eq!(shared.get(), 0);
+    midi(&[0xB0, 59, 127]);
+    assert_eq!(
+        marked_track(&screen(&mut app, &mut link, "")),
+        Some(2),
+        "MIDI next moves on from the screen's choice"
+    );
+    link.into_session().stop();
+    std::fs::remove_dir_all(&scratch).ok();
 }

@@ -180,6 +180,10 @@ impl App {
             self.has_snapshot = true;
             self.selected_track = self.selected_track.min(snapshot.track_count.saturating_sub(1));
         }
+        // MIDI `select` bindings move the selection the screen shares.
+        if let Some(track) = link.selected_track() {
+            self.selected_track = usize::from(track).min(self.track_count().saturating_sub(1));
+        }
         if let Some(learned) = link.poll_learned() {
             self.inform(format!("learned: {learned}"));
             if matches!(self.overlay, Overlay::Learn { .. }) {
@@ -250,6 +254,7 @@ impl App {
                 if let Some(index) = strips.iter().position(|r| r.contains((mouse.column, mouse.row).into()))
                 {
                     self.selected_track = first + index;
+                    link.select_track(self.selected_track as u8);
                 }
             }
             MouseEventKind::ScrollUp => self.perform(Action::FineUp, link),
@@ -495,6 +500,7 @@ impl App {
         self.patch_path = Some(path.to_path_buf());
         self.has_snapshot = false;
         self.selected_track = 0;
+        link.select_track(0);
         self.meters = [0.0; MAX_TRACKS];
         self.note_recent(path);
         self.absorb(link);

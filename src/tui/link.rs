@@ -6,8 +6,11 @@
 //! audio/MIDI bridge; [`LocalLink`] owns an [`Engine`] and advances it only
 //! when told to, so tests see exactly the same screen every run.
 
+use crate::bridge::CommandSink;
 use crate::engine::{Command, Engine, EngineConfig, EngineSnapshot, Param, TimedCommand, TrackAction};
+use crate::midi_map::{MidiBinding, MidiRouter, SelectedTrack};
 use std::path::Path;
+use std::time::Instant;
 
 /// What a MIDI-learn request binds a control to. `Copy`, so it can cross a
 /// queue to the MIDI thread.
@@ -92,6 +95,16 @@ pub trait InstrumentLink {
         let _ = track;
     }
 
+    /// The selected track (0-based) as the instrument's other surfaces left
+    /// it: MIDI `select` bindings move the same selection [`select_track`]
+    /// sets. The screen follows it every frame. `None`: this link keeps no
+    /// selection of its own.
+    ///
+    /// [`select_track`]: InstrumentLink::select_track
+    fn selected_track(&self) -> Option<u8> {
+        None
+    }
+
     /// Start or stop recording a take. `Some(recording)` after the change,
     /// `None` when this link cannot record takes.
     fn toggle_take(&mut self) -> Option<bool> {
@@ -138,13 +151,28 @@ pub struct LocalLink {
     learning: Option<LearnTarget>,
     learned: Option<String>,
     midi_enabled: bool,
+    /// The track selection the screen and MIDI share, as in a live session.
+    selection: SelectedTrack,
+    /// Bindings for [`LocalLink::midi_in`], over `selection`.
+    router: Option<MidiRouter>,
     warning: String,
+}
+
+/// Commands from [`LocalLink::midi_in`], queued like the screen's.
+struct PendingCommands<'a>(&'a mut Vec<TimedCommand>);
+
+impl CommandSink for PendingCommands<'_> {
+    fn send(&mut self, command: Command, _at: Instant) -> bool {
+        self.0.push(TimedCommand { offset: 0, command });
+        true
+    }
 }
 
 impl LocalLink {
     /// An engine for `config` at `sample_rate`, processed in `block`-frame pieces.
     pub fn new(config: EngineConfig, sample_rate: f64, block: usize) -> LocalLink {
         let block = block.max(1);
+        let selection = SelectedTrack::new(config.tracks.len());
         let mut engine = Engine::new(config, sample_rate, block);
         // The screen can show the tracks before any time has passed.
         let fresh = Some(engine.snapshot());
@@ -158,6 +186,8 @@ impl LocalLink {
             learning: None,
             learned: None,
             midi_enabled: false,
+            selection,
+            router: None,
             warning: String::new(),
         }
     }
@@ -172,6 +202,24 @@ impl LocalLink {
     pub fn with_fake_midi(mut self) -> LocalLink {
         self.midi_enabled = true;
         self
+    }
+
+    /// A MIDI input with these bindings, played through [`LocalLink::midi_in`]
+    /// by the router a live session uses, on the selection the screen shares.
+    pub fn with_midi_bindings(mut self, bindings: &[MidiBinding]) -> LocalLink {
+        self.router = Some(MidiRouter::new(bindings, self.selection.clone()));
+        self.midi_enabled = true;
+        self
+    }
+
+    /// MIDI bytes as if they arrived from a controller: the commands they
+    /// make are queued for the next [`LocalLink::run`]; `select` bindings
+    /// move the shared selection at once. Does nothing without
+    /// [`LocalLink::with_midi_bindings`].
+    pub fn midi_in(&mut self, bytes: &[u8]) {
+        if let Some(router) = self.router.as_mut() {
+            router.feed(bytes, Instant::now(), &mut PendingCommands(&mut self.pending));
+        }
     }
 
     /// Show a warning in the status, as a live backend would after a failure.
@@ -253,7 +301,18 @@ impl InstrumentLink for LocalLink {
         self.engine = Engine::new(config.clone(), self.engine.sample_rate(), self.block);
         self.pending.clear();
         self.fresh = Some(self.engine.snapshot());
+        // A new patch starts on track 1, as a live session's does.
+        self.selection.set_track_count(config.tracks.len());
+        self.selection.set(0);
         Ok(())
+    }
+
+    fn select_track(&mut self, track: u8) {
+        self.selection.set(track);
+    }
+
+    fn selected_track(&self) -> Option<u8> {
+        Some(self.selection.get())
     }
 
     fn learn(&mut self, target: LearnTarget) -> bool {

@@ -110,6 +110,10 @@ impl InstrumentLink for LiveLink {
         self.session.select_track(track);
     }
 
+    fn selected_track(&self) -> Option<u8> {
+        Some(self.session.selected_track().get())
+    }
+
     fn toggle_take(&mut self) -> Option<bool> {
         Some(self.session.toggle_take())
     }
