@@ -110,8 +110,12 @@ pub struct StreamSettings {
     pub output_channels: u16,
     /// Whether an input stream feeds the record heads.
     pub has_input: bool,
-    /// One line describing the devices, for the status output.
+    /// One line describing the devices with the rate and block, for the
+    /// status output ("null audio (no hardware), 48000 Hz, 256 frames").
     pub description: String,
+    /// The devices alone, without rate or block, for the screen's header
+    /// (which shows those on their own): "null audio (no hardware)".
+    pub devices: String,
 }
 
 /// The state of a running backend.

@@ -460,7 +460,11 @@ fn the_screen_over_a_live_session_follows_its_midi_selection() {
     };
     let mut midi = |bytes: &[u8]| router.feed(bytes, std::time::Instant::now(), &mut Discard);
 
-    assert_eq!(marked_track(&screen(&mut app, &mut link, "")), Some(1));
+    let first = screen(&mut app, &mut link, "");
+    assert_eq!(marked_track(&first), Some(1));
+    let header = first.lines().next().unwrap_or_default();
+    assert_eq!(header.matches("48000 Hz · 256 fr").count(), 1, "rate and block once: {header}");
+    assert_eq!(header.matches("Hz").count(), 1, "{header}");
     midi(&[0x90, 40, 100]);
     assert_eq!(marked_track(&screen(&mut app, &mut link, "")), Some(4), "the screen follows MIDI");
     midi(&[0xB0, 58, 127]);
@@ -478,4 +482,105 @@ fn the_screen_over_a_live_session_follows_its_midi_selection() {
     );
     link.into_session().stop();
     std::fs::remove_dir_all(&scratch).ok();
+}
+
+/// What a rig with no sound card shows: the null backend's header and the
+/// session's fallback warning, shortened for the line the way the live link
+/// does it.
+struct NoDeviceLink(LocalLink);
+
+impl NoDeviceLink {
+    fn full_warning() -> String {
+        let problem = ferrotape::io::audio::no_device_message(
+            "alsa:default: The requested audio device is not available. It may have been disconnected.",
+            None,
+        );
+        format!("no audio device ({problem}): running on the null backend")
+    }
+}
+
+impl InstrumentLink for NoDeviceLink {
+    fn send(&mut self, command: Command) -> bool {
+        self.0.send(command)
+    }
+    fn poll(&mut self) -> Option<ferrotape::engine::EngineSnapshot> {
+        self.0.poll()
+    }
+    fn status(&self) -> ferrotape::tui::LinkStatus {
+        let full = NoDeviceLink::full_warning();
+        ferrotape::tui::LinkStatus {
+            backend: "null audio (no hardware)".into(),
+            sample_rate: 48_000,
+            buffer_frames: 256,
+            warning: ferrotape::tui::live_link::without_parentheses(&full),
+            warning_details: full,
+            warning_log: Some(PathBuf::from("/home/me/.local/state/ferrotape/audio.log")),
+            ..self.0.status()
+        }
+    }
+    fn load(&mut self, path: &Path, config: &ferrotape::engine::EngineConfig) -> Result<(), String> {
+        self.0.load(path, config)
+    }
+}
+
+#[test]
+fn the_no_device_warning_is_one_line_with_its_details_behind_a_key() {
+    let path = PathBuf::from("patches/frippertronics.toml");
+    for (width, height) in [(80u16, 24u16), (120, 40), (60, 20)] {
+        let patch = Patch::load(&path).expect("example patch");
+        let mut link = NoDeviceLink(LocalLink::for_tests(patch.engine_config()));
+        let mut app = App::new(KeyMap::defaults(), patch, Some(path.clone()));
+        app.color = false;
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+        let mut screen = |app: &mut App, link: &mut NoDeviceLink, keys: &str| {
+            run(&mut terminal, app, link, ScriptedEvents::keys(keys)).expect("loop");
+            terminal.backend().to_string()
+        };
+        let main = screen(&mut app, &mut link, "");
+        let rows: Vec<&str> = main.lines().map(|l| l.trim_matches('"')).collect();
+        // The header names the rate and the block once.
+        assert_eq!(rows[0].matches("Hz").count(), if width >= 80 { 1 } else { 0 }, "{}", rows[0]);
+        assert_eq!(rows[0].matches("256").count(), if width >= 80 { 1 } else { 0 }, "{}", rows[0]);
+        // The warning: one row, the strips straight after it.
+        let warning = rows[2];
+        assert!(warning.trim_start().starts_with('⚠'), "{main}");
+        assert!(warning.trim_end().ends_with("press w for details"), "{warning}");
+        assert!(rows[3].starts_with("▶ 1"), "the warning takes one row:\n{main}");
+        if width >= 80 {
+            assert!(warning.contains("⚠ no audio device: running on the null backend — "), "{warning}");
+        } else {
+            assert!(warning.contains('…'), "cut to fit: {warning}");
+        }
+        if width != 60 {
+            insta::assert_snapshot!(format!("no_device_{width}x{height}"), main);
+        }
+        // `w` shows it all, `esc` closes it.
+        let details = screen(&mut app, &mut link, "w");
+        // The panel's text, its rows joined (inside the borders).
+        let panel: Vec<&str> = details
+            .lines()
+            .filter_map(|l| {
+                let inner = l.split_once('│')?.1;
+                Some(inner.rsplit_once('│').map_or(inner, |(text, _)| text).trim())
+            })
+            .collect();
+        let panel = panel.join(" ");
+        for words in
+            ["requested audio device", "try --audio null", "running on the null backend", "audio.log"]
+        {
+            assert!(panel.contains(words), "{words}:\n{details}");
+        }
+        if width == 80 {
+            insta::assert_snapshot!("no_device_details_80x24", details);
+        }
+        assert!(!screen(&mut app, &mut link, "<esc>").contains("┌ Warning"));
+    }
+}
+
+#[test]
+fn w_without_a_warning_says_all_is_well() {
+    let mut rig = Rig::open("cassette", 80, 24);
+    assert!(rig.screen().lines().nth(2).is_some_and(|l| l.contains("▶ 1")), "no warning, no message row");
+    rig.keys("w");
+    assert!(rig.screen().contains("no warning: all is well"));
 }

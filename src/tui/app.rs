@@ -56,6 +56,10 @@ pub enum Overlay {
         question: String,
         then: Pending,
     },
+    /// The link's warning in full, scrolled by `scroll` rows.
+    Warning {
+        scroll: u16,
+    },
     /// Typing a file name for save-as.
     SaveAs {
         text: String,
@@ -124,7 +128,8 @@ impl App {
     pub fn key_mode(&self) -> KeyMode {
         match self.overlay {
             Overlay::None => KeyMode::Main,
-            Overlay::Help { .. } => KeyMode::Help,
+            // A panel of text to read: the help screen's keys.
+            Overlay::Help { .. } | Overlay::Warning { .. } => KeyMode::Help,
             Overlay::Learn { .. } => KeyMode::Learn,
             Overlay::Picker { .. } => KeyMode::Picker,
             Overlay::Confirm { .. } => KeyMode::Confirm,
@@ -275,8 +280,8 @@ impl App {
     fn perform_in_context(&mut self, action: Action, link: &mut dyn InstrumentLink) {
         match (&self.overlay, action) {
             (Overlay::None, action) => self.perform_main(action, link),
-            (Overlay::Help { .. }, Action::Up) => self.scroll_help(-1),
-            (Overlay::Help { .. }, Action::Down) => self.scroll_help(1),
+            (Overlay::Help { .. } | Overlay::Warning { .. }, Action::Up) => self.scroll_help(-1),
+            (Overlay::Help { .. } | Overlay::Warning { .. }, Action::Down) => self.scroll_help(1),
             (Overlay::Learn { .. }, Action::Cancel) => {
                 link.cancel_learn();
                 self.overlay = Overlay::None;
@@ -393,6 +398,13 @@ impl App {
                 }
             }
             Action::Dismiss => self.message = None,
+            Action::ShowWarning => {
+                if self.status.warning.is_empty() {
+                    self.inform("no warning: all is well");
+                } else {
+                    self.overlay = Overlay::Warning { scroll: 0 };
+                }
+            }
             Action::Up | Action::Down | Action::Confirm | Action::Cancel => {}
         }
     }
@@ -464,7 +476,7 @@ impl App {
     }
 
     fn scroll_help(&mut self, delta: i32) {
-        if let Overlay::Help { scroll } = &mut self.overlay {
+        if let Overlay::Help { scroll } | Overlay::Warning { scroll } = &mut self.overlay {
             *scroll = (i32::from(*scroll) + delta).clamp(0, 200) as u16;
         }
     }

@@ -63,9 +63,15 @@ pub struct LinkStatus {
     pub last_midi: String,
     /// What the take recorder is doing ("take 3: 01:12", "off").
     pub take: String,
-    /// A problem the performer should know about ("device lost", "no audio
-    /// device: running on the null backend"); empty when all is well.
+    /// A problem the performer should know about, in one short line ("audio
+    /// device lost", "no audio device: running on the null backend"); empty
+    /// when all is well.
     pub warning: String,
+    /// The same problem in full (device lists, what to try), for the
+    /// warning panel; empty when `warning` says it all.
+    pub warning_details: String,
+    /// Where the link also writes its warnings in full (the audio log), if it does.
+    pub warning_log: Option<std::path::PathBuf>,
 }
 
 /// What the screen talks to. Every method returns at once: the screen must
@@ -156,6 +162,7 @@ pub struct LocalLink {
     /// Bindings for [`LocalLink::midi_in`], over `selection`.
     router: Option<MidiRouter>,
     warning: String,
+    warning_details: String,
 }
 
 /// Commands from [`LocalLink::midi_in`], queued like the screen's.
@@ -189,6 +196,7 @@ impl LocalLink {
             selection,
             router: None,
             warning: String::new(),
+            warning_details: String::new(),
         }
     }
 
@@ -222,9 +230,16 @@ impl LocalLink {
         }
     }
 
-    /// Show a warning in the status, as a live backend would after a failure.
+    /// Show a warning in the status, as a live backend would after a
+    /// failure: a short line, and optionally its full text.
     pub fn set_warning(&mut self, warning: &str) {
+        self.set_warning_with_details(warning, "");
+    }
+
+    /// [`LocalLink::set_warning`] with the full text behind the short line.
+    pub fn set_warning_with_details(&mut self, warning: &str, details: &str) {
         self.warning = warning.to_string();
+        self.warning_details = details.to_string();
     }
 
     /// Complete a pending learn as if a controller's `cc` had moved.
@@ -293,6 +308,7 @@ impl InstrumentLink for LocalLink {
             midi_ports: if self.midi_enabled { vec!["virtual".into()] } else { Vec::new() },
             take: "off".into(),
             warning: self.warning.clone(),
+            warning_details: self.warning_details.clone(),
             ..LinkStatus::default()
         }
     }
