@@ -2,6 +2,8 @@
 //! the binary, and a clean one-track patch with an events file.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
