@@ -81,3 +81,25 @@ pub fn check_file(path: &Path) -> Result<String, FileError> {
         }
     }
 }
+
+/// Validate a patch and a MIDI map played together (`play PATCH --midi-map
+/// MAP`): each on its own, then the bindings in force, which must fit in
+/// [`MAX_BINDINGS`](crate::midi_map::MAX_BINDINGS) together.
+pub fn check_patch_with_map(patch_path: &Path, map_path: &Path) -> Result<String, FileError> {
+    let text = std::fs::read_to_string(patch_path).map_err(|e| FileError::cannot_read(patch_path, &e))?;
+    if FileKind::of(patch_path, &text) != FileKind::Patch {
+        return Err(FileError::new(patch_path, None, "is not a patch; --midi-map goes with a patch"));
+    }
+    let summary = check_file(patch_path)?;
+    let patch = Patch::parse(&text, patch_path)?;
+    let mut bindings = MidiMap::from_patch_tables(&patch.midi, patch_path)?;
+    let map = MidiMap::load(map_path)?;
+    bindings.add_map(&map, map_path)?;
+    Ok(format!(
+        "{summary}; with MIDI map \"{}\" ({}): {} MIDI binding{} in force",
+        map.name,
+        map_path.display(),
+        bindings.bindings.len(),
+        if bindings.bindings.len() == 1 { "" } else { "s" }
+    ))
+}

@@ -75,6 +75,32 @@ impl Default for AudioOptions {
     }
 }
 
+impl AudioOptions {
+    /// Check what the command line asked for before any device opens, so a
+    /// mistake is one line naming the flag on every backend (the null
+    /// backend would otherwise run on a clock of 0 Hz).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.buffer == 0 || self.buffer as usize > processor::MAX_CHUNK {
+            return Err(format!(
+                "--buffer {} must be between 1 and {} frames",
+                self.buffer,
+                processor::MAX_CHUNK
+            ));
+        }
+        if let Some(rate) = self.sample_rate {
+            let range = crate::patch::SAMPLE_RATE_RANGE;
+            if !range.contains(&rate) {
+                return Err(format!(
+                    "--sample-rate {rate} is out of range ({} to {} Hz)",
+                    range.start(),
+                    range.end()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What a backend settled on once its device was opened.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamSettings {
@@ -86,8 +112,12 @@ pub struct StreamSettings {
     pub output_channels: u16,
     /// Whether an input stream feeds the record heads.
     pub has_input: bool,
-    /// One line describing the devices, for the status output.
+    /// One line describing the devices with the rate and block, for the
+    /// status output ("null audio (no hardware), 48000 Hz, 256 frames").
     pub description: String,
+    /// The devices alone, without rate or block, for the screen's header
+    /// (which shows those on their own): "null audio (no hardware)".
+    pub devices: String,
 }
 
 /// The state of a running backend.

@@ -91,6 +91,10 @@ enum Command {
     Check {
         /// The file to check.
         path: PathBuf,
+        /// With a patch: also check this MIDI map and the two together, as
+        /// `play PATCH --midi-map FILE` would load them.
+        #[arg(long, value_name = "FILE")]
+        midi_map: Option<PathBuf>,
     },
     /// Record a take on a simulated clock in real time (used by the tests
     /// that kill a process mid-take).
@@ -194,7 +198,7 @@ impl LiveArgs {
 
 impl AudioArgs {
     fn options(self) -> Result<AudioOptions, String> {
-        Ok(AudioOptions {
+        let options = AudioOptions {
             backend: parse_backend(&self.audio)?,
             host: self.audio_host,
             device: self.audio_device,
@@ -203,7 +207,9 @@ impl AudioArgs {
             buffer: self.buffer,
             input_channel: self.input_channel,
             latency_ms: self.latency_ms,
-        })
+        };
+        options.validate()?;
+        Ok(options)
     }
 }
 
@@ -211,8 +217,8 @@ fn main() -> ExitCode {
     install_panic_message();
     let cli = Cli::parse();
     let Some(command) = cli.command else {
-        let result = untitled_or(cli.patch).and_then(|patch| {
-            cli.audio.options().and_then(|audio| play_screen(&patch, cli.live.options(audio, None, true)))
+        let result = cli.audio.options().and_then(|audio| {
+            untitled_or(cli.patch).and_then(|patch| play_screen(&patch, cli.live.options(audio, None, true)))
         });
         return finish(result);
     };
@@ -299,9 +305,12 @@ fn main() -> ExitCode {
             print!("{}", ferrotape::live::devices_text());
             Ok(())
         }
-        Command::Check { path } => ferrotape::check::check_file(&path)
-            .map(|summary| println!("{summary}"))
-            .map_err(|e| e.to_string()),
+        Command::Check { path, midi_map } => match midi_map {
+            None => ferrotape::check::check_file(&path),
+            Some(map) => ferrotape::check::check_patch_with_map(&path, &map),
+        }
+        .map(|summary| println!("{summary}"))
+        .map_err(|e| e.to_string()),
         Command::TuiDemo { patch } => ferrotape::tui::demo::run_demo(&patch),
         Command::TakeDemo { patch, takes, seconds, segment_frames } => {
             ferrotape::take::demo::run(&patch, &takes, seconds, segment_frames)

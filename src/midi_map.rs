@@ -7,10 +7,13 @@
 //! - [`router`]: [`MidiRouter`], the MIDI thread's state: bindings, toggles,
 //!   the selected track, the last message for the screen, MIDI learn.
 //! - [`learn`]: [`LearnRequest`] and saving learned bindings.
+//! - `conflict`: which bindings on one control play together (one knob on
+//!   two tracks) and which fight over one setting (refused).
 //!
 //! The format is documented in `docs/midi.md`.
 
 pub mod binding;
+mod conflict;
 pub mod learn;
 pub mod message;
 pub mod router;
@@ -24,7 +27,7 @@ pub use binding::{
     BindingMode, BindingTarget, ChannelFilter, Control, Curve, Encoding, MidiBinding, SelectTrack,
     TrackTarget,
 };
-pub use learn::{save_learned, LearnRequest};
+pub use learn::{save_learned, save_learned_binding, LearnRequest};
 pub use message::{MidiMessage, MidiParser};
 pub use router::{
     learn_channel, ActivityKind, ActivityMonitor, LearnControl, LearnEndpoint, LearnedBinding, MidiActivity,
@@ -84,7 +87,7 @@ impl MidiMap {
                 "description" => {
                     map.description = field.string(&source, "a string").map_err(err)?.to_string()
                 }
-                "midi" => map.bindings = read_bindings(&source, &field)?,
+                "midi" => map.bindings = read_bindings(&source, &field, true)?,
                 key if BINDING_KEYS.contains(&key) => {
                     return Err(err(format!("`{key}` belongs to a binding; put it after a [[midi]] header")))
                 }
@@ -120,7 +123,7 @@ impl MidiMap {
                 let source = Source::new(&text, path);
                 let root = source.parse()?;
                 let bindings = match fields(root.get_ref()).iter().find(|f| f.key == "midi") {
-                    Some(field) => read_bindings(&source, field)?,
+                    Some(field) => read_bindings(&source, field, true)?,
                     None => Vec::new(),
                 };
                 return Ok(MidiMap { name, description: String::new(), bindings });
@@ -137,7 +140,7 @@ impl MidiMap {
         let source = Source::new(&text, path);
         let root = source.parse().map_err(|e| FileError { line: None, ..e })?;
         let bindings = match fields(root.get_ref()).iter().find(|f| f.key == "midi") {
-            Some(field) => read_bindings(&source, field).map_err(|e| FileError { line: None, ..e })?,
+            Some(field) => read_bindings(&source, field, false).map_err(|e| FileError { line: None, ..e })?,
             None => Vec::new(),
         };
         Ok(MidiMap { name, description: String::new(), bindings })
@@ -182,23 +185,56 @@ impl MidiMap {
     pub fn learn(&mut self, learned: &[MidiBinding]) -> usize {
         let before = self.bindings.len() + learned.len();
         for new in learned {
-            self.bindings.retain(|old| !overlaps(old, new));
+            self.bindings.retain(|old| !conflict::share_a_control(old, new));
             self.bindings.push(*new);
         }
         before - self.bindings.len()
     }
-}
 
-/// Two bindings hear the same control on at least one channel.
-fn overlaps(a: &MidiBinding, b: &MidiBinding) -> bool {
-    a.control == b.control
-        && match (a.channel, b.channel) {
-            (ChannelFilter::Only(x), ChannelFilter::Only(y)) => x == y,
-            _ => true,
+    /// Add a map file's bindings to these (a patch's): the patch's bindings
+    /// on a control the map uses go, and every binding of the map is kept
+    /// (several may share a control). More than [`MAX_BINDINGS`] in all is
+    /// an error at the map's first binding over the limit; `map_path` names
+    /// the map file in it.
+    pub fn add_map(&mut self, map: &MidiMap, map_path: &Path) -> Result<(), FileError> {
+        self.bindings.retain(|old| !map.bindings.iter().any(|new| conflict::share_a_control(old, new)));
+        let kept = self.bindings.len();
+        let total = kept + map.bindings.len();
+        if total > MAX_BINDINGS {
+            let first_over = MAX_BINDINGS - kept;
+            let line = binding_lines(map_path).and_then(|lines| lines.get(first_over).copied());
+            return Err(FileError::new(
+                map_path,
+                line,
+                format!(
+                    "midi binding {}: too many bindings: {kept} from the patch and {} here make {total}, at most {MAX_BINDINGS} together",
+                    first_over + 1,
+                    map.bindings.len()
+                ),
+            ));
         }
+        self.bindings.extend_from_slice(&map.bindings);
+        Ok(())
+    }
 }
 
-fn read_bindings(source: &Source<'_>, field: &Field<'_, '_>) -> Result<Vec<MidiBinding>, FileError> {
+/// The line of each `[[midi]]` header in a file, if it still reads.
+fn binding_lines(path: &Path) -> Option<Vec<usize>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let source = Source::new(&text, path);
+    let root = source.parse().ok()?;
+    let field = fields(root.get_ref()).into_iter().find(|f| f.key == "midi")?;
+    let tables = crate::patch::array_of_tables(&source, &field).ok()?;
+    Some(tables.iter().map(|(_, header)| source.line(header)).collect())
+}
+
+/// Read `[[midi]]` tables. `lines_known`: the source is the file itself (not
+/// a rendering of its tables), so a message may name other lines in it.
+fn read_bindings(
+    source: &Source<'_>,
+    field: &Field<'_, '_>,
+    lines_known: bool,
+) -> Result<Vec<MidiBinding>, FileError> {
     if !matches!(field.value, DeValue::Array(_) | DeValue::Table(_)) {
         return Err(source.error(
             &field.key_span,
@@ -213,9 +249,29 @@ fn read_bindings(source: &Source<'_>, field: &Field<'_, '_>) -> Result<Vec<MidiB
             format!("too many bindings: {} [[midi]] tables, at most {MAX_BINDINGS}", tables.len()),
         ));
     }
-    tables
+    let bindings = tables
         .iter()
         .enumerate()
         .map(|(index, (table, header))| toml_format::read_binding(source, table, header, index + 1))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    for (later, (_, header)) in tables.iter().enumerate() {
+        for earlier in 0..later {
+            if let Some(what) = conflict::conflict(&bindings[earlier], &bindings[later]) {
+                let earlier_line = match lines_known {
+                    true => format!(" (line {})", source.line(&tables[earlier].1)),
+                    false => String::new(),
+                };
+                return Err(source.error(
+                    header,
+                    format!(
+                        "midi binding {}: {what}: midi binding {}{earlier_line} already does; \
+                         keep one, or move one to another control, channel or track",
+                        later + 1,
+                        earlier + 1
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(bindings)
 }

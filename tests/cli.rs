@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{example_patches, scratch_dir};
+use common::{example_patches, scratch_dir, write_pcm_wav};
 use ferrotape::analysis::{frequency, rms, sine};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -168,6 +168,8 @@ fn mistakes_get_one_clear_line_and_a_failing_exit() {
     let dir = scratch_dir("mistakes");
     let garbage = dir.join("garbage.wav");
     std::fs::write(&garbage, b"this is not a wave file").unwrap();
+    let one_hertz = dir.join("one-hertz.wav");
+    write_pcm_wav(&one_hertz, 1, 1, 8, &[128; 64]);
     let out = dir.join("x.wav");
     let out = out.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
@@ -193,6 +195,19 @@ fn mistakes_get_one_clear_line_and_a_failing_exit() {
                 garbage.to_str().unwrap(),
             ],
             "garbage.wav",
+        ),
+        (
+            vec![
+                "render",
+                "patches/cassette.toml",
+                "--duration",
+                "1",
+                "--out",
+                out,
+                "--input",
+                one_hertz.to_str().unwrap(),
+            ],
+            "one-hertz.wav: sample rate 1 Hz is out of range (1000 to 768000 Hz)",
         ),
         (
             vec![
@@ -247,4 +262,37 @@ fn devices_lists_midi_inputs_or_says_why_there_are_none() {
     let midi = text.lines().find(|l| l.starts_with("MIDI inputs")).unwrap_or_default();
     println!("{midi}");
     assert!(!midi.is_empty(), "no MIDI line in:\n{text}");
+}
+
+#[test]
+fn sample_rate_outside_the_patch_range_is_refused_on_every_entry_point() {
+    let patch = "patches/cassette.toml";
+    for rate in ["0", "1", "7999", "192001", "4294967295"] {
+        let entry_points: Vec<Vec<&str>> = vec![
+            vec!["play", patch, "--no-tui", "--audio", "null", "--sample-rate", rate, "--duration", "1"],
+            vec!["play", patch, "--no-tui", "--audio", "device", "--sample-rate", rate, "--duration", "1"],
+            vec!["play", patch, "--audio", "null", "--sample-rate", rate],
+            vec!["play", patch, "--sample-rate", rate],
+            vec![patch, "--audio", "null", "--sample-rate", rate],
+            vec![patch, "--sample-rate", rate],
+        ];
+        for args in entry_points {
+            let output = ferrotape(&args);
+            let message = stderr_line(&output);
+            assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
+            assert_eq!(
+                message,
+                format!("ferrotape: --sample-rate {rate} is out of range (8000 to 192000 Hz)"),
+                "{args:?}"
+            );
+        }
+    }
+    // The ends of the range play.
+    for rate in ["8000", "192000"] {
+        let args = ["play", patch, "--no-tui", "--audio", "null", "--sample-rate", rate, "--duration", "0.2"];
+        let output = ferrotape(&args);
+        assert!(output.status.success(), "{args:?}: {}", stderr_line(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains(&format!("{rate} Hz")), "{args:?}: {stdout}");
+    }
 }

@@ -296,6 +296,7 @@ fn clicking_a_strip_selects_its_track() {
     events.push(Event::Mouse(click(strip.y + 1)));
     run(&mut rig.terminal, &mut rig.app, &mut rig.link, events).expect("loop");
     assert_eq!(rig.app.selected_track, 3);
+    assert_eq!(rig.link.selected_track(), Some(3), "MIDI bindings on \"selected\" follow the click");
 }
 
 /// A link that records every command before passing it on.
@@ -347,4 +348,239 @@ fn keys_send_the_expected_commands() {
             track(TrackAction::Solo),
         ]
     );
+}
+
+/// Select buttons and a knob on the selected track's speed.
+const SELECT_MAP: &str = r#"
+[[midi]]
+cc = 58
+select = "previous"
+
+[[midi]]
+cc = 59
+select = "next"
+
+[[midi]]
+note = 40
+select = 4
+
+[[midi]]
+cc = 21
+set = "speed"
+mode = "trigger"
+value = 0.5
+"#;
+
+fn select_bindings() -> Vec<ferrotape::midi_map::MidiBinding> {
+    ferrotape::midi_map::MidiMap::parse(SELECT_MAP, Path::new("select.toml")).expect("map").bindings
+}
+
+/// The strip marked as selected on the screen: "▶ 3 backwards" -> 3.
+fn marked_track(screen: &str) -> Option<usize> {
+    screen
+        .lines()
+        .find_map(|line| line.trim_start_matches('"').strip_prefix("▶ ")?.split(' ').next()?.parse().ok())
+}
+
+#[test]
+fn midi_select_moves_the_screen_and_the_screen_moves_midi() {
+    let mut rig = Rig::open("airports", 80, 40);
+    rig.link = LocalLink::for_tests(rig.app.patch.engine_config()).with_midi_bindings(&select_bindings());
+    assert_eq!(marked_track(&rig.screen()), Some(1));
+
+    // Next, next, previous: the screen follows, one frame later at most.
+    rig.link.midi_in(&[0xB0, 59, 127, 0xB0, 59, 0, 0xB0, 59, 127, 0xB0, 59, 0]);
+    assert_eq!(marked_track(&rig.screen()), Some(3));
+    assert_eq!(rig.app.selected_track, 2);
+    rig.link.midi_in(&[0xB0, 58, 127, 0xB0, 58, 0]);
+    assert_eq!(marked_track(&rig.screen()), Some(2));
+    // Select 4 directly from a pad.
+    rig.link.midi_in(&[0x90, 40, 100, 0x80, 40, 0]);
+    assert_eq!(marked_track(&rig.screen()), Some(4));
+
+    // The knob on "selected" acts on the track the screen shows selected…
+    rig.link.midi_in(&[0xB0, 21, 127]);
+    rig.wait(0.01);
+    rig.keys("");
+    let speeds = |rig: &Rig| -> Vec<f32> {
+        rig.app.snapshot.tracks().iter().map(|t| t.params.get(Param::Speed)).collect()
+    };
+    assert_eq!(speeds(&rig)[3], 0.5, "{:?}", speeds(&rig));
+    // …and after the screen's own selection (key 2) MIDI acts on track 2.
+    rig.keys("2");
+    assert_eq!(marked_track(&rig.screen()), Some(2));
+    rig.link.midi_in(&[0xB0, 21, 0, 0xB0, 21, 127]);
+    rig.wait(0.01);
+    rig.keys("");
+    assert_eq!(speeds(&rig)[1], 0.5, "{:?}", speeds(&rig));
+    assert_eq!(speeds(&rig).iter().filter(|s| **s == 0.5).count(), 2, "only tracks 4 and 2");
+    // Next wraps round from the last track (airports has 5).
+    rig.keys("5");
+    rig.link.midi_in(&[0xB0, 59, 127]);
+    assert_eq!(marked_track(&rig.screen()), Some(1));
+}
+
+/// A command sink for a router whose commands do not matter here.
+struct Discard;
+
+impl ferrotape::bridge::CommandSink for Discard {
+    fn send(&mut self, _command: Command, _at: std::time::Instant) -> bool {
+        true
+    }
+}
+
+#[test]
+fn the_screen_over_a_live_session_follows_its_midi_selection() {
+    use ferrotape::io::{AudioOptions, BackendKind};
+    use ferrotape::live::{LiveOptions, LiveSession};
+    use ferrotape::midi_map::MidiRouter;
+    use ferrotape::tui::live_link::LiveLink;
+
+    let path = PathBuf::from("patches/airports.toml");
+    let scratch = std::env::temp_dir().join(format!("ferrotape-tui-live-{}", std::process::id()));
+    let options = LiveOptions {
+        audio: AudioOptions { backend: BackendKind::Null, ..AudioOptions::default() },
+        virtual_midi: false,
+        takes_dir: scratch.join("takes"),
+        autosave: false,
+        ..LiveOptions::default()
+    };
+    let session = LiveSession::start(&path, options, false).expect("a null session");
+    // The session's MIDI thread routes with a router on this selection; this
+    // one does the same from the test, with the same bindings.
+    let mut router = MidiRouter::new(&select_bindings(), session.selected_track());
+    let shared = session.selected_track();
+    let mut link = LiveLink::new(session);
+    let mut app = App::new(KeyMap::defaults(), Patch::load(&path).expect("patch"), Some(path));
+    app.color = false;
+    let mut terminal = Terminal::new(TestBackend::new(80, 40)).expect("test terminal");
+    let mut screen = |app: &mut App, link: &mut LiveLink, keys: &str| {
+        run(&mut terminal, app, link, ScriptedEvents::keys(keys)).expect("loop");
+        terminal.backend().to_string()
+    };
+    let mut midi = |bytes: &[u8]| router.feed(bytes, std::time::Instant::now(), &mut Discard);
+
+    let first = screen(&mut app, &mut link, "");
+    assert_eq!(marked_track(&first), Some(1));
+    let header = first.lines().next().unwrap_or_default();
+    assert_eq!(header.matches("48000 Hz · 256 fr").count(), 1, "rate and block once: {header}");
+    assert_eq!(header.matches("Hz").count(), 1, "{header}");
+    midi(&[0x90, 40, 100]);
+    assert_eq!(marked_track(&screen(&mut app, &mut link, "")), Some(4), "the screen follows MIDI");
+    midi(&[0xB0, 58, 127]);
+    assert_eq!(marked_track(&screen(&mut app, &mut link, "")), Some(3));
+    // The screen's selection (tab, then a click-free key) drives MIDI's.
+    screen(&mut app, &mut link, "<tab>");
+    assert_eq!(shared.get(), 3, "tab from track 3 selects track 4 for MIDI too");
+    screen(&mut app, &mut link, "1");
+    assert_eq!(shared.get(), 0);
+    midi(&[0xB0, 59, 127]);
+    assert_eq!(
+        marked_track(&screen(&mut app, &mut link, "")),
+        Some(2),
+        "MIDI next moves on from the screen's choice"
+    );
+    link.into_session().stop();
+    std::fs::remove_dir_all(&scratch).ok();
+}
+
+/// What a rig with no sound card shows: the null backend's header and the
+/// session's fallback warning, shortened for the line the way the live link
+/// does it.
+struct NoDeviceLink(LocalLink);
+
+impl NoDeviceLink {
+    fn full_warning() -> String {
+        let problem = ferrotape::io::audio::no_device_message(
+            "alsa:default: The requested audio device is not available. It may have been disconnected.",
+            None,
+        );
+        format!("no audio device ({problem}): running on the null backend")
+    }
+}
+
+impl InstrumentLink for NoDeviceLink {
+    fn send(&mut self, command: Command) -> bool {
+        self.0.send(command)
+    }
+    fn poll(&mut self) -> Option<ferrotape::engine::EngineSnapshot> {
+        self.0.poll()
+    }
+    fn status(&self) -> ferrotape::tui::LinkStatus {
+        let full = NoDeviceLink::full_warning();
+        ferrotape::tui::LinkStatus {
+            backend: "null audio (no hardware)".into(),
+            sample_rate: 48_000,
+            buffer_frames: 256,
+            warning: ferrotape::tui::live_link::without_parentheses(&full),
+            warning_details: full,
+            warning_log: Some(PathBuf::from("/home/me/.local/state/ferrotape/audio.log")),
+            ..self.0.status()
+        }
+    }
+    fn load(&mut self, path: &Path, config: &ferrotape::engine::EngineConfig) -> Result<(), String> {
+        self.0.load(path, config)
+    }
+}
+
+#[test]
+fn the_no_device_warning_is_one_line_with_its_details_behind_a_key() {
+    let path = PathBuf::from("patches/frippertronics.toml");
+    for (width, height) in [(80u16, 24u16), (120, 40), (60, 20)] {
+        let patch = Patch::load(&path).expect("example patch");
+        let mut link = NoDeviceLink(LocalLink::for_tests(patch.engine_config()));
+        let mut app = App::new(KeyMap::defaults(), patch, Some(path.clone()));
+        app.color = false;
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+        let mut screen = |app: &mut App, link: &mut NoDeviceLink, keys: &str| {
+            run(&mut terminal, app, link, ScriptedEvents::keys(keys)).expect("loop");
+            terminal.backend().to_string()
+        };
+        let main = screen(&mut app, &mut link, "");
+        let rows: Vec<&str> = main.lines().map(|l| l.trim_matches('"')).collect();
+        // The header names the rate and the block once.
+        assert_eq!(rows[0].matches("Hz").count(), if width >= 80 { 1 } else { 0 }, "{}", rows[0]);
+        assert_eq!(rows[0].matches("256").count(), if width >= 80 { 1 } else { 0 }, "{}", rows[0]);
+        // The warning: one row, the strips straight after it.
+        let warning = rows[2];
+        assert!(warning.trim_start().starts_with('⚠'), "{main}");
+        assert!(warning.trim_end().ends_with("press w for details"), "{warning}");
+        assert!(rows[3].starts_with("▶ 1"), "the warning takes one row:\n{main}");
+        if width >= 80 {
+            assert!(warning.contains("⚠ no audio device: running on the null backend — "), "{warning}");
+        } else {
+            assert!(warning.contains('…'), "cut to fit: {warning}");
+        }
+        if width != 60 {
+            insta::assert_snapshot!(format!("no_device_{width}x{height}"), main);
+        }
+        // `w` shows it all, `esc` closes it.
+        let details = screen(&mut app, &mut link, "w");
+        // The panel's text, its rows joined (inside the borders).
+        let panel: Vec<&str> = details
+            .lines()
+            .filter_map(|l| {
+                let inner = l.split_once('│')?.1;
+                Some(inner.rsplit_once('│').map_or(inner, |(text, _)| text).trim())
+            })
+            .collect();
+        let panel = panel.join(" ");
+        for words in
+            ["requested audio device", "try --audio null", "running on the null backend", "audio.log"]
+        {
+            assert!(panel.contains(words), "{words}:\n{details}");
+        }
+        if width == 80 {
+            insta::assert_snapshot!("no_device_details_80x24", details);
+        }
+        assert!(!screen(&mut app, &mut link, "<esc>").contains("┌ Warning"));
+    }
+}
+
+#[test]
+fn w_without_a_warning_says_all_is_well() {
+    let mut rig = Rig::open("cassette", 80, 24);
+    assert!(rig.screen().lines().nth(2).is_some_and(|l| l.contains("▶ 1")), "no warning, no message row");
+    rig.keys("w");
+    assert!(rig.screen().contains("no warning: all is well"));
 }

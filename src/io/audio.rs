@@ -147,15 +147,14 @@ impl CpalBackend {
             BufferSize::Fixed(n) => n as usize,
             BufferSize::Default => options.buffer as usize,
         };
-        let description = format!(
-            "{} out{}, {rate} Hz, {block} frames, {}",
-            describe(&output.device),
-            input
-                .as_ref()
-                .map(|i| format!(", {} in", describe(&i.device)))
-                .unwrap_or_else(|| ", no input".into()),
-            output.format,
-        );
+        let output_name = format!("{} out", describe(&output.device));
+        let input_name = input
+            .as_ref()
+            .map(|i| format!("{} in", describe(&i.device)))
+            .unwrap_or_else(|| "no input".into());
+        let description =
+            format!("{output_name}, {input_name}, {rate} Hz, {block} frames, {}", output.format);
+        let devices = format!("{output_name}, {input_name}, {}", output.format);
         Ok(CpalBackend {
             options: options.clone(),
             settings: StreamSettings {
@@ -164,6 +163,7 @@ impl CpalBackend {
                 output_channels: output.config.channels,
                 has_input: input.is_some(),
                 description,
+                devices,
             },
             output,
             input,

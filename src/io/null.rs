@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// What the null backend plays through, as the status shows it.
+const NULL_DEVICES: &str = "null audio (no hardware)";
+
 pub struct NullBackend {
     settings: StreamSettings,
     running: Arc<AtomicBool>,
@@ -26,7 +29,8 @@ impl NullBackend {
                 block,
                 output_channels: 2,
                 has_input: false,
-                description: format!("null audio (no hardware), {sample_rate} Hz, {block} frames"),
+                description: format!("{NULL_DEVICES}, {sample_rate} Hz, {block} frames"),
+                devices: NULL_DEVICES.to_string(),
             },
             running: Arc::new(AtomicBool::new(false)),
             thread: None,

@@ -20,6 +20,18 @@ pub fn log_path() -> PathBuf {
     }
 }
 
+/// Append one line to the audio log (for what the screen can only show
+/// shortened). Errors are returned, not printed: stderr may be the log.
+pub fn append_to_log(line: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let path = log_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut log = OpenOptions::new().create(true).append(true).open(&path)?;
+    writeln!(log, "{line}")
+}
+
 /// Redirects stderr to the audio log until dropped.
 pub struct StderrCapture {
     saved: Option<libc::c_int>,

@@ -104,7 +104,7 @@ pub(super) fn make_plan(
         // A map file that does not exist yet is where learned bindings will go.
         if path.exists() {
             let extra = MidiMap::load(path).map_err(|e| e.to_string())?;
-            map.learn(&extra.bindings);
+            map.add_map(&extra, path).map_err(|e| e.to_string())?;
         }
     }
     let mut score = Vec::new();

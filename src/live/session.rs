@@ -20,7 +20,7 @@ use crate::engine::{Command, EngineSnapshot};
 use crate::io::midi::{CLIENT_NAME, VIRTUAL_PORT};
 use crate::io::null::NullBackend;
 use crate::io::{self, AudioBackend, AudioOptions, Health, StreamSettings};
-use crate::midi_map::{save_learned, LearnRequest, MidiBinding, SelectedTrack};
+use crate::midi_map::{save_learned_binding, LearnRequest, MidiBinding, SelectedTrack};
 use crate::patch::Patch;
 use crate::take::{TakeHandle, TakeStatus};
 
@@ -94,6 +94,7 @@ impl LiveSession {
     /// headless: fail with the one-line message.
     pub fn start(patch_path: &Path, options: LiveOptions, interactive: bool) -> Result<LiveSession, String> {
         let audio = &options.audio;
+        audio.validate()?;
         if audio.buffer == 0 || audio.buffer as usize > io::processor::MAX_CHUNK {
             return Err(format!(
                 "--buffer {} must be between 1 and {} frames",
@@ -243,7 +244,7 @@ impl LiveSession {
                 .bindings
                 .retain(|b| !(b.control == learned.binding.control && b.channel == learned.binding.channel));
             self.run.plan.bindings.push(learned.binding);
-            match save_learned(&path, &[learned.binding]) {
+            match save_learned_binding(&path, &learned) {
                 Ok(_) => {
                     self.learn_problem = None;
                     self.learned.push_back(format!("{described}, saved to {}", path.display()));
@@ -255,7 +256,7 @@ impl LiveSession {
                 }
             }
             if !learned.active {
-                say("ferrotape: the binding table is full; the learned binding is saved but not active");
+                say("ferrotape: the binding table is full; the learned binding is not active");
             }
         }
     }

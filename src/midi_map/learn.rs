@@ -6,6 +6,7 @@ use super::binding::{
     allowed_modes, default_mode, BindingMode, BindingTarget, ChannelFilter, Control, Curve, Encoding,
     MidiBinding, SelectTrack, TrackTarget,
 };
+use super::router::{LearnedBinding, MAX_BINDINGS};
 use super::MidiMap;
 use crate::atomic_file::write_atomically;
 use crate::engine::{Param, TrackAction, MAX_TRACKS};
@@ -183,6 +184,20 @@ fn unknown_target(name: &str) -> String {
     format!(
         "`{name}` is not something to learn{hint} (an action, a parameter, erase_pressure, or select:next|previous|N)"
     )
+}
+
+/// Save a binding the router learned ([`save_learned`]), unless the router
+/// could not make it active because its table was full: a file with more
+/// bindings than a router holds would be refused the next time it loads.
+pub fn save_learned_binding(path: &Path, learned: &LearnedBinding) -> Result<MidiMap, FileError> {
+    if !learned.active {
+        return Err(FileError::new(
+            path,
+            None,
+            format!("{MAX_BINDINGS} bindings are in force, the most there can be: not saved, so the file still loads"),
+        ));
+    }
+    save_learned(path, &[learned.binding])
 }
 
 /// Add learned bindings to a MIDI map file (or a patch's `[[midi]]`

@@ -20,7 +20,8 @@ use super::message::{MidiMessage, MidiParser};
 use crate::bridge::CommandSink;
 use crate::engine::{Command, Param, MAX_TRACKS};
 
-/// Most bindings one router holds; files with more are refused.
+/// Most bindings one router holds; a map file, a patch, or a patch and its
+/// map file together with more are refused when they load.
 pub const MAX_BINDINGS: usize = 256;
 
 /// Learn requests or results waiting at once before new ones are dropped.

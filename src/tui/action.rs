@@ -38,6 +38,8 @@ pub enum Action {
     Quit,
     /// Clear the message line.
     Dismiss,
+    /// Show the warning on the message line in full.
+    ShowWarning,
     // In lists and dialogs:
     Up,
     Down,
@@ -46,7 +48,7 @@ pub enum Action {
 }
 
 /// Actions that have a fixed name (everything but `track_*`/`select_track_N`).
-const NAMED: [(Action, &str, &str); 30] = [
+const NAMED: [(Action, &str, &str); 31] = [
     (Action::TogglePlay, "toggle_play", "play if stopped, else stop"),
     (Action::ToggleMute, "toggle_mute", "mute / unmute the track"),
     (Action::ToggleSolo, "toggle_solo", "solo / unsolo the track"),
@@ -70,6 +72,7 @@ const NAMED: [(Action, &str, &str); 30] = [
     (Action::Take, "take", "start / stop recording a take"),
     (Action::Quit, "quit", "quit (asks if there are unsaved changes)"),
     (Action::Dismiss, "dismiss", "clear the message line"),
+    (Action::ShowWarning, "warning", "show the warning in full"),
     (Action::Up, "up", "move up"),
     (Action::Down, "down", "move down"),
     (Action::Confirm, "confirm", "confirm / choose"),

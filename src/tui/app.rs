@@ -56,6 +56,10 @@ pub enum Overlay {
         question: String,
         then: Pending,
     },
+    /// The link's warning in full, scrolled by `scroll` rows.
+    Warning {
+        scroll: u16,
+    },
     /// Typing a file name for save-as.
     SaveAs {
         text: String,
@@ -124,7 +128,8 @@ impl App {
     pub fn key_mode(&self) -> KeyMode {
         match self.overlay {
             Overlay::None => KeyMode::Main,
-            Overlay::Help { .. } => KeyMode::Help,
+            // A panel of text to read: the help screen's keys.
+            Overlay::Help { .. } | Overlay::Warning { .. } => KeyMode::Help,
             Overlay::Learn { .. } => KeyMode::Learn,
             Overlay::Picker { .. } => KeyMode::Picker,
             Overlay::Confirm { .. } => KeyMode::Confirm,
@@ -179,6 +184,10 @@ impl App {
             self.snapshot = snapshot;
             self.has_snapshot = true;
             self.selected_track = self.selected_track.min(snapshot.track_count.saturating_sub(1));
+        }
+        // MIDI `select` bindings move the selection the screen shares.
+        if let Some(track) = link.selected_track() {
+            self.selected_track = usize::from(track).min(self.track_count().saturating_sub(1));
         }
         if let Some(learned) = link.poll_learned() {
             self.inform(format!("learned: {learned}"));
@@ -250,6 +259,7 @@ impl App {
                 if let Some(index) = strips.iter().position(|r| r.contains((mouse.column, mouse.row).into()))
                 {
                     self.selected_track = first + index;
+                    link.select_track(self.selected_track as u8);
                 }
             }
             MouseEventKind::ScrollUp => self.perform(Action::FineUp, link),
@@ -270,8 +280,8 @@ impl App {
     fn perform_in_context(&mut self, action: Action, link: &mut dyn InstrumentLink) {
         match (&self.overlay, action) {
             (Overlay::None, action) => self.perform_main(action, link),
-            (Overlay::Help { .. }, Action::Up) => self.scroll_help(-1),
-            (Overlay::Help { .. }, Action::Down) => self.scroll_help(1),
+            (Overlay::Help { .. } | Overlay::Warning { .. }, Action::Up) => self.scroll_help(-1),
+            (Overlay::Help { .. } | Overlay::Warning { .. }, Action::Down) => self.scroll_help(1),
             (Overlay::Learn { .. }, Action::Cancel) => {
                 link.cancel_learn();
                 self.overlay = Overlay::None;
@@ -388,6 +398,13 @@ impl App {
                 }
             }
             Action::Dismiss => self.message = None,
+            Action::ShowWarning => {
+                if self.status.warning.is_empty() {
+                    self.inform("no warning: all is well");
+                } else {
+                    self.overlay = Overlay::Warning { scroll: 0 };
+                }
+            }
             Action::Up | Action::Down | Action::Confirm | Action::Cancel => {}
         }
     }
@@ -459,7 +476,7 @@ impl App {
     }
 
     fn scroll_help(&mut self, delta: i32) {
-        if let Overlay::Help { scroll } = &mut self.overlay {
+        if let Overlay::Help { scroll } | Overlay::Warning { scroll } = &mut self.overlay {
             *scroll = (i32::from(*scroll) + delta).clamp(0, 200) as u16;
         }
     }
@@ -495,6 +512,7 @@ impl App {
         self.patch_path = Some(path.to_path_buf());
         self.has_snapshot = false;
         self.selected_track = 0;
+        link.select_track(0);
         self.meters = [0.0; MAX_TRACKS];
         self.note_recent(path);
         self.absorb(link);

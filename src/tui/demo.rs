@@ -89,6 +89,14 @@ impl InstrumentLink for ClockedLink {
     fn learn(&mut self, target: LearnTarget) -> bool {
         lock(&self.shared).link.learn(target)
     }
+
+    fn select_track(&mut self, track: u8) {
+        lock(&self.shared).link.select_track(track);
+    }
+
+    fn selected_track(&self) -> Option<u8> {
+        lock(&self.shared).link.selected_track()
+    }
 }
 
 /// Open `patch` on the screen over a [`ClockedLink`].

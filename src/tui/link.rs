@@ -6,8 +6,11 @@
 //! audio/MIDI bridge; [`LocalLink`] owns an [`Engine`] and advances it only
 //! when told to, so tests see exactly the same screen every run.
 
+use crate::bridge::CommandSink;
 use crate::engine::{Command, Engine, EngineConfig, EngineSnapshot, Param, TimedCommand, TrackAction};
+use crate::midi_map::{MidiBinding, MidiRouter, SelectedTrack};
 use std::path::Path;
+use std::time::Instant;
 
 /// What a MIDI-learn request binds a control to. `Copy`, so it can cross a
 /// queue to the MIDI thread.
@@ -60,9 +63,15 @@ pub struct LinkStatus {
     pub last_midi: String,
     /// What the take recorder is doing ("take 3: 01:12", "off").
     pub take: String,
-    /// A problem the performer should know about ("device lost", "no audio
-    /// device: running on the null backend"); empty when all is well.
+    /// A problem the performer should know about, in one short line ("audio
+    /// device lost", "no audio device: running on the null backend"); empty
+    /// when all is well.
     pub warning: String,
+    /// The same problem in full (device lists, what to try), for the
+    /// warning panel; empty when `warning` says it all.
+    pub warning_details: String,
+    /// Where the link also writes its warnings in full (the audio log), if it does.
+    pub warning_log: Option<std::path::PathBuf>,
 }
 
 /// What the screen talks to. Every method returns at once: the screen must
@@ -90,6 +99,16 @@ pub trait InstrumentLink {
     /// "selected" track follow it.
     fn select_track(&mut self, track: u8) {
         let _ = track;
+    }
+
+    /// The selected track (0-based) as the instrument's other surfaces left
+    /// it: MIDI `select` bindings move the same selection [`select_track`]
+    /// sets. The screen follows it every frame. `None`: this link keeps no
+    /// selection of its own.
+    ///
+    /// [`select_track`]: InstrumentLink::select_track
+    fn selected_track(&self) -> Option<u8> {
+        None
     }
 
     /// Start or stop recording a take. `Some(recording)` after the change,
@@ -138,13 +157,29 @@ pub struct LocalLink {
     learning: Option<LearnTarget>,
     learned: Option<String>,
     midi_enabled: bool,
+    /// The track selection the screen and MIDI share, as in a live session.
+    selection: SelectedTrack,
+    /// Bindings for [`LocalLink::midi_in`], over `selection`.
+    router: Option<MidiRouter>,
     warning: String,
+    warning_details: String,
+}
+
+/// Commands from [`LocalLink::midi_in`], queued like the screen's.
+struct PendingCommands<'a>(&'a mut Vec<TimedCommand>);
+
+impl CommandSink for PendingCommands<'_> {
+    fn send(&mut self, command: Command, _at: Instant) -> bool {
+        self.0.push(TimedCommand { offset: 0, command });
+        true
+    }
 }
 
 impl LocalLink {
     /// An engine for `config` at `sample_rate`, processed in `block`-frame pieces.
     pub fn new(config: EngineConfig, sample_rate: f64, block: usize) -> LocalLink {
         let block = block.max(1);
+        let selection = SelectedTrack::new(config.tracks.len());
         let mut engine = Engine::new(config, sample_rate, block);
         // The screen can show the tracks before any time has passed.
         let fresh = Some(engine.snapshot());
@@ -158,7 +193,10 @@ impl LocalLink {
             learning: None,
             learned: None,
             midi_enabled: false,
+            selection,
+            router: None,
             warning: String::new(),
+            warning_details: String::new(),
         }
     }
 
@@ -174,9 +212,34 @@ impl LocalLink {
         self
     }
 
-    /// Show a warning in the status, as a live backend would after a failure.
+    /// A MIDI input with these bindings, played through [`LocalLink::midi_in`]
+    /// by the router a live session uses, on the selection the screen shares.
+    pub fn with_midi_bindings(mut self, bindings: &[MidiBinding]) -> LocalLink {
+        self.router = Some(MidiRouter::new(bindings, self.selection.clone()));
+        self.midi_enabled = true;
+        self
+    }
+
+    /// MIDI bytes as if they arrived from a controller: the commands they
+    /// make are queued for the next [`LocalLink::run`]; `select` bindings
+    /// move the shared selection at once. Does nothing without
+    /// [`LocalLink::with_midi_bindings`].
+    pub fn midi_in(&mut self, bytes: &[u8]) {
+        if let Some(router) = self.router.as_mut() {
+            router.feed(bytes, Instant::now(), &mut PendingCommands(&mut self.pending));
+        }
+    }
+
+    /// Show a warning in the status, as a live backend would after a
+    /// failure: a short line, and optionally its full text.
     pub fn set_warning(&mut self, warning: &str) {
+        self.set_warning_with_details(warning, "");
+    }
+
+    /// [`LocalLink::set_warning`] with the full text behind the short line.
+    pub fn set_warning_with_details(&mut self, warning: &str, details: &str) {
         self.warning = warning.to_string();
+        self.warning_details = details.to_string();
     }
 
     /// Complete a pending learn as if a controller's `cc` had moved.
@@ -245,6 +308,7 @@ impl InstrumentLink for LocalLink {
             midi_ports: if self.midi_enabled { vec!["virtual".into()] } else { Vec::new() },
             take: "off".into(),
             warning: self.warning.clone(),
+            warning_details: self.warning_details.clone(),
             ..LinkStatus::default()
         }
     }
@@ -253,7 +317,18 @@ impl InstrumentLink for LocalLink {
         self.engine = Engine::new(config.clone(), self.engine.sample_rate(), self.block);
         self.pending.clear();
         self.fresh = Some(self.engine.snapshot());
+        // A new patch starts on track 1, as a live session's does.
+        self.selection.set_track_count(config.tracks.len());
+        self.selection.set(0);
         Ok(())
+    }
+
+    fn select_track(&mut self, track: u8) {
+        self.selection.set(track);
+    }
+
+    fn selected_track(&self) -> Option<u8> {
+        Some(self.selection.get())
     }
 
     fn learn(&mut self, target: LearnTarget) -> bool {

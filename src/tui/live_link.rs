@@ -17,11 +17,22 @@ pub struct LiveLink {
     session: LiveSession,
     /// The latest thing the session said (device lost, audio back, …).
     notice: String,
+    /// The last warning written to the audio log, so each is written once.
+    logged_warning: Option<String>,
 }
 
 impl LiveLink {
     pub fn new(session: LiveSession) -> LiveLink {
-        LiveLink { session, notice: String::new() }
+        LiveLink { session, notice: String::new(), logged_warning: None }
+    }
+
+    /// The session's warning, else its latest notice; in full.
+    fn full_warning(&self) -> String {
+        match (self.session.warning(), self.notice.is_empty()) {
+            (Some(warning), _) => warning.to_string(),
+            (None, false) => self.notice.clone(),
+            (None, true) => String::new(),
+        }
     }
 
     /// Give the session back (to stop it and print its report).
@@ -38,6 +49,12 @@ impl InstrumentLink for LiveLink {
     fn poll(&mut self) -> Option<EngineSnapshot> {
         let notice = &mut self.notice;
         self.session.tick(&mut |line: &str| *notice = line.trim_start_matches("ferrotape: ").to_string());
+        // The screen shows a warning shortened; the log keeps it whole.
+        let warning = self.full_warning();
+        if !warning.is_empty() && self.logged_warning.as_ref() != Some(&warning) {
+            let _ = crate::io::stderr::append_to_log(&format!("ferrotape: {warning}"));
+            self.logged_warning = Some(warning);
+        }
         self.session.latest_snapshot()
     }
 
@@ -59,13 +76,11 @@ impl InstrumentLink for LiveLink {
             Some(_) => "off (t starts one)".to_string(),
             None => "off".to_string(),
         };
-        let warning = match (self.session.warning(), self.notice.is_empty()) {
-            (Some(warning), _) => warning.to_string(),
-            (None, false) => self.notice.clone(),
-            (None, true) => String::new(),
-        };
+        let full = self.full_warning();
+        let warning = without_parentheses(&full);
+        let warning_details = if warning == full { String::new() } else { full };
         LinkStatus {
-            backend: settings.description.clone(),
+            backend: settings.devices.clone(),
             sample_rate: settings.sample_rate,
             buffer_frames: settings.block as u32,
             load_pct: stats.load_permille.load(Ordering::Relaxed) as f32 / 10.0,
@@ -75,6 +90,8 @@ impl InstrumentLink for LiveLink {
             last_midi: self.session.last_midi().unwrap_or_default(),
             take,
             warning,
+            warning_details,
+            warning_log: Some(crate::io::stderr::log_path()),
         }
     }
 
@@ -110,6 +127,10 @@ impl InstrumentLink for LiveLink {
         self.session.select_track(track);
     }
 
+    fn selected_track(&self) -> Option<u8> {
+        Some(self.session.selected_track().get())
+    }
+
     fn toggle_take(&mut self) -> Option<bool> {
         Some(self.session.toggle_take())
     }
@@ -117,6 +138,32 @@ impl InstrumentLink for LiveLink {
     fn save_tapes(&mut self, patch_path: &Path) -> Result<(), String> {
         self.session.save_tapes(patch_path)
     }
+}
+
+/// A message with its parenthesised details left out, for one line on the
+/// screen: "no audio device (no audio output: … ; try --audio null): running
+/// on the null backend" -> "no audio device: running on the null backend".
+pub fn without_parentheses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => {
+                if depth == 0 {
+                    out.truncate(out.trim_end().len());
+                }
+                depth += 1;
+            }
+            ')' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    // An unclosed "(" would have swallowed the rest: keep the text whole.
+    if depth > 0 {
+        return text.to_string();
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Play a patch live on the screen: open audio (falling back to the null
@@ -140,4 +187,20 @@ pub fn play_on_screen(patch: &Path, options: LiveOptions) -> Result<PlayReport, 
     let report = link.into_session().stop();
     drop(capture);
     result.map(|()| report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_parentheses;
+
+    #[test]
+    fn details_in_parentheses_are_left_out_of_the_line() {
+        let fallback = "no audio device (no audio output: alsa:default: The requested audio device is not \
+            available. (devices: alsa:null, alsa:jack); try --audio null (no hardware), or `ferrotape devices`): \
+            running on the null backend";
+        assert_eq!(without_parentheses(fallback), "no audio device: running on the null backend");
+        assert_eq!(without_parentheses("audio device lost: xrun storm"), "audio device lost: xrun storm");
+        assert_eq!(without_parentheses("take: disk full (28 blocks dropped)"), "take: disk full");
+        assert_eq!(without_parentheses("odd (unclosed"), "odd (unclosed");
+    }
 }

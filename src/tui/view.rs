@@ -56,22 +56,56 @@ pub fn screen_layout(area: Rect, track_count: usize, message_rows: u16) -> Scree
     ScreenLayout { header, message, strips, footer }
 }
 
+/// What the message line holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageLine {
+    pub text: String,
+    pub is_error: bool,
+    /// Rows it takes on a screen of the width it was made for.
+    pub rows: u16,
+}
+
 impl App {
-    /// The message line's text: the latest message, else the link's warning.
-    pub fn message_line(&self) -> Option<(String, bool)> {
-        match &self.message {
-            Some(m) => Some((m.text.clone(), m.is_error)),
-            None if !self.status.warning.is_empty() => Some((format!("⚠ {}", self.status.warning), true)),
-            None => None,
+    /// The message line for a screen `width` columns wide: the latest
+    /// message (wrapped over up to 3 rows: a file error with its path), else
+    /// the link's warning on one row, with how to read it in full.
+    pub fn message_line(&self, width: u16) -> Option<MessageLine> {
+        let width = usize::from(width.max(1));
+        if let Some(m) = &self.message {
+            let rows = (m.text.chars().count() + 2).div_ceil(width).clamp(1, MAX_MESSAGE_ROWS) as u16;
+            return Some(MessageLine { text: m.text.clone(), is_error: m.is_error, rows });
         }
+        if self.status.warning.is_empty() {
+            return None;
+        }
+        Some(MessageLine { text: self.warning_line(width), is_error: true, rows: 1 })
+    }
+
+    /// "⚠ WARNING — press w for details", cut to fit `width` columns (with
+    /// the space the line keeps at each end); the hint shows when there is
+    /// more to read than the line holds.
+    fn warning_line(&self, width: usize) -> String {
+        let room = width.saturating_sub(2);
+        let line = format!("⚠ {}", self.status.warning);
+        let fits = line.chars().count() <= room;
+        let key = self.keymap.key_for(KeyMode::Main, Action::ShowWarning).map(|k| k.to_string());
+        let hint = match key {
+            Some(key) if !fits || !self.status.warning_details.is_empty() => {
+                format!(" — press {key} for details")
+            }
+            _ => String::new(),
+        };
+        let hint_width = hint.chars().count();
+        if line.chars().count() + hint_width <= room {
+            return line + &hint;
+        }
+        let keep = room.saturating_sub(hint_width + 1);
+        let cut: String = line.chars().take(keep).collect();
+        format!("{}…{hint}", cut.trim_end())
     }
 
     pub fn layout(&self, area: Rect) -> ScreenLayout {
-        // A long message (a file error with its path) wraps over up to 3 rows.
-        let rows = self.message_line().map_or(0, |(text, _)| {
-            let width = usize::from(area.width.max(1));
-            (text.chars().count() + 2).div_ceil(width).clamp(1, MAX_MESSAGE_ROWS) as u16
-        });
+        let rows = self.message_line(area.width).map_or(0, |line| line.rows);
         screen_layout(area, self.track_count(), rows)
     }
 }
@@ -91,9 +125,9 @@ impl Widget for &App {
         }
         let layout = self.layout(area);
         self.render_header(layout.header, buf, theme);
-        if let (Some(rect), Some((text, is_error))) = (layout.message, self.message_line()) {
-            let style = if is_error { theme.error() } else { theme.warning() };
-            Paragraph::new(Span::styled(format!(" {text} "), style))
+        if let (Some(rect), Some(line)) = (layout.message, self.message_line(area.width)) {
+            let style = if line.is_error { theme.error() } else { theme.warning() };
+            Paragraph::new(Span::styled(format!(" {} ", line.text), style))
                 .wrap(Wrap { trim: false })
                 .render(rect, buf);
         }
@@ -133,13 +167,16 @@ impl App {
         if self.snapshot.faults > 0 {
             extra.push_str(&format!(" · faults {}", self.snapshot.faults));
         }
-        let full = format!(
-            "{} · {} Hz · {} fr · load {:.0}% · xruns {}{extra} ",
-            s.backend, s.sample_rate, s.buffer_frames, s.load_pct, s.xruns
+        // The widest of these that fits: devices first to go, then the words.
+        let clock = format!(
+            "{} Hz · {} fr · load {:.0}% · xruns {}{extra} ",
+            s.sample_rate, s.buffer_frames, s.load_pct, s.xruns
         );
+        let full = format!("{} · {clock}", s.backend);
         let short = format!("{:.0}% xr {}{extra} ", s.load_pct, s.xruns);
         let left_width: usize = left.iter().map(Span::width).sum();
-        let right = if left_width + full.chars().count() < usize::from(area.width) { full } else { short };
+        let fits = |text: &String| left_width + text.chars().count() < usize::from(area.width);
+        let right = [full, clock].into_iter().find(fits).unwrap_or(short);
         split_line(left, vec![Span::styled(right, theme.label())], area.width)
             .render(Rect::new(area.x, area.y, area.width, 1), buf);
         if area.height < 2 {
@@ -172,7 +209,7 @@ impl App {
                 (vec![Action::Quit], "quit", 8),
                 (vec![Action::Help], "help", 9),
             ],
-            Overlay::Help { .. } => {
+            Overlay::Help { .. } | Overlay::Warning { .. } => {
                 vec![(vec![Action::Up, Action::Down], "scroll", 0), (vec![Action::Cancel], "close", 1)]
             }
             Overlay::Learn { .. } => vec![(vec![Action::Cancel], "cancel learn", 0)],

@@ -60,3 +60,32 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
 }
+
+/// A 16-bit PCM WAV file whose header declares `sample_rate`, written byte
+/// by byte so any rate can be declared (hound would refuse some).
+pub fn write_wav_header_and_samples(path: &Path, sample_rate: u32, channels: u16, samples: &[i16]) {
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    write_pcm_wav(path, sample_rate, channels, 16, &data);
+}
+
+/// A PCM WAV file of `bits` per sample with `data` as its sample bytes.
+/// The header is consistent, so a reader can only object to its values.
+pub fn write_pcm_wav(path: &Path, sample_rate: u32, channels: u16, bits: u16, data: &[u8]) {
+    let block_align = channels * bits.div_ceil(8);
+    let mut bytes = Vec::with_capacity(44 + data.len());
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    bytes.extend_from_slice(&channels.to_le_bytes());
+    bytes.extend_from_slice(&sample_rate.to_le_bytes());
+    let byte_rate = sample_rate.checked_mul(block_align as u32).expect("byte rate fits the header");
+    bytes.extend_from_slice(&byte_rate.to_le_bytes());
+    bytes.extend_from_slice(&block_align.to_le_bytes());
+    bytes.extend_from_slice(&bits.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).expect("write crafted WAV");
+}

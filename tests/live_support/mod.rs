@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod jack_registry;
+pub mod tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

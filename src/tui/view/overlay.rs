@@ -1,5 +1,5 @@
 //! Panels drawn over the strips: help, MIDI learn, the patch picker, a
-//! yes/no question and the save-as prompt.
+//! yes/no question, the save-as prompt and the warning in full.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -67,6 +67,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, theme: Theme) {
             ];
             panel(" Unsaved changes ", lines, 56, area, buf, theme);
         }
+        Overlay::Warning { scroll } => render_warning(app, *scroll, area, buf, theme),
         Overlay::SaveAs { text } => {
             let lines = vec![
                 Line::from("Save the patch as:"),
@@ -110,6 +111,27 @@ fn render_help(app: &App, scroll: u16, area: Rect, buf: &mut Buffer, theme: Them
     Clear.render(rect, buf);
     let block = Block::default().borders(Borders::ALL).title(" Keys ").border_style(theme.title());
     Paragraph::new(lines).block(block).scroll((scroll, 0)).render(rect, buf);
+}
+
+/// The link's warning in full (device lists, what to try), wrapped.
+fn render_warning(app: &App, scroll: u16, area: Rect, buf: &mut Buffer, theme: Theme) {
+    let status = &app.status;
+    let text = if status.warning_details.is_empty() { &status.warning } else { &status.warning_details };
+    let mut lines = vec![Line::from(Span::styled(text.clone(), theme.value())), Line::from("")];
+    if let Some(log) = &status.warning_log {
+        lines.push(Line::from(Span::styled(format!("Also written to {}", log.display()), theme.label())));
+    }
+    lines.push(Line::from(Span::styled(
+        format!("{} closes.", key(app, KeyMode::Help, Action::Cancel)),
+        theme.label(),
+    )));
+    let width = area.width.saturating_sub(4).clamp(20, 76);
+    let inner = width.saturating_sub(2).max(1);
+    let rows: u16 = lines.iter().map(|l| (l.width() as u16).div_ceil(inner).max(1)).sum();
+    let rect = centered(area, width, (rows + 2).min(area.height.saturating_sub(2)).max(3));
+    Clear.render(rect, buf);
+    let block = Block::default().borders(Borders::ALL).title(" Warning ").border_style(theme.error());
+    Paragraph::new(lines).block(block).wrap(Wrap { trim: false }).scroll((scroll, 0)).render(rect, buf);
 }
 
 fn panel(title: &str, lines: Vec<Line<'_>>, width: u16, area: Rect, buf: &mut Buffer, theme: Theme) {
