@@ -24,7 +24,7 @@ use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Where a producing thread (MIDI input, screen, event scheduler) puts
 /// commands for the engine. Implementations never block.
@@ -165,12 +165,11 @@ pub struct InputWriter {
 }
 
 impl InputWriter {
-    /// Queue frames captured `age` before now (the host's capture time;
-    /// `None` when it gives none); those that do not fit are dropped and
-    /// counted. Never blocks or allocates.
-    pub fn write_captured(&mut self, frames: &[f32], age: Option<Duration>) {
+    /// Queue frames whose first was captured at `captured_at`; those that do
+    /// not fit are dropped and counted. Never blocks or allocates.
+    pub fn write_captured(&mut self, frames: &[f32], captured_at: Instant) {
         // A full stamp ring only loses a stamp: the next one serves.
-        let _ = self.stamps.try_push(CaptureStamp::now(self.written, age));
+        let _ = self.stamps.try_push(CaptureStamp { first_frame: self.written, captured_at });
         self.write(frames);
     }
 

@@ -126,6 +126,11 @@ impl Engine {
         self.tracks.get(track).map(Track::params)
     }
 
+    /// Whether any track's record head is writing (record, dub or erase).
+    pub fn heads_writing(&self) -> bool {
+        self.tracks.iter().any(|t| t.mode().writes())
+    }
+
     /// A track's play head position in cells (0 ≤ position < loop length).
     pub fn play_position(&self, track: usize) -> Option<f64> {
         self.tracks.get(track).map(Track::play_position)

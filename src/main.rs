@@ -223,13 +223,21 @@ fn main() -> ExitCode {
         return finish(result);
     };
     let result = match command {
+        Command::Render { patch, input, events, latency_ms, latency_frames, .. }
+            if ferrotape::take::folder::is_take(&patch)
+                && (input.is_some() || events.is_some() || latency_ms.is_some() || latency_frames.is_some()) =>
+        {
+            Err(format!(
+                "{} is a take: it carries its own input, events and record latency (give only --out, --stems, --block)",
+                patch.display()
+            ))
+        }
         Command::Render { patch, out, block, stems, .. } if ferrotape::take::folder::is_take(&patch) => {
             ferrotape::take::render_take(&patch, &out, stems.as_deref(), block).map(|report| {
                 let seconds = report.frames as f64 / report.sample_rate as f64;
-                let how = if report.exact {
-                    "exact replay"
-                } else {
-                    "approximate: the session journal is missing or incomplete"
+                let how = match &report.not_exact_because {
+                    None => "exact replay".to_string(),
+                    Some(why) => format!("approximate: {why}"),
                 };
                 println!(
                     "rendered take {} ({seconds:.1} s, {how}) to {}",

@@ -150,6 +150,22 @@ pub struct TakeConfig {
     /// input): a longer stream goes on in `mix.002.wav` and so on. The
     /// default is the most a stereo float WAV can hold; tests set it small.
     pub segment_frames: u64,
+    /// What the sound depends on besides the journal: the devices, the input
+    /// channel recorded, where the record latency came from. Written into
+    /// every take.
+    pub rig: RigDescription,
+}
+
+/// The live rig a take was played on, as `take.toml` records it.
+#[derive(Clone, Debug, Default)]
+pub struct RigDescription {
+    /// The audio devices, as the status line names them.
+    pub devices: String,
+    /// 1-based input channel recorded; `None`: the mix of every channel.
+    pub input_channel: Option<u16>,
+    /// The live counters, where the record latency's source is read when a
+    /// take starts (none offline).
+    pub stats: Option<std::sync::Arc<crate::bridge::LiveStats>>,
 }
 
 impl TakeConfig {
@@ -162,6 +178,7 @@ impl TakeConfig {
             start_tapes: Vec::new(),
             queue_seconds: DEFAULT_QUEUE_SECONDS,
             flush_interval: Duration::from_millis(500),
+            rig: RigDescription::default(),
             segment_frames: segment::DEFAULT_SEGMENT_FRAMES,
         }
     }

@@ -12,11 +12,13 @@ use crate::bridge::{InputWriter, LiveStats};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{
     BufferSize, Device, DeviceId, ErrorKind, FromSample, Host, HostId, Sample, SampleFormat, SizedSample,
-    Stream, StreamConfig, SupportedBufferSize,
+    Stream, StreamConfig, StreamInstant, SupportedBufferSize,
 };
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use super::latency::ClockOrigin;
 
 /// Why a running stream stopped: none, device gone, other failure.
 const FAILURE_NONE: u32 = 0;
@@ -277,12 +279,16 @@ fn build_output<T: SizedSample + FromSample<f32>>(
     errors: impl FnMut(cpal::Error) + Send + 'static,
 ) -> Result<Stream, cpal::Error> {
     let channels = opened.config.channels as usize;
+    let mut clock = ClockOrigin::default();
     opened.device.build_output_stream::<T, _, _>(
         opened.config,
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
             let stamp = info.timestamp();
-            let latency = stamp.playback.checked_duration_since(stamp.callback);
-            if processor.with(|p| p.render(data, channels, latency)).is_none() {
+            let since_zero = |t: StreamInstant| t.saturating_duration_since(StreamInstant::ZERO);
+            // When this callback's first frame will be heard.
+            let plays_at =
+                clock.place(Instant::now(), since_zero(stamp.callback), since_zero(stamp.playback));
+            if processor.with(|p| p.render(data, channels, Some(plays_at))).is_none() {
                 data.fill(T::EQUILIBRIUM);
             }
         },
@@ -303,14 +309,16 @@ where
     let channels = opened.config.channels.max(1) as usize;
     let rate = opened.config.sample_rate as f64;
     let mut scratch = vec![0.0f32; INPUT_SCRATCH];
+    let mut clock = ClockOrigin::default();
     opened.device.build_input_stream::<T, _, _>(
         opened.config,
         move |data: &[T], info: &cpal::InputCallbackInfo| {
             let stamp = info.timestamp();
-            // How long ago the first frame was captured, per the host.
-            let age = stamp.callback.checked_duration_since(stamp.capture);
+            let since_zero = |t: StreamInstant| t.saturating_duration_since(StreamInstant::ZERO);
+            // When the first frame was captured, per the host.
+            let mut captured_at =
+                clock.place(Instant::now(), since_zero(stamp.callback), since_zero(stamp.capture));
             writer.with(|w| {
-                let mut age = age;
                 for piece in data.chunks(INPUT_SCRATCH * channels) {
                     let frames = piece.len() / channels;
                     for (out, frame) in scratch.iter_mut().zip(piece.chunks_exact(channels)) {
@@ -319,9 +327,9 @@ where
                             None => frame.iter().map(|&s| f32::from_sample(s)).sum::<f32>() / channels as f32,
                         };
                     }
-                    w.write_captured(&scratch[..frames], age);
+                    w.write_captured(&scratch[..frames], captured_at);
                     // Later pieces of one callback were captured later.
-                    age = age.map(|a| a.saturating_sub(Duration::from_secs_f64(frames as f64 / rate)));
+                    captured_at += Duration::from_secs_f64(frames as f64 / rate);
                 }
             });
         },

@@ -5,12 +5,12 @@
 //! Measured from the streams' own timestamps: each input callback says when
 //! its first frame was captured (the host's capture time), each output
 //! callback when its first frame will be played (the host's playback time,
-//! which on JACK includes the connected ports' latencies). Both are turned
-//! into the one monotonic clock every thread shares (`Instant`). For the
-//! first input frame the engine takes in a block, the round trip is the
-//! time from its capture to the playback of the block's first output frame.
-//! [`LatencyMeter`] takes the median of [`MEASURED_BLOCKS`] such readings,
-//! so scheduling jitter of either callback averages out.
+//! which on JACK includes the connected ports' latencies). Each stream's
+//! clock is put on the one monotonic clock every thread shares (`Instant`)
+//! by [`ClockOrigin`]. For the first input frame the engine takes in a
+//! block, the round trip is the time from its capture to the playback of
+//! the block's first output frame. [`LatencyMeter`] takes the median of
+//! [`MEASURED_BLOCKS`] such readings.
 
 use std::time::{Duration, Instant};
 
@@ -23,10 +23,13 @@ use crate::engine::MAX_RECORD_LATENCY;
 /// Blocks of readings the meter takes before it settles on a figure.
 pub const MEASURED_BLOCKS: usize = 48;
 
-/// A new measurement replaces the figure in use only when it differs by
-/// more than this many frames, twice in a row (jitter of a frame or two
-/// never moves the record heads).
-pub const CHANGE_THRESHOLD_FRAMES: u32 = 2;
+/// While the stream runs steadily, a new measurement replaces the figure in
+/// use only when it differs by more than this many frames (a third of a
+/// millisecond at 48 kHz), twice in a row: a busy machine makes callbacks
+/// read the clock late by some microseconds, and that jitter must never
+/// move the record heads. Real changes (a port reconnected to converters
+/// with other latencies) are far larger.
+pub const CHANGE_THRESHOLD_FRAMES: u32 = 16;
 
 /// Where the compensated figure comes from; shown on the screen, in `play`'s
 /// status lines and written into every take.
@@ -80,6 +83,35 @@ impl LatencySource {
     }
 }
 
+/// Where a stream's clock (the host's timestamps, as time since its zero)
+/// sits on the shared monotonic clock. Each callback reads `Instant::now()`
+/// a little after the host took its timestamp, more so on a busy machine;
+/// the earliest origin seen is the one least delayed, so it is kept, and a
+/// callback read late never shifts the times it maps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClockOrigin {
+    earliest: Option<Instant>,
+}
+
+impl ClockOrigin {
+    /// A callback running `now` whose host stamped it `callback` after its
+    /// clock's zero: where the host's time `at` (since the same zero) falls.
+    pub fn place(&mut self, now: Instant, callback: Duration, at: Duration) -> Instant {
+        let origin = now.checked_sub(callback).unwrap_or(now);
+        let earliest = match self.earliest {
+            Some(seen) if seen <= origin => seen,
+            _ => origin,
+        };
+        self.earliest = Some(earliest);
+        earliest + at
+    }
+
+    /// The stream restarted: its clock may have a new zero.
+    pub fn reset(&mut self) {
+        self.earliest = None;
+    }
+}
+
 /// When one input callback's first frame was captured.
 #[derive(Clone, Copy, Debug)]
 pub struct CaptureStamp {
@@ -87,15 +119,6 @@ pub struct CaptureStamp {
     pub first_frame: u64,
     /// When it was captured, on the shared monotonic clock.
     pub captured_at: Instant,
-}
-
-impl CaptureStamp {
-    /// From an input callback running now whose host says its first frame
-    /// was captured `age` ago.
-    pub fn now(first_frame: u64, age: Option<Duration>) -> CaptureStamp {
-        let now = Instant::now();
-        CaptureStamp { first_frame, captured_at: age.and_then(|a| now.checked_sub(a)).unwrap_or(now) }
-    }
 }
 
 /// The capture time of any input frame, from the latest stamp at or before it.
@@ -205,11 +228,12 @@ impl LatencyMeter {
 pub struct LatencyTracker {
     /// `--latency-ms`, in frames: the round trip when the input starts.
     fixed: Option<u32>,
-    /// With `fixed`: how far it is from the first measurement, frames. Later
-    /// measurements (after an underrun, a reopen) keep this correction, so
-    /// the round trip follows what changed inside ferrotape and the host
-    /// while the figure given for the converters stays.
-    correction: Option<i64>,
+    /// With `fixed`: the latest measurement of the steady stream. When the
+    /// input restarts (an underrun, a reopened device) the given figure moves
+    /// by as much as the next measurement differs from it: the round trip
+    /// follows what changed in the buffering, the figure given for the rig
+    /// stays.
+    last_steady: Option<u32>,
     /// The input restarted: the next measurement is taken without waiting
     /// for a second one to confirm it.
     fresh: bool,
@@ -225,6 +249,10 @@ pub struct LatencyTracker {
     compensated: Option<u32>,
     /// A change for the engine, to send as a command at the next block start.
     pending: Option<u32>,
+    /// A re-measured figure, sent only while no record head is writing: a
+    /// steady stream's round trip moved (a reconnection), and moving the
+    /// heads under a recording would be heard.
+    deferred: Option<u32>,
     /// Where `compensated` comes from.
     source: LatencySource,
     /// Spread of the last measurement, frames.
@@ -235,7 +263,7 @@ impl LatencyTracker {
     pub fn new(fixed: Option<u32>) -> LatencyTracker {
         LatencyTracker {
             fixed: fixed.map(|f| f.min(MAX_RECORD_LATENCY)),
-            correction: None,
+            last_steady: None,
             fresh: true,
             meter: LatencyMeter::default(),
             clock: CaptureClock::default(),
@@ -244,6 +272,7 @@ impl LatencyTracker {
             candidate: None,
             compensated: None,
             pending: None,
+            deferred: None,
             source: LatencySource::Pending,
             spread: None,
         }
@@ -297,10 +326,13 @@ impl LatencyTracker {
         } else if read.delay_change != 0 {
             // The input now arrives that much later (or earlier): so does
             // everything the performer plays. Readings across the jump are void.
+            let shift = |frames: u32| {
+                (i64::from(frames) + i64::from(read.delay_change)).clamp(0, MAX_RECORD_LATENCY.into()) as u32
+            };
             if let Some(current) = self.pending.or(self.compensated) {
-                let changed = i64::from(current) + i64::from(read.delay_change);
-                self.pending = Some(changed.clamp(0, MAX_RECORD_LATENCY.into()) as u32);
+                self.pending = Some(shift(current));
             }
+            self.deferred = self.deferred.map(shift);
             self.meter.reset();
         } else if read.live {
             if let Some(captured) = self.clock.captured(first, sample_rate) {
@@ -318,33 +350,36 @@ impl LatencyTracker {
     /// later ones when they differ from the figure in use and agree with
     /// each other. With a given figure, measurements only carry its changes.
     fn settle(&mut self, measured: u32) {
-        let wanted = match (self.fixed, self.correction) {
-            (Some(fixed), None) => {
-                self.correction = Some(i64::from(fixed) - i64::from(measured));
-                self.fresh = false;
-                return;
+        if self.fixed.is_some() {
+            let current = self.pending.or(self.compensated);
+            if let (true, Some(before), Some(current)) = (self.fresh, self.last_steady, current) {
+                let moved = i64::from(current) + i64::from(measured) - i64::from(before);
+                self.pending = Some(moved.clamp(0, MAX_RECORD_LATENCY.into()) as u32);
             }
-            (Some(_), Some(correction)) => {
-                (i64::from(measured) + correction).clamp(0, MAX_RECORD_LATENCY.into()) as u32
-            }
-            (None, _) => {
-                self.source = LatencySource::Timestamps;
-                measured
-            }
-        };
+            self.last_steady = Some(measured);
+            self.fresh = false;
+            return;
+        }
+        self.source = LatencySource::Timestamps;
+        let wanted = measured;
         let current = self.pending.or(self.compensated);
         let differs = |a: u32, b: u32| a.abs_diff(b) > CHANGE_THRESHOLD_FRAMES;
         match current {
+            // The first figure, or the first after the input restarted: the
+            // stream itself changed, so the heads follow at once.
             None => self.pending = Some(wanted),
+            Some(current) if self.fresh && current != wanted => self.pending = Some(wanted),
             Some(current) if differs(wanted, current) => match self.candidate {
-                _ if self.fresh => self.pending = Some(wanted),
                 Some(candidate) if !differs(candidate, wanted) => {
-                    self.pending = Some(wanted);
+                    self.deferred = Some(wanted);
                     self.candidate = None;
                 }
                 _ => self.candidate = Some(wanted),
             },
-            Some(_) => self.candidate = None,
+            Some(_) => {
+                self.candidate = None;
+                self.deferred = None;
+            }
         }
         self.fresh = false;
     }
@@ -371,16 +406,21 @@ impl LatencyTracker {
         true
     }
 
-    /// The change to send to the engine now, if any; it is in use from then on.
-    pub fn take_pending(&mut self) -> Option<u32> {
-        let frames = self.pending.take()?;
+    /// The change to send to the engine now, if any; it is in use from then
+    /// on. `heads_writing`: some track records, dubs or erases.
+    pub fn take_pending(&mut self, heads_writing: bool) -> Option<u32> {
+        let frames = match self.pending.take() {
+            Some(frames) => frames,
+            None if !heads_writing => self.deferred.take()?,
+            None => return None,
+        };
         self.compensated = Some(frames);
         Some(frames)
     }
 
-    /// Whether a change is waiting to be sent.
-    pub fn has_pending(&self) -> bool {
-        self.pending.is_some()
+    /// Whether a change is waiting to be sent now.
+    pub fn has_pending(&self, heads_writing: bool) -> bool {
+        self.pending.is_some() || (!heads_writing && self.deferred.is_some())
     }
 
     pub fn source(&self) -> LatencySource {
@@ -412,6 +452,17 @@ mod tests {
     }
 
     #[test]
+    fn a_late_callback_does_not_move_the_clock() {
+        let mut origin = ClockOrigin::default();
+        let zero = Instant::now();
+        let ms = Duration::from_millis;
+        // On time: the stream's 10 ms is 10 ms after `zero`.
+        assert_eq!(origin.place(zero + ms(10), ms(10), ms(12)), zero + ms(12));
+        // Read 3 ms late: the times it maps do not move.
+        assert_eq!(origin.place(zero + ms(23), ms(20), ms(21)), zero + ms(21));
+    }
+
+    #[test]
     fn capture_times_follow_the_frames_after_a_stamp() {
         let mut clock = CaptureClock::default();
         let base = Instant::now();
@@ -422,5 +473,50 @@ mod tests {
         for source in LatencySource::ALL {
             assert_eq!(LatencySource::from_u8(source.to_u8()), source);
         }
+    }
+
+    use ringbuf::traits::{Producer, Split};
+    use ringbuf::HeapRb;
+
+    /// Feed a tracker `blocks` blocks of 256 frames whose round trip is
+    /// `frames`; returns what it sends the engine.
+    fn run(tracker: &mut LatencyTracker, frames: f64, blocks: usize, writing: bool) -> Vec<u32> {
+        let (mut stamps_in, mut stamps) = HeapRb::<CaptureStamp>::new(64).split();
+        let base = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..blocks {
+            let first = tracker.next_frame();
+            let captured_at = base + Duration::from_secs_f64(first as f64 / 48_000.0);
+            let _ = stamps_in.try_push(CaptureStamp { first_frame: first, captured_at });
+            let plays_at = captured_at + Duration::from_secs_f64(frames / 48_000.0);
+            let read = InputRead { consumed: 256, live: true, ..InputRead::default() };
+            tracker.after_read(read, first, plays_at, &mut stamps, 48_000.0);
+            sent.extend(tracker.take_pending(writing));
+        }
+        sent
+    }
+
+    #[test]
+    fn the_first_figure_goes_at_once_and_a_moved_one_waits_for_the_heads() {
+        let mut tracker = LatencyTracker::new(None);
+        assert_eq!(run(&mut tracker, 1535.0, MEASURED_BLOCKS, true), [1535]);
+        // Jitter below the threshold never moves the heads.
+        assert!(run(&mut tracker, 1540.0, 3 * MEASURED_BLOCKS, false).is_empty());
+        // A real change, confirmed twice, waits while a head writes.
+        assert!(run(&mut tracker, 1791.0, 3 * MEASURED_BLOCKS, true).is_empty());
+        assert_eq!(run(&mut tracker, 1791.0, 1, false), [1791]);
+    }
+
+    #[test]
+    fn a_given_figure_follows_only_what_a_restart_changes() {
+        let mut tracker = LatencyTracker::new(Some(1000));
+        assert!(tracker.ready_to_start(true, false));
+        assert_eq!(tracker.take_pending(false), Some(1000));
+        // Steady measurements (whatever they say) leave the given figure alone.
+        assert!(run(&mut tracker, 700.0, 2 * MEASURED_BLOCKS, false).is_empty());
+        assert!(run(&mut tracker, 900.0, 3 * MEASURED_BLOCKS, false).is_empty());
+        // After an underrun the buffering is 64 frames deeper: so is the figure.
+        tracker.restart();
+        assert_eq!(run(&mut tracker, 964.0, MEASURED_BLOCKS, true), [1064]);
     }
 }

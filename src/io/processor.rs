@@ -163,19 +163,19 @@ impl LiveProcessor {
     }
 
     /// The wrapper around `Engine::process`: fill an interleaved output
-    /// buffer of `channels` channels. `output_latency` is the host's
-    /// callback-to-speaker delay, when it reports one.
+    /// buffer of `channels` channels. `plays_at` is when the host will play
+    /// its first frame, when it says.
     pub fn render<T: Sample + FromSample<f32>>(
         &mut self,
         data: &mut [T],
         channels: usize,
-        output_latency: Option<Duration>,
+        plays_at: Option<Instant>,
     ) {
         let began = Instant::now();
         let channels = channels.max(1);
         let frames = data.len() / channels;
         let block_start = self.previous_block_start.replace(began).unwrap_or(began);
-        let plays_at = began + output_latency.unwrap_or_default();
+        let plays_at = plays_at.unwrap_or(began);
         let mut done = 0;
         while done < frames {
             let n = (frames - done).min(self.left.len());
@@ -218,10 +218,11 @@ impl LiveProcessor {
             }
         }
         // A latency change goes first, at the block's first frame.
-        let reserved = usize::from(self.latency.has_pending());
+        let writing = self.engine.heads_writing();
+        let reserved = usize::from(self.latency.has_pending(writing));
         let mut count = reserved
             + self.ends.pop_commands(&mut self.timed[reserved..], previous_block_start, self.sample_rate, n);
-        if let Some(frames) = self.latency.take_pending() {
+        if let Some(frames) = self.latency.take_pending(writing) {
             self.timed[0] = TimedCommand { offset: 0, command: Command::RecordLatency { frames } };
             self.publish_latency(frames);
         }

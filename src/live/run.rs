@@ -174,6 +174,11 @@ pub(super) fn build_run(
     if options.take || options.always_on || interactive {
         let mut config = TakeConfig::new(options.takes_dir.clone(), plan.patch.clone(), rate, tracks);
         config.start_tapes = start_tapes;
+        config.rig = take::RigDescription {
+            devices: settings.description.clone(),
+            input_channel: options.audio.input_channel,
+            stats: Some(stats.clone()),
+        };
         match take::spawn(config) {
             Ok((feed, handle)) => {
                 processor = processor.with_take(feed);

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::segment::{self, SegmentReader, SegmentedWav, StreamedInput, DEFAULT_SEGMENT_FRAMES};
 use super::TakeConfig;
-use crate::engine::Engine;
+use crate::engine::{Engine, MODEL_REVISION};
 use crate::events::EventList;
 use crate::patch::Patch;
 use crate::render::{render_engine, stem_name, RenderedBlock, DEFAULT_BLOCK};
@@ -52,9 +52,60 @@ pub struct TakeInfo {
     pub exact: bool,
     pub dropped_blocks: u64,
     pub dropped_events: u64,
+    /// The ferrotape that recorded it.
+    #[serde(default)]
+    pub ferrotape_version: String,
+    /// The sound model's revision that played it (`engine::MODEL_REVISION`);
+    /// takes that do not say are from the first engine.
+    #[serde(default = "first_revision")]
+    pub model_revision: u32,
+    /// Round-trip latency the record heads compensated when the take
+    /// began, frames; every later change is in the control log.
+    #[serde(default)]
+    pub record_latency_frames: u32,
+    /// Where that figure came from: stream-timestamps, command-line, no-input.
+    #[serde(default)]
+    pub latency_source: String,
+    /// The 1-based input channel recorded; absent: the mix of all channels.
+    #[serde(default)]
+    pub input_channel: Option<u16>,
+    /// The audio devices it was played on.
+    #[serde(default)]
+    pub devices: String,
+}
+
+fn first_revision() -> u32 {
+    1
 }
 
 impl TakeInfo {
+    /// Why re-rendering this take with this build is not the original
+    /// sound, if it is not: the engine changed, or something was lost.
+    /// `journal_usable`: the session journal is there to replay.
+    pub fn not_exact_because(&self, journal_usable: bool) -> Option<String> {
+        if self.model_revision != MODEL_REVISION {
+            let by = if self.ferrotape_version.is_empty() {
+                String::new()
+            } else {
+                format!(" (ferrotape {})", self.ferrotape_version)
+            };
+            return Some(format!(
+                "not the original engine: recorded by sound model revision {}{by}, this ferrotape plays revision {MODEL_REVISION}",
+                self.model_revision
+            ));
+        }
+        if !journal_usable {
+            return Some(
+                "the session journal is missing or incomplete: rendered from the take's own files (the loops are right, the wow and drift phases are not)"
+                    .into(),
+            );
+        }
+        if !self.exact {
+            return Some("audio or commands were lost on the way to the disk while it was recorded".into());
+        }
+        None
+    }
+
     pub fn load(dir: &Path) -> Result<TakeInfo, String> {
         let path = dir.join(TAKE_FILE);
         let text =
@@ -91,6 +142,7 @@ pub(crate) fn create_take(
     config: &TakeConfig,
     journal: Option<&Path>,
     start_frame: u64,
+    record_latency_frames: u32,
 ) -> Result<(PathBuf, TakeInfo), String> {
     std::fs::create_dir_all(&config.root)
         .map_err(|e| format!("cannot create {}: {e}", config.root.display()))?;
@@ -112,6 +164,17 @@ pub(crate) fn create_take(
         frames: None,
         dropped_blocks: 0,
         dropped_events: 0,
+        ferrotape_version: env!("CARGO_PKG_VERSION").to_string(),
+        model_revision: MODEL_REVISION,
+        record_latency_frames,
+        latency_source: config
+            .rig
+            .stats
+            .as_ref()
+            .map(|stats| stats.record_latency().1.name().to_string())
+            .unwrap_or_else(|| "none".into()),
+        input_channel: config.rig.input_channel,
+        devices: config.rig.devices.clone(),
     };
     write_info(&dir, &info)?;
     Ok((dir, info))
@@ -199,10 +262,11 @@ pub struct TakeRender {
     pub frames: u64,
     pub sample_rate: u32,
     /// True when the session journal replayed the take from the engine's
-    /// start (sample-exact); false when it was missing or damaged and the
-    /// take was rendered from its own files (the loops are right, the wow
-    /// and drift phases are not).
+    /// start on the engine that played it: sample-exact.
     pub exact: bool,
+    /// When not exact, why (another engine revision, a missing journal,
+    /// audio lost while recording), for the performer.
+    pub not_exact_because: Option<String>,
 }
 
 /// Replay a take, handing `sink` each rendered block and the range of it
@@ -215,13 +279,14 @@ pub fn replay_take(
     let info = TakeInfo::load(dir)?;
     let journal = info.journal.as_ref().map(|j| dir.join(j));
     let usable = journal.filter(|j| j.join("input.wav").is_file() && j.join("events.toml").is_file());
-    let (source, start, exact) = match usable {
+    let (source, start, journal_usable) = match usable {
         Some(j) => {
-            let exact = info.exact && !j.join(INEXACT_FILE).exists();
-            (j, info.start_frame, exact)
+            let whole = !j.join(INEXACT_FILE).exists();
+            (j, info.start_frame, whole)
         }
         None => (dir.to_path_buf(), 0, false),
     };
+    let exact = info.not_exact_because(journal_usable).is_none();
     let rate = info.sample_rate;
     let frames = match info.frames {
         Some(frames) => frames,
@@ -276,7 +341,7 @@ pub fn render_take(dir: &Path, out: &Path, stems: Option<&Path>, block: usize) -
         }
     }
     let mut failure = None;
-    let (_, frames, exact) = replay_take(dir, block, |b, range| {
+    let (info, frames, exact) = replay_take(dir, block, |b, range| {
         if failure.is_some() {
             return;
         }
@@ -301,6 +366,14 @@ pub fn render_take(dir: &Path, out: &Path, stems: Option<&Path>, block: usize) -
         frames,
         sample_rate: info.sample_rate,
         exact,
+        not_exact_because: if exact {
+            None
+        } else {
+            let journal = info.journal.as_ref().map(|j| dir.join(j));
+            let usable =
+                journal.is_some_and(|j| j.join("events.toml").is_file() && !j.join(INEXACT_FILE).exists());
+            info.not_exact_because(usable)
+        },
     })
 }
 

@@ -66,6 +66,9 @@ pub(crate) struct Writer {
     last_flush: Instant,
     /// Take folders created (each names the journal, which must then stay).
     takes_made: usize,
+    /// The record latency the engine compensates, frames: the last
+    /// `RecordLatency` command logged.
+    record_latency: u32,
 }
 
 impl Writer {
@@ -83,6 +86,7 @@ impl Writer {
             free,
             notes,
             journal: None,
+            record_latency: 0,
             takes: Vec::new(),
             next_frame: 0,
             last_flush: Instant::now(),
@@ -219,6 +223,9 @@ impl Writer {
     }
 
     fn log_command(&mut self, frame: u64, command: Command) {
+        if let Command::RecordLatency { frames } = command {
+            self.record_latency = frames;
+        }
         let mut errors = Vec::new();
         if let Some(log) = self.journal.as_mut().and_then(|j| j.events.as_mut()) {
             if let Err(e) = log.append(frame, command) {
@@ -251,7 +258,7 @@ impl Writer {
         self.close_finished_takes();
         let frame = frame.max(self.next_frame);
         let journal = self.journal.as_ref().map(|j| j.dir.clone());
-        let dir = match folder::create_take(&self.config, journal.as_deref(), frame) {
+        let dir = match folder::create_take(&self.config, journal.as_deref(), frame, self.record_latency) {
             Ok(made) => made,
             Err(e) => {
                 self.report(e);
@@ -274,7 +281,15 @@ impl Writer {
         let mix = open("mix.wav", 2);
         let input = open("input.wav", 1);
         let stems = (0..self.config.tracks).map(|t| open(&crate::render::stem_name(t), 1)).collect();
-        let events = EventLog::create(&dir.join("events.toml"), rate, frame).map_err(|e| errors.push(e)).ok();
+        let mut events =
+            EventLog::create(&dir.join("events.toml"), rate, frame).map_err(|e| errors.push(e)).ok();
+        // The take's own log starts from the latency in force, so it can be
+        // rendered on its own (without the journal) through the same heads.
+        let latency = Command::RecordLatency { frames: self.record_latency };
+        if let Some(Err(e)) = events.as_mut().map(|log| log.append(frame, latency)) {
+            errors.push(e);
+            events = None;
+        }
         for e in errors {
             self.report(e);
         }
