@@ -23,7 +23,7 @@ pub use params::{
     EngineConfig, Param, Quality, SaturationModel, TapeLength, ToneModel, TrackConfig, TrackParams,
     MAX_TRACKS,
 };
-pub use snapshot::{EngineSnapshot, HeadMode, TrackSnapshot};
+pub use snapshot::{EngineSnapshot, HeadMode, TrackSnapshot, TrackState};
 
 use mixer::{pan_gains, smoothing_coefficient, MasterBus, PanStage, SMOOTHING_S};
 use tape::SincTable;
@@ -124,6 +124,11 @@ impl Engine {
     /// Current parameter values of a track.
     pub fn track_params(&self, track: usize) -> Option<&TrackParams> {
         self.tracks.get(track).map(Track::params)
+    }
+
+    /// What a save needs of a track: parameters, mute, solo, loop length.
+    pub fn track_state(&self, track: usize) -> Option<TrackState> {
+        self.tracks.get(track).map(Track::state)
     }
 
     /// Whether any track's record head is writing (record, dub or erase).
@@ -304,6 +309,7 @@ impl Engine {
     pub fn snapshot(&mut self) -> EngineSnapshot {
         let mut snapshot = EngineSnapshot {
             frames: self.frames,
+            sample_rate: self.sample_rate.round() as u32,
             track_count: self.tracks.len(),
             master_peak: self.master_peak,
             ..EngineSnapshot::default()

@@ -325,11 +325,18 @@ fn read_track(source: &Source<'_>, table: &DeTable<'_>, number: usize) -> Result
     if free {
         let max_seconds = max_length.map(|(seconds, _)| seconds).unwrap_or(DEFAULT_MAX_LENGTH_S);
         track.length = TapeLength::Free { max_seconds };
-    } else if let Some((_, span)) = max_length {
-        return Err(source.error(
-            &span,
-            format!("track {number}: max_length only applies to a track with length = \"free\""),
-        ));
+    } else if let (Some((seconds, span)), TapeLength::Fixed(length)) = (max_length, track.length) {
+        if seconds < length {
+            return Err(source.error(
+                &span,
+                format!(
+                    "track {number}: max_length = {} is shorter than length = {} (it is the most tape the loop can grow to)",
+                    float_f64(seconds),
+                    float_f64(length)
+                ),
+            ));
+        }
+        track.max_length = Some(seconds);
     }
     Ok(track)
 }
@@ -360,6 +367,9 @@ fn write_track(out: &mut String, track: &TrackConfig) {
     match track.length {
         TapeLength::Fixed(seconds) => {
             let _ = writeln!(out, "length = {}", float_f64(seconds));
+            if let Some(max) = track.max_length.filter(|&max| max > seconds) {
+                let _ = writeln!(out, "max_length = {}", float_f64(max));
+            }
         }
         TapeLength::Free { max_seconds } => {
             let _ = writeln!(out, "length = \"free\"");

@@ -12,9 +12,11 @@
 //! a temporary name, flushed to disk and renamed, so a crash never leaves a
 //! half-written patch or tape under the real name.
 
+mod live_state;
 mod mirror;
 
-pub use mirror::{tape_mirror, TapeCopier, TapeCopy, TapeCopyHandle, DEFAULT_COPY_BUDGET};
+pub use live_state::live_patch;
+pub use mirror::{tape_mirror, LiveTapes, TapeCopier, TapeCopy, TapeCopyHandle, DEFAULT_COPY_BUDGET};
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};

@@ -154,7 +154,7 @@ fn the_callback_feeds_takes_and_tape_copies_without_allocating() {
     // The record at frame 0 came before the take's first block (it is in the journal).
     assert!(events.contains("at = 0.30010416666666667") && events.contains("\"play\""), "{events}");
     assert!(events.contains("speed"), "{events}");
-    let tapes = tapes.expect("the tape copy came back");
+    let tapes = tapes.expect("the tape copy came back").tapes;
     let engine = processor.engine();
     assert_eq!(tapes[0].as_slice(), engine.tape(0).unwrap(), "a playing tape copies exactly");
     assert!(ferrotape::analysis::rms(&tapes[0]) > 0.05, "the copy holds the recording");

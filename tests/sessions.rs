@@ -63,7 +63,7 @@ fn recorded_engine() -> (Engine, Vec<Vec<f32>>) {
             tapes = copies.collect();
         }
     }
-    let tapes = tapes.expect("copies arrive within 100 blocks");
+    let tapes = tapes.expect("copies arrive within 100 blocks").tapes;
     (engine, tapes)
 }
 

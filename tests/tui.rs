@@ -254,6 +254,28 @@ fn unsaved_changes_are_marked_saved_and_asked_about() {
 }
 
 #[test]
+fn a_save_writes_what_is_playing_loop_lengths_and_mutes_included() {
+    use ferrotape::engine::{Command, TapeLength, TrackAction};
+    let dir = std::env::temp_dir().join(format!("ferrotape-tui-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("live.toml");
+    let mut rig = Rig::open("frippertronics", 80, 24);
+    rig.app.patch_path = Some(path.clone());
+    // Track 1's loop shortened live (MIDI, an events file), track 2 muted.
+    rig.link.send(Command::Set { track: 0, param: Param::Length, value: 3.25 });
+    rig.link.send(Command::Track { track: 1, action: TrackAction::Mute });
+    rig.wait(0.05);
+    assert!(rig.screen().contains("● unsaved"));
+    rig.keys("<ctrl+s>");
+    let saved = Patch::load(&path).expect("saved patch loads");
+    assert_eq!(saved.tracks[0].length, TapeLength::Fixed(3.25));
+    assert_eq!(saved.tracks[0].max_length, Some(7.3), "the tape it had stays");
+    assert!(saved.tracks[1].mute);
+    assert!(!rig.screen().contains("unsaved"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn quitting_with_changes_needs_a_yes() {
     let mut rig = Rig::open("cassette", 80, 24);
     rig.keys("<right>=");

@@ -260,6 +260,10 @@ pub const DEFAULT_MAX_LENGTH_S: f64 = 60.0;
 pub struct TrackConfig {
     pub name: String,
     pub length: TapeLength,
+    /// Seconds of tape allocated for a fixed track when more than its
+    /// length: its loop can be lengthened live up to this (a session saved
+    /// after shortening a loop keeps the tape it had).
+    pub max_length: Option<f64>,
     pub params: TrackParams,
     pub saturation: SaturationModel,
     pub tone: ToneModel,
@@ -272,11 +276,23 @@ impl Default for TrackConfig {
         TrackConfig {
             name: String::new(),
             length: TapeLength::Fixed(Param::Length.default_value() as f64),
+            max_length: None,
             params: TrackParams::default(),
             saturation: SaturationModel::default(),
             tone: ToneModel::default(),
             mute: false,
             solo: false,
+        }
+    }
+}
+
+impl TrackConfig {
+    /// Seconds of tape to allocate: a fixed track's length (or its
+    /// `max_length`, when longer), a free track's maximum.
+    pub fn tape_seconds(&self) -> f64 {
+        match self.length {
+            TapeLength::Fixed(seconds) => self.max_length.map_or(seconds, |max| max.max(seconds)),
+            TapeLength::Free { max_seconds } => max_seconds,
         }
     }
 }

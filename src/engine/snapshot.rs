@@ -63,6 +63,39 @@ pub struct TrackSnapshot {
     pub overview: [f32; OVERVIEW_BINS],
     /// Every parameter's current value.
     pub params: TrackParams,
+    /// Loop length in cells (for an unset free track: its whole tape).
+    pub loop_cells: usize,
+    /// Cells of tape allocated: the longest the loop can be.
+    pub capacity_cells: usize,
+}
+
+/// What a saved session needs of a track beyond its tape: everything the
+/// performer can change while it plays.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrackState {
+    pub params: TrackParams,
+    pub muted: bool,
+    pub soloed: bool,
+    /// Loop length in cells.
+    pub loop_cells: usize,
+    /// Cells of tape allocated.
+    pub capacity_cells: usize,
+    /// A free track still waiting for its first recording.
+    pub length_unset: bool,
+}
+
+impl TrackSnapshot {
+    /// The part of the picture a save writes.
+    pub fn state(&self) -> TrackState {
+        TrackState {
+            params: self.params,
+            muted: self.muted,
+            soloed: self.soloed,
+            loop_cells: self.loop_cells,
+            capacity_cells: self.capacity_cells,
+            length_unset: self.length_unset,
+        }
+    }
 }
 
 impl Default for TrackSnapshot {
@@ -83,6 +116,8 @@ impl Default for TrackSnapshot {
             passes: 0,
             overview: [0.0; OVERVIEW_BINS],
             params: TrackParams::default(),
+            loop_cells: 0,
+            capacity_cells: 0,
         }
     }
 }
@@ -92,6 +127,8 @@ impl Default for TrackSnapshot {
 pub struct EngineSnapshot {
     /// Frames processed since the engine was prepared.
     pub frames: u64,
+    /// The engine's sample rate, Hz: turns the tracks' cells into seconds.
+    pub sample_rate: u32,
     pub track_count: usize,
     pub tracks: [TrackSnapshot; MAX_TRACKS],
     /// Peak absolute master output of the last block (left, right).
@@ -104,6 +141,7 @@ impl Default for EngineSnapshot {
     fn default() -> Self {
         EngineSnapshot {
             frames: 0,
+            sample_rate: 0,
             track_count: 0,
             tracks: [TrackSnapshot::default(); MAX_TRACKS],
             master_peak: [0.0; 2],

@@ -13,7 +13,7 @@ use super::command::TrackAction;
 use super::filter::{db_to_gain, flush_denormal, Biquad, BiquadCoefs, Ramp};
 use super::mixer::{smoothing_coefficient, SMOOTHING_S};
 use super::params::{Param, Quality, TapeLength, TrackConfig, TrackParams};
-use super::snapshot::{HeadMode, TrackSnapshot, OVERVIEW_BINS};
+use super::snapshot::{HeadMode, TrackSnapshot, TrackState, OVERVIEW_BINS};
 use super::tape::{SincTable, Tape};
 use record::{record_delay, RecordHead};
 pub use record::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
@@ -115,7 +115,7 @@ impl Track {
     /// Build a track and allocate its tape. Called off the audio thread.
     pub fn new(config: &TrackConfig, quality: Quality, sample_rate: f64, seed: u64) -> Track {
         let (capacity_s, len_s, free) = match config.length {
-            TapeLength::Fixed(seconds) => (seconds, seconds, None),
+            TapeLength::Fixed(seconds) => (config.tape_seconds(), seconds, None),
             TapeLength::Free { max_seconds } => {
                 (max_seconds, max_seconds, Some(FreeLength { cells: None, undo_change: None }))
             }
@@ -523,9 +523,23 @@ impl Track {
             passes: self.passes,
             overview: self.overview,
             params: self.params,
+            loop_cells: len,
+            capacity_cells: self.tape.capacity(),
         };
         self.peak = 0.0;
         snapshot
+    }
+
+    /// What a save needs, without the side effects of a snapshot.
+    pub fn state(&self) -> TrackState {
+        TrackState {
+            params: self.params,
+            muted: self.muted,
+            soloed: self.soloed,
+            loop_cells: self.tape.len(),
+            capacity_cells: self.tape.capacity(),
+            length_unset: self.length_unset(),
+        }
     }
 }
 

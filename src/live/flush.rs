@@ -16,7 +16,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::patch::Patch;
-use crate::session::{Autosave, TapeCopyHandle};
+use crate::session::{live_patch, Autosave, LiveTapes, TapeCopyHandle};
 use crate::take::TakeHandle;
 
 /// How long a signal waits for the session to stop by itself.
@@ -29,11 +29,21 @@ const FLUSH_WAIT: Duration = Duration::from_secs(3);
 pub(crate) struct AutosaveJob {
     pub copies: Arc<Mutex<TapeCopyHandle>>,
     pub autosave: Autosave,
-    pub patch: Patch,
+    /// The patch as loaded, with the MIDI bindings learned into it since:
+    /// what an autosave writes the live state into.
+    pub patch: Arc<Mutex<Patch>>,
     pub sample_rate: u32,
 }
 
 impl AutosaveJob {
+    /// Write an autosave of what is playing: the tapes, and the patch with
+    /// every track's live parameters, mute, solo and loop length.
+    pub fn save(&self, live: &LiveTapes) -> Result<PathBuf, String> {
+        let base = self.patch.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let patch = live_patch(&base, &live.states, self.sample_rate);
+        self.autosave.save(&patch, &live.tapes, self.sample_rate)
+    }
+
     /// Ask the audio side for a copy of the tapes, wait for it (the stream
     /// must be running) and save it. Never blocks on a held lock.
     pub fn save_now(&self, wait: Duration) -> Result<PathBuf, String> {
@@ -55,7 +65,7 @@ impl AutosaveJob {
                 std::thread::sleep(Duration::from_millis(5));
             }
         };
-        self.autosave.save(&self.patch, &tapes, self.sample_rate)
+        self.save(&tapes)
     }
 }
 

@@ -52,6 +52,10 @@ pub(super) struct Run {
     pub(super) announced_take: Option<PathBuf>,
     pub(super) autosave: Option<AutosaveJob>,
     pub(super) clock: AutosaveClock,
+    /// The tracks' modes and state in the last snapshot seen, and since when
+    /// they differ from the last autosave.
+    pub(super) last_seen: Vec<(crate::engine::HeadMode, crate::engine::TrackState)>,
+    pub(super) changed_since: Option<Instant>,
     pub(super) saving: Option<JoinHandle<Result<PathBuf, String>>>,
     /// A patch just saved from the screen whose tapes go beside it with the
     /// next tape copy.
@@ -194,7 +198,7 @@ pub(super) fn build_run(
         autosave = Some(AutosaveJob {
             copies: Arc::new(Mutex::new(copies)),
             autosave: Autosave::beside(&plan.patch_path),
-            patch: plan.patch.clone(),
+            patch: Arc::new(Mutex::new(plan.patch.clone())),
             sample_rate: rate,
         });
     }
@@ -240,6 +244,8 @@ pub(super) fn build_run(
         announced_take: None,
         autosave,
         clock: AutosaveClock::new(AUTOSAVE_INTERVAL),
+        last_seen: Vec::new(),
+        changed_since: None,
         saving: None,
         save_tapes_to: None,
         take_presses,

@@ -22,10 +22,15 @@ use crate::io::null::NullBackend;
 use crate::io::{self, AudioBackend, AudioOptions, Health, StreamSettings};
 use crate::midi_map::{save_learned_binding, LearnRequest, MidiBinding, SelectedTrack};
 use crate::patch::Patch;
+use crate::session::LiveTapes;
 use crate::take::{TakeHandle, TakeStatus};
 
 /// How long stopping waits for the take writer to close its files.
 const FINISH_WAIT: Duration = Duration::from_secs(5);
+/// How long after the performer changed something (a mode, a parameter,
+/// mute, solo, a loop length) the session is autosaved, besides every
+/// [`crate::session::AUTOSAVE_INTERVAL`]: a crash then loses at most this.
+const SAVE_AFTER_CHANGE: Duration = Duration::from_secs(1);
 
 /// What a live session plays and records.
 #[derive(Clone, Debug)]
@@ -245,7 +250,18 @@ impl LiveSession {
                 .retain(|b| !(b.control == learned.binding.control && b.channel == learned.binding.channel));
             self.run.plan.bindings.push(learned.binding);
             match save_learned_binding(&path, &learned) {
-                Ok(_) => {
+                Ok(map) => {
+                    if self.options.midi_map.is_none() {
+                        // Learned into the patch: what is saved of the
+                        // session carries it too, and soon, so the patch
+                        // just rewritten is not newer than the last autosave.
+                        let tables = map.to_tables();
+                        self.run.plan.patch.midi = tables.clone();
+                        if let Some(job) = &self.run.autosave {
+                            job.patch.lock().unwrap_or_else(|e| e.into_inner()).midi = tables;
+                        }
+                        self.run.changed_since = Some(Instant::now() - SAVE_AFTER_CHANGE);
+                    }
                     self.learn_problem = None;
                     self.learned.push_back(format!("{described}, saved to {}", path.display()));
                 }
@@ -280,30 +296,42 @@ impl LiveSession {
             }
         }
         let Some(job) = &run.autosave else { return };
-        if self.failed_at.is_some() {
-            return;
-        }
-        let tapes = match job.copies.try_lock() {
-            Ok(mut copies) => {
-                let wanted = run.save_tapes_to.is_some() || run.clock.due(Instant::now());
-                if !copies.pending() && wanted {
-                    copies.request();
-                }
-                copies.collect()
+        let now = Instant::now();
+        let changed = run.changed_since.is_some_and(|at| now.duration_since(at) >= SAVE_AFTER_CHANGE);
+        let wanted = run.save_tapes_to.is_some() || changed || run.clock.due(now);
+        let tapes = if self.failed_at.is_some() {
+            // The stream is down: nothing copies on the audio side, and the
+            // processor is free to be read here.
+            if wanted {
+                run.processor.with(|p| LiveTapes::of(p.engine()))
+            } else {
+                None
             }
-            Err(_) => None,
+        } else {
+            match job.copies.try_lock() {
+                Ok(mut copies) => {
+                    if !copies.pending() && wanted {
+                        copies.request();
+                    }
+                    copies.collect()
+                }
+                Err(_) => None,
+            }
         };
+        if wanted {
+            run.changed_since = None;
+        }
         if let Some(tapes) = tapes {
-            let (autosave, patch, rate) = (job.autosave.clone(), job.patch.clone(), job.sample_rate);
+            let (job, rate) = (job.clone(), job.sample_rate);
             let beside = run.save_tapes_to.take();
             // Writing seconds of audio must not hold up the screen.
             run.saving = std::thread::Builder::new()
                 .name("autosave".into())
                 .spawn(move || {
                     if let Some(path) = beside {
-                        crate::session::save_tapes_beside(&path, &tapes, rate)?;
+                        crate::session::save_tapes_beside(&path, &tapes.tapes, rate)?;
                     }
-                    autosave.save(&patch, &tapes, rate)
+                    job.save(&tapes)
                 })
                 .ok();
         }
@@ -343,7 +371,15 @@ impl LiveSession {
 
     /// The newest engine snapshot since the last call.
     pub fn latest_snapshot(&mut self) -> Option<EngineSnapshot> {
-        self.run.snapshots.latest()
+        let snapshot = self.run.snapshots.latest()?;
+        // What a save writes (and the modes, which change what is on tape):
+        // a change to it asks for an autosave soon.
+        let seen: Vec<_> = snapshot.tracks().iter().map(|t| (t.mode, t.state())).collect();
+        if seen != self.run.last_seen {
+            self.run.last_seen = seen;
+            self.run.changed_since.get_or_insert_with(Instant::now);
+        }
+        Some(snapshot)
     }
 
     pub fn stats(&self) -> &LiveStats {
@@ -386,6 +422,11 @@ impl LiveSession {
     /// The bindings in force (patch, map file, learned).
     pub fn bindings(&self) -> &[MidiBinding] {
         &self.run.plan.bindings
+    }
+
+    /// The patch's `[[midi]]` tables, with what was learned into it since it loaded.
+    pub fn patch_midi(&self) -> &[toml::Table] {
+        &self.run.plan.patch.midi
     }
 
     /// The patch file playing.
@@ -489,13 +530,11 @@ impl LiveSession {
             processor.flush_take();
             faults = processor.engine_mut().snapshot().faults;
             if let (true, Some(job)) = (final_autosave, &run.autosave) {
-                let engine = processor.engine();
-                let tapes: Vec<Vec<f32>> =
-                    (0..engine.track_count()).map(|t| engine.tape(t).unwrap_or(&[]).to_vec()).collect();
+                let tapes = LiveTapes::of(processor.engine());
                 if let Some(saving) = run.saving.take() {
                     let _ = saving.join();
                 }
-                if let Err(e) = job.autosave.save(&job.patch, &tapes, job.sample_rate) {
+                if let Err(e) = job.save(&tapes) {
                     eprintln!("ferrotape: autosave failed: {e}");
                 }
             }

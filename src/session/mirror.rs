@@ -14,9 +14,9 @@
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
-use crate::engine::params::{EngineConfig, TapeLength};
+use crate::engine::params::EngineConfig;
 use crate::engine::track::seconds_to_cells;
-use crate::engine::Engine;
+use crate::engine::{Engine, TrackState};
 
 /// Cells copied per block by default: 32768 cells ≈ 128 KiB of `memcpy`,
 /// a few microseconds; a 60 s tape at 48 kHz takes 88 blocks (about 0.5 s).
@@ -32,12 +32,33 @@ pub struct TapeCopy {
     len: usize,
     /// Cells copied so far.
     copied: usize,
+    /// The track's parameters, mute, solo and loop length when the copy ended.
+    state: Option<TrackState>,
 }
 
 impl TapeCopy {
     /// The copied loop.
     pub fn cells(&self) -> &[f32] {
         &self.cells[..self.len]
+    }
+}
+
+/// Every track's tape and state, as copied off the audio thread.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveTapes {
+    pub tapes: Vec<Vec<f32>>,
+    /// One per track: what [`crate::session::live_patch`] writes.
+    pub states: Vec<TrackState>,
+}
+
+impl LiveTapes {
+    /// Straight from an engine that is not running (the stream stopped).
+    pub fn of(engine: &Engine) -> LiveTapes {
+        let tracks = 0..engine.track_count();
+        LiveTapes {
+            tapes: tracks.clone().map(|t| engine.tape(t).unwrap_or(&[]).to_vec()).collect(),
+            states: tracks.filter_map(|t| engine.track_state(t)).collect(),
+        }
     }
 }
 
@@ -71,12 +92,9 @@ pub fn tape_mirror(config: &EngineConfig, sample_rate: f64, budget: usize) -> (T
         .iter()
         .enumerate()
         .map(|(track, t)| {
-            let seconds = match t.length {
-                TapeLength::Fixed(s) => s,
-                TapeLength::Free { max_seconds } => max_seconds,
-            };
+            let seconds = t.tape_seconds();
             let capacity = seconds_to_cells(seconds, sample_rate).max(1);
-            Some(Box::new(TapeCopy { track, cells: vec![0.0; capacity], len: 0, copied: 0 }))
+            Some(Box::new(TapeCopy { track, cells: vec![0.0; capacity], len: 0, copied: 0, state: None }))
         })
         .collect();
     let copier = TapeCopier { requests: req_cons, done: done_prod, job: None, budget: budget.max(1) };
@@ -111,6 +129,7 @@ impl TapeCopier {
             if job.copied < len {
                 return;
             }
+            job.state = engine.track_state(job.track);
             let Some(job) = self.job.take() else { return };
             if let Err(job) = self.done.try_push(job) {
                 // The return queue has a slot per track, so this cannot
@@ -132,6 +151,7 @@ impl TapeCopyHandle {
             if let Some(mut copy) = slot.take() {
                 copy.copied = 0;
                 copy.len = 0;
+                copy.state = None;
                 if let Err(copy) = self.requests.try_push(copy) {
                     *slot = Some(copy);
                 }
@@ -140,9 +160,9 @@ impl TapeCopyHandle {
         true
     }
 
-    /// The tapes, once every track's copy is back (`None` until then).
-    /// The buffers are kept for the next request.
-    pub fn collect(&mut self) -> Option<Vec<Vec<f32>>> {
+    /// The tapes and the state of their tracks, once every track's copy is
+    /// back (`None` until then). The buffers are kept for the next request.
+    pub fn collect(&mut self) -> Option<LiveTapes> {
         while let Some(copy) = self.done.try_pop() {
             let track = copy.track;
             if let Some(slot) = self.received.get_mut(track) {
@@ -152,11 +172,13 @@ impl TapeCopyHandle {
         if self.received.iter().any(Option::is_none) {
             return None;
         }
-        let tapes = self.received.iter().flatten().map(|c| c.cells().to_vec()).collect();
+        let copies = self.received.iter().flatten();
+        let tapes = copies.clone().map(|c| c.cells().to_vec()).collect();
+        let states = copies.filter_map(|c| c.state).collect();
         for (slot, copy) in self.spare.iter_mut().zip(self.received.iter_mut()) {
             *slot = copy.take();
         }
-        Some(tapes)
+        Some(LiveTapes { tapes, states })
     }
 
     /// Whether a request is waiting for the audio side.

@@ -91,8 +91,8 @@ pub fn run(patch_path: &Path, takes: &Path, seconds: f64, segment_frames: Option
         if clock.due(Instant::now()) && !copies.pending() {
             copies.request();
         }
-        if let Some(tapes) = copies.collect() {
-            autosave.save(&patch, &tapes, rate)?;
+        if let Some(live) = copies.collect() {
+            autosave.save(&crate::session::live_patch(&patch, &live.states, rate), &live.tapes, rate)?;
         }
         let due = started + Duration::from_secs_f64(frame as f64 / rate as f64);
         if let Some(wait) = due.checked_duration_since(Instant::now()) {

@@ -158,20 +158,16 @@ impl App {
         self.has_snapshot && self.current_patch() != self.patch
     }
 
-    /// The loaded patch with the engine's current values written in.
+    /// The loaded patch with the engine's current values written in: every
+    /// parameter, mute, solo and each fixed loop's length.
     pub fn current_patch(&self) -> Patch {
-        let mut patch = self.patch.clone();
         if !self.has_snapshot {
-            return patch;
+            return self.patch.clone();
         }
-        for (config, live) in patch.tracks.iter_mut().zip(self.snapshot.tracks()) {
-            // Length is the tape that was allocated at load, not a live control.
-            for param in Param::ALL.into_iter().filter(|p| *p != Param::Length) {
-                config.params.set(param, live.params.get(param));
-            }
-            config.mute = live.muted;
-            config.solo = live.soloed;
-        }
+        let states: Vec<_> = self.snapshot.tracks().iter().map(|t| t.state()).collect();
+        let mut patch = crate::session::live_patch(&self.patch, &states, self.snapshot.sample_rate.max(1));
+        // The rate only turns cells into seconds here; it is the device's, not the patch's.
+        patch.sample_rate = self.patch.sample_rate;
         patch
     }
 
@@ -191,6 +187,10 @@ impl App {
         }
         if let Some(learned) = link.poll_learned() {
             self.inform(format!("learned: {learned}"));
+            // A binding learned into the patch file is part of the patch now.
+            if let Some(midi) = link.patch_midi() {
+                self.patch.midi = midi;
+            }
             if matches!(self.overlay, Overlay::Learn { .. }) {
                 self.overlay = Overlay::None;
             }

@@ -51,6 +51,11 @@ pub struct LinkStatus {
     pub sample_rate: u32,
     /// Frames per audio callback.
     pub buffer_frames: u32,
+    /// The round trip the record heads compensate, for the header
+    /// ("latency 32.0 ms"); empty where there is none (no live audio).
+    pub latency: String,
+    /// Where it comes from, in words ("from stream timestamps").
+    pub latency_source: String,
     /// Share of the audio callback's time budget spent in the engine, 0..100.
     pub load_pct: f32,
     /// Audio callbacks that missed their deadline since start.
@@ -123,6 +128,12 @@ pub trait InstrumentLink {
     fn save_tapes(&mut self, patch_path: &Path) -> Result<(), String> {
         let _ = patch_path;
         Ok(())
+    }
+
+    /// The patch's `[[midi]]` tables as they are now, bindings learned into
+    /// the patch file included (`None`: the link keeps none).
+    fn patch_midi(&self) -> Option<Vec<toml::Table>> {
+        None
     }
 
     /// Start MIDI learn: the next control moved is bound to `target`.

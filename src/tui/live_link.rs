@@ -79,10 +79,16 @@ impl InstrumentLink for LiveLink {
         let full = self.full_warning();
         let warning = without_parentheses(&full);
         let warning_details = if warning == full { String::new() } else { full };
+        let (latency, source) = stats.record_latency();
         LinkStatus {
             backend: settings.devices.clone(),
             sample_rate: settings.sample_rate,
             buffer_frames: settings.block as u32,
+            latency: format!(
+                "latency {:.1} ms",
+                f64::from(latency) * 1000.0 / f64::from(settings.sample_rate)
+            ),
+            latency_source: source.describe().to_string(),
             load_pct: stats.load_permille.load(Ordering::Relaxed) as f32 / 10.0,
             xruns: LiveStats::get(&stats.xruns),
             dropped_commands: LiveStats::get(&stats.dropped_commands),
@@ -117,6 +123,10 @@ impl InstrumentLink for LiveLink {
 
     fn poll_learned(&mut self) -> Option<String> {
         self.session.poll_learned()
+    }
+
+    fn patch_midi(&self) -> Option<Vec<toml::Table>> {
+        Some(self.session.patch_midi().to_vec())
     }
 
     fn stop_requested(&self) -> bool {

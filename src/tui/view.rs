@@ -168,8 +168,9 @@ impl App {
             extra.push_str(&format!(" · faults {}", self.snapshot.faults));
         }
         // The widest of these that fits: devices first to go, then the words.
+        let latency = if s.latency.is_empty() { String::new() } else { format!("{} · ", s.latency) };
         let clock = format!(
-            "{} Hz · {} fr · load {:.0}% · xruns {}{extra} ",
+            "{} Hz · {} fr · {latency}load {:.0}% · xruns {}{extra} ",
             s.sample_rate, s.buffer_frames, s.load_pct, s.xruns
         );
         let full = format!("{} · {clock}", s.backend);
