@@ -63,8 +63,8 @@ mod tests {
         let again = Patch::parse(&saved.to_toml(), Path::new("live.toml")).unwrap();
         assert_eq!(again, saved);
         let rebuilt = Engine::new(again.engine_config(), 48_000.0, 64);
-        for t in 0..2 {
-            assert_eq!(rebuilt.track_state(t), Some(states[t]), "track {}", t + 1);
+        for (t, state) in states.iter().enumerate() {
+            assert_eq!(rebuilt.track_state(t).as_ref(), Some(state), "track {}", t + 1);
         }
     }
 }
