@@ -174,14 +174,28 @@ struct LiveArgs {
     /// (always on with the screen).
     #[arg(long)]
     autosave: bool,
+    /// Seconds between autosaves (besides one a second after any change).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    autosave_every: f64,
     /// Continue from the patch's autosave when it is newer than the patch file.
     #[arg(long)]
     recover: bool,
 }
 
 impl LiveArgs {
-    fn options(self, audio: AudioOptions, events: Option<PathBuf>, screen: bool) -> LiveOptions {
-        LiveOptions {
+    fn options(
+        self,
+        audio: AudioOptions,
+        events: Option<PathBuf>,
+        screen: bool,
+    ) -> Result<LiveOptions, String> {
+        if !(0.5..=86_400.0).contains(&self.autosave_every) {
+            return Err(format!(
+                "--autosave-every {} must be between 0.5 and 86400 seconds",
+                self.autosave_every
+            ));
+        }
+        Ok(LiveOptions {
             audio,
             midi_ports: self.midi,
             virtual_midi: !self.no_virtual_midi,
@@ -191,8 +205,9 @@ impl LiveArgs {
             take: self.take,
             always_on: self.always_on_take,
             autosave: self.autosave || screen,
+            autosave_every: std::time::Duration::from_secs_f64(self.autosave_every),
             recover: self.recover,
-        }
+        })
     }
 }
 
@@ -218,7 +233,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let Some(command) = cli.command else {
         let result = cli.audio.options().and_then(|audio| {
-            untitled_or(cli.patch).and_then(|patch| play_screen(&patch, cli.live.options(audio, None, true)))
+            untitled_or(cli.patch).and_then(|patch| play_screen(&patch, cli.live.options(audio, None, true)?))
         });
         return finish(result);
     };
@@ -295,12 +310,12 @@ fn main() -> ExitCode {
             }
         },
         Command::Play { patch, no_tui: false, events, audio, live, .. } => {
-            audio.options().and_then(|audio| play_screen(&patch, live.options(audio, events, true)))
+            audio.options().and_then(|audio| play_screen(&patch, live.options(audio, events, true)?))
         }
         Command::Play { patch, no_tui: true, events, duration, quiet, audio, live } => {
             audio.options().and_then(|audio| {
                 let learn = live.learn.clone();
-                let options = live.options(audio, events, false);
+                let options = live.options(audio, events, false)?;
                 let request = PlayRequest { patch, duration_s: duration, quiet, options, learn };
                 play(&request, |line| println!("{line}")).map(|r| {
                     if !quiet {

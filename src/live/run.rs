@@ -19,8 +19,7 @@ use crate::midi_map::{
 };
 use crate::patch::Patch;
 use crate::session::{
-    load_autosave, load_session, tape_mirror, tapes_dir, Autosave, AutosaveClock, AUTOSAVE_INTERVAL,
-    DEFAULT_COPY_BUDGET,
+    load_autosave, load_session, tape_mirror, tapes_dir, Autosave, AutosaveClock, DEFAULT_COPY_BUDGET,
 };
 use crate::take::{self, TakeConfig, TakeHandle};
 
@@ -243,7 +242,7 @@ pub(super) fn build_run(
         take_request: None,
         announced_take: None,
         autosave,
-        clock: AutosaveClock::new(AUTOSAVE_INTERVAL),
+        clock: AutosaveClock::new(options.autosave_every),
         last_seen: Vec::new(),
         changed_since: None,
         saving: None,

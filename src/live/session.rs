@@ -29,7 +29,7 @@ use crate::take::{TakeHandle, TakeStatus};
 const FINISH_WAIT: Duration = Duration::from_secs(5);
 /// How long after the performer changed something (a mode, a parameter,
 /// mute, solo, a loop length) the session is autosaved, besides every
-/// [`crate::session::AUTOSAVE_INTERVAL`]: a crash then loses at most this.
+/// `LiveOptions::autosave_every`: a crash then loses at most this.
 const SAVE_AFTER_CHANGE: Duration = Duration::from_secs(1);
 
 /// What a live session plays and records.
@@ -51,8 +51,11 @@ pub struct LiveOptions {
     pub take: bool,
     /// Always-on: the first record or dub starts a take.
     pub always_on: bool,
-    /// Autosave the session every [`AUTOSAVE_INTERVAL`] and on stop.
+    /// Autosave the session every `autosave_every`, a second after any
+    /// change, and on stop.
     pub autosave: bool,
+    /// Time between autosaves while nothing else asks for one.
+    pub autosave_every: Duration,
     /// Continue from the patch's newest autosave when it is newer than the
     /// patch file (after a crash or a quit without saving).
     pub recover: bool,
@@ -70,6 +73,7 @@ impl Default for LiveOptions {
             take: false,
             always_on: false,
             autosave: true,
+            autosave_every: crate::session::AUTOSAVE_INTERVAL,
             recover: false,
         }
     }
