@@ -112,6 +112,9 @@ pub struct StreamSettings {
     pub output_channels: u16,
     /// Whether an input stream feeds the record heads.
     pub has_input: bool,
+    /// Whether the host stamps input and output on one clock (JACK), so
+    /// the round trip is read straight off its timestamps.
+    pub one_clock: bool,
     /// One line describing the devices with the rate and block, for the
     /// status output ("null audio (no hardware), 48000 Hz, 256 frames").
     pub description: String,

@@ -65,7 +65,9 @@ fn a_take_re_renders_bit_for_bit() {
 
     // The take's own control log is in the events format, relative to its start.
     let events = EventList::load(&dir.join("events.toml")).expect("events.toml parses");
-    let first = events.events.first().expect("commands inside the take");
+    // It starts with the latency in force; then what the performer did.
+    assert!(matches!(events.events[0].command, Command::RecordLatency { frames: 0 }));
+    let first = events.events.get(1).expect("commands inside the take");
     let expected = (score().iter().find(|(f, _)| *f >= info.start_frame).expect("a command").0
         - info.start_frame) as f64
         / RATE as f64;
@@ -114,8 +116,9 @@ fn always_on_starts_the_take_at_the_first_record() {
             .join("events.toml"),
     )
     .expect("events parse");
-    assert_eq!(events.events[0].at, 0.0);
-    assert_eq!(events.events[0].command, score[0].1);
+    assert!(matches!(events.events[0].command, Command::RecordLatency { .. }));
+    assert_eq!(events.events[1].at, 0.0);
+    assert_eq!(events.events[1].command, score[0].1);
     let _ = std::fs::remove_dir_all(&root);
 }
 

@@ -164,6 +164,7 @@ impl CpalBackend {
                 block,
                 output_channels: output.config.channels,
                 has_input: input.is_some(),
+                one_clock: output.device.id().is_ok_and(|id| id.host().to_string() == "jack"),
                 description,
                 devices,
             },
@@ -276,10 +277,10 @@ fn error_callback(
 fn build_output<T: SizedSample + FromSample<f32>>(
     opened: &Opened,
     processor: Arc<Handoff<LiveProcessor>>,
+    clock: ClockOrigin,
     errors: impl FnMut(cpal::Error) + Send + 'static,
 ) -> Result<Stream, cpal::Error> {
     let channels = opened.config.channels as usize;
-    let mut clock = ClockOrigin::default();
     opened.device.build_output_stream::<T, _, _>(
         opened.config,
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
@@ -301,6 +302,7 @@ fn build_input<T: SizedSample>(
     opened: &Opened,
     writer: Arc<Handoff<InputWriter>>,
     channel: Option<u16>,
+    clock: ClockOrigin,
     errors: impl FnMut(cpal::Error) + Send + 'static,
 ) -> Result<Stream, cpal::Error>
 where
@@ -309,7 +311,6 @@ where
     let channels = opened.config.channels.max(1) as usize;
     let rate = opened.config.sample_rate as f64;
     let mut scratch = vec![0.0f32; INPUT_SCRATCH];
-    let mut clock = ClockOrigin::default();
     opened.device.build_input_stream::<T, _, _>(
         opened.config,
         move |data: &[T], info: &cpal::InputCallbackInfo| {
@@ -357,10 +358,15 @@ impl AudioBackend for CpalBackend {
         let _quiet = StderrCapture::begin();
         let errors = || error_callback(stats.clone(), self.failure.clone());
         let out = &self.output;
+        // JACK stamps both streams on its one clock: they share its origin,
+        // so the round trip is exactly what JACK says. Other hosts count
+        // each stream's time from its own start.
+        let clock = ClockOrigin::default();
+        let input_clock = if self.settings.one_clock { clock.clone() } else { ClockOrigin::default() };
         let stream = match out.format {
-            SampleFormat::I16 => build_output::<i16>(out, processor, errors()),
-            SampleFormat::I32 => build_output::<i32>(out, processor, errors()),
-            _ => build_output::<f32>(out, processor, errors()),
+            SampleFormat::I16 => build_output::<i16>(out, processor, clock.clone(), errors()),
+            SampleFormat::I32 => build_output::<i32>(out, processor, clock.clone(), errors()),
+            _ => build_output::<f32>(out, processor, clock.clone(), errors()),
         }
         .map_err(|e| format!("cannot open {}: {e}", describe(&out.device)))?;
         stream.play().map_err(|e| format!("cannot start {}: {e}", describe(&out.device)))?;
@@ -368,9 +374,9 @@ impl AudioBackend for CpalBackend {
         if let Some(opened) = &self.input {
             let channel = self.options.input_channel;
             let stream = match opened.format {
-                SampleFormat::I16 => build_input::<i16>(opened, input, channel, errors()),
-                SampleFormat::I32 => build_input::<i32>(opened, input, channel, errors()),
-                _ => build_input::<f32>(opened, input, channel, errors()),
+                SampleFormat::I16 => build_input::<i16>(opened, input, channel, input_clock, errors()),
+                SampleFormat::I32 => build_input::<i32>(opened, input, channel, input_clock, errors()),
+                _ => build_input::<f32>(opened, input, channel, input_clock, errors()),
             }
             .map_err(|e| format!("cannot open input {}: {e}", describe(&opened.device)))?;
             stream.play().map_err(|e| format!("cannot start input {}: {e}", describe(&opened.device)))?;

@@ -12,6 +12,8 @@
 //! the block's first output frame. [`LatencyMeter`] takes the median of
 //! [`MEASURED_BLOCKS`] such readings.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ringbuf::traits::Consumer;
@@ -87,28 +89,36 @@ impl LatencySource {
 /// sits on the shared monotonic clock. Each callback reads `Instant::now()`
 /// a little after the host took its timestamp, more so on a busy machine;
 /// the earliest origin seen is the one least delayed, so it is kept, and a
-/// callback read late never shifts the times it maps.
-#[derive(Clone, Copy, Debug, Default)]
+/// callback read late never shifts the times it maps. Clones share the
+/// origin: streams whose host stamps them on one clock (JACK) share one, so
+/// the time between a capture and a playback is exactly the host's.
+/// Lock-free (one atomic), so callbacks on different threads can share it.
+#[derive(Clone, Debug)]
 pub struct ClockOrigin {
-    earliest: Option<Instant>,
+    base: Instant,
+    /// Nanoseconds from `base` to the stream clock's zero; `i64::MAX` until seen.
+    earliest: Arc<AtomicI64>,
+}
+
+impl Default for ClockOrigin {
+    fn default() -> Self {
+        ClockOrigin { base: Instant::now(), earliest: Arc::new(AtomicI64::new(i64::MAX)) }
+    }
 }
 
 impl ClockOrigin {
     /// A callback running `now` whose host stamped it `callback` after its
     /// clock's zero: where the host's time `at` (since the same zero) falls.
-    pub fn place(&mut self, now: Instant, callback: Duration, at: Duration) -> Instant {
-        let origin = now.checked_sub(callback).unwrap_or(now);
-        let earliest = match self.earliest {
-            Some(seen) if seen <= origin => seen,
-            _ => origin,
-        };
-        self.earliest = Some(earliest);
-        earliest + at
-    }
-
-    /// The stream restarted: its clock may have a new zero.
-    pub fn reset(&mut self) {
-        self.earliest = None;
+    pub fn place(&self, now: Instant, callback: Duration, at: Duration) -> Instant {
+        let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX / 4);
+        let origin = nanos(now.saturating_duration_since(self.base)) - nanos(callback);
+        let earliest = self.earliest.fetch_min(origin, Ordering::Relaxed).min(origin);
+        let t = earliest.saturating_add(nanos(at));
+        if t >= 0 {
+            self.base + Duration::from_nanos(t as u64)
+        } else {
+            self.base.checked_sub(Duration::from_nanos(t.unsigned_abs())).unwrap_or(self.base)
+        }
     }
 }
 
@@ -171,17 +181,11 @@ impl LatencyMeter {
         self.count = 0;
     }
 
-    /// One block's reading: its first output frame plays at `played_at`,
-    /// the first input frame it took in was captured at `captured_at`.
-    pub fn add(&mut self, played_at: Instant, captured_at: Instant, sample_rate: f64) {
+    /// One block's reading, in frames.
+    pub fn add(&mut self, frames: f64) {
         if self.count >= MEASURED_BLOCKS {
             return;
         }
-        let frames = match played_at.checked_duration_since(captured_at) {
-            Some(d) => d.as_secs_f64() * sample_rate,
-            // A host whose timestamps put playback before capture: no round trip.
-            None => -(captured_at.duration_since(played_at).as_secs_f64() * sample_rate),
-        };
         self.readings[self.count] = frames;
         self.count += 1;
     }
@@ -257,7 +261,21 @@ pub struct LatencyTracker {
     source: LatencySource,
     /// Spread of the last measurement, frames.
     spread: Option<f64>,
+    /// When the recent output blocks play: (output frame, time), a ring.
+    /// Capture times are placed on the output's own frames with it, so a
+    /// reading counts frames, and a clock that runs a little fast or slow
+    /// (a busy machine stretching cycles) only blurs it within one block.
+    timeline: [Option<(u64, Instant)>; TIMELINE],
+    timeline_next: usize,
+    /// Output frames rendered since the stream started (silence included).
+    output_frames: u64,
+    /// The output frame the current block starts at.
+    block_frame: u64,
 }
+
+/// Output blocks the timeline keeps: enough to reach back the longest round
+/// trip at the smallest block.
+const TIMELINE: usize = 512;
 
 impl LatencyTracker {
     pub fn new(fixed: Option<u32>) -> LatencyTracker {
@@ -275,7 +293,31 @@ impl LatencyTracker {
             deferred: None,
             source: LatencySource::Pending,
             spread: None,
+            timeline: [None; TIMELINE],
+            timeline_next: 0,
+            output_frames: 0,
+            block_frame: 0,
         }
+    }
+
+    /// A block of `frames` output frames starts now and is heard at `plays_at`.
+    pub fn note_output(&mut self, plays_at: Instant, frames: usize) {
+        self.block_frame = self.output_frames;
+        self.timeline[self.timeline_next] = Some((self.output_frames, plays_at));
+        self.timeline_next = (self.timeline_next + 1) % TIMELINE;
+        self.output_frames += frames as u64;
+    }
+
+    /// The output frame that was being heard at `t`, from the newest block
+    /// that started playing at or before it. Bounded: at most the ring.
+    fn heard_frame(&self, t: Instant, sample_rate: f64) -> Option<f64> {
+        for back in 1..=TIMELINE {
+            let (frame, at) = self.timeline[(self.timeline_next + TIMELINE - back) % TIMELINE]?;
+            if at <= t {
+                return Some(frame as f64 + (t - at).as_secs_f64() * sample_rate);
+            }
+        }
+        None
     }
 
     /// Index of the next input frame to be taken in.
@@ -295,14 +337,13 @@ impl LatencyTracker {
         self.fresh = true;
     }
 
-    /// A block took its input: `read` says what happened to the stream,
-    /// `first` is the index of the first frame it took, `plays_at` when the
-    /// block's first output frame will be heard.
+    /// A block (noted with [`Self::note_output`]) took its input: `read`
+    /// says what happened to the stream, `first` is the index of the first
+    /// frame it took.
     pub fn after_read(
         &mut self,
         read: InputRead,
         first: u64,
-        plays_at: Instant,
         stamps: &mut HeapCons<CaptureStamp>,
         sample_rate: f64,
     ) {
@@ -335,8 +376,12 @@ impl LatencyTracker {
             self.deferred = self.deferred.map(shift);
             self.meter.reset();
         } else if read.live {
-            if let Some(captured) = self.clock.captured(first, sample_rate) {
-                self.meter.add(plays_at, captured, sample_rate);
+            // What the performer heard when this frame was captured, and
+            // the frame it now reaches the engine at: the round trip.
+            let heard =
+                self.clock.captured(first, sample_rate).and_then(|t| self.heard_frame(t, sample_rate));
+            if let Some(heard) = heard {
+                self.meter.add(self.block_frame as f64 - heard);
             }
             if let Some(measured) = self.meter.median() {
                 self.spread = self.meter.spread();
@@ -440,12 +485,9 @@ mod tests {
     #[test]
     fn the_median_ignores_a_late_callback() {
         let mut meter = LatencyMeter::default();
-        let base = Instant::now();
         for i in 0..MEASURED_BLOCKS {
-            // 1000 frames at 48 kHz, one reading 300 frames late.
-            let extra = if i == 7 { 300.0 } else { 0.0 };
-            let played = base + Duration::from_secs_f64((1000.0 + extra) / 48_000.0);
-            meter.add(played, base, 48_000.0);
+            // 1000 frames, one reading 300 frames late.
+            meter.add(if i == 7 { 1300.0 } else { 1000.0 });
         }
         assert_eq!(meter.median(), Some(1000));
         assert!(meter.spread().unwrap() > 299.0);
@@ -453,7 +495,7 @@ mod tests {
 
     #[test]
     fn a_late_callback_does_not_move_the_clock() {
-        let mut origin = ClockOrigin::default();
+        let origin = ClockOrigin::default();
         let zero = Instant::now();
         let ms = Duration::from_millis;
         // On time: the stream's 10 ms is 10 ms after `zero`.
@@ -488,9 +530,12 @@ mod tests {
             let first = tracker.next_frame();
             let captured_at = base + Duration::from_secs_f64(first as f64 / 48_000.0);
             let _ = stamps_in.try_push(CaptureStamp { first_frame: first, captured_at });
+            // Output block k starts at output frame 256 k; input frame 256 k
+            // reaches it `frames` after what was heard when it was captured.
             let plays_at = captured_at + Duration::from_secs_f64(frames / 48_000.0);
+            tracker.note_output(plays_at, 256);
             let read = InputRead { consumed: 256, live: true, ..InputRead::default() };
-            tracker.after_read(read, first, plays_at, &mut stamps, 48_000.0);
+            tracker.after_read(read, first, &mut stamps, 48_000.0);
             sent.extend(tracker.take_pending(writing));
         }
         sent
@@ -499,7 +544,7 @@ mod tests {
     #[test]
     fn the_first_figure_goes_at_once_and_a_moved_one_waits_for_the_heads() {
         let mut tracker = LatencyTracker::new(None);
-        assert_eq!(run(&mut tracker, 1535.0, MEASURED_BLOCKS, true), [1535]);
+        assert_eq!(run(&mut tracker, 1535.0, MEASURED_BLOCKS + 8, true), [1535]);
         // Jitter below the threshold never moves the heads.
         assert!(run(&mut tracker, 1540.0, 3 * MEASURED_BLOCKS, false).is_empty());
         // A real change, confirmed twice, waits while a head writes.

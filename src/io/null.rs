@@ -29,6 +29,7 @@ impl NullBackend {
                 block,
                 output_channels: 2,
                 has_input: false,
+                one_clock: true,
                 description: format!("{NULL_DEVICES}, {sample_rate} Hz, {block} frames"),
                 devices: NULL_DEVICES.to_string(),
             },

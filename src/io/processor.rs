@@ -209,8 +209,11 @@ impl LiveProcessor {
     /// One piece of a callback: `previous_block_start` places the commands
     /// that arrived, `plays_at` is when its first frame will be heard.
     fn render_chunk(&mut self, n: usize, previous_block_start: Instant, plays_at: Instant) {
+        self.latency.note_output(plays_at, n);
+        let mut took_input = false;
         if !self.started {
-            self.take_input(n, plays_at);
+            self.take_input(n);
+            took_input = true;
             if !self.try_start(n) {
                 self.left[..n].fill(0.0);
                 self.right[..n].fill(0.0);
@@ -242,9 +245,8 @@ impl LiveProcessor {
             count += 1;
             self.next_event += 1;
         }
-        if self.started && self.frames > 0 {
-            // The block that started the engine took its input already.
-            self.take_input(n, plays_at);
+        if !took_input {
+            self.take_input(n);
         }
         if let Some(feed) = self.take.as_mut() {
             // The exact frame each command is applied at (offsets are
@@ -274,13 +276,13 @@ impl LiveProcessor {
     }
 
     /// Read this block's input into `self.input` and follow the round trip.
-    fn take_input(&mut self, n: usize, plays_at: Instant) {
+    fn take_input(&mut self, n: usize) {
         if !self.has_input {
             return;
         }
         let first = self.latency.next_frame();
         let read = self.input_sync.read(&mut self.ends.input, &mut self.input[..n], &self.stats);
-        self.latency.after_read(read, first, plays_at, &mut self.ends.input_stamps, self.sample_rate);
+        self.latency.after_read(read, first, &mut self.ends.input_stamps, self.sample_rate);
     }
 
     fn publish_latency(&self, frames: u32) {
