@@ -165,11 +165,12 @@ pub struct InputWriter {
 }
 
 impl InputWriter {
-    /// Queue frames whose first was captured at `captured_at`; those that do
-    /// not fit are dropped and counted. Never blocks or allocates.
-    pub fn write_captured(&mut self, frames: &[f32], captured_at: Instant) {
+    /// Queue frames whose first was captured at `captured_at`, in a
+    /// callback the host called at `called_at`; those that do not fit are
+    /// dropped and counted. Never blocks or allocates.
+    pub fn write_captured(&mut self, frames: &[f32], captured_at: Instant, called_at: Instant) {
         // A full stamp ring only loses a stamp: the next one serves.
-        let _ = self.stamps.try_push(CaptureStamp { first_frame: self.written, captured_at });
+        let _ = self.stamps.try_push(CaptureStamp { first_frame: self.written, captured_at, called_at });
         self.write(frames);
     }
 

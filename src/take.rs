@@ -378,9 +378,13 @@ impl TakeFeed {
     }
 }
 
+/// Copy `source[from..]` into `out`, silence where it runs short (an
+/// input that stopped, a stem of a track that has none): `from` may lie
+/// beyond the end of `source`.
 fn copy_or_silence(out: &mut [f32], source: &[f32], from: usize) {
-    let available = source.len().saturating_sub(from).min(out.len());
-    out[..available].copy_from_slice(&source[from..from + available]);
+    let tail = source.get(from..).unwrap_or(&[]);
+    let available = tail.len().min(out.len());
+    out[..available].copy_from_slice(&tail[..available]);
     out[available..].fill(0.0);
 }
 
@@ -490,4 +494,39 @@ fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(2));
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_source_leaves_silence_even_past_its_end() {
+        let mut out = [1.0f32; 4];
+        copy_or_silence(&mut out, &[0.5, 0.25], 1);
+        assert_eq!(out, [0.25, 0.0, 0.0, 0.0]);
+        // Past the end (no input while a callback crosses a block): silence.
+        copy_or_silence(&mut out, &[], 700);
+        assert_eq!(out, [0.0; 4]);
+    }
+
+    #[test]
+    fn a_callback_longer_than_what_is_left_of_a_block_with_no_input_is_kept() {
+        let patch = Patch::parse("version = 1\n[[track]]\nlength = 1.0\n", std::path::Path::new("t.toml"))
+            .expect("patch");
+        let root = std::env::temp_dir().join(format!("ferrotape-feed-{}", std::process::id()));
+        let (mut feed, take) = spawn(TakeConfig::new(root.clone(), patch, 48_000, 1)).expect("writer");
+        take.start();
+        let mix = vec![0.1f32; 1500];
+        let stem = vec![0.2f32; 1500];
+        // 1500 frames cross the 1024-frame block; there is no input at all.
+        feed.push(0, &[], &mix, &mix, |_| &stem);
+        feed.push(1500, &[], &mix, &mix, |_| &[]);
+        assert_eq!(feed.room() % BLOCK_FRAMES, BLOCK_FRAMES - (3000 - 2 * BLOCK_FRAMES));
+        take.stop();
+        feed.flush();
+        assert!(take.finish(Duration::from_secs(5)));
+        assert_eq!(take.status().dropped_blocks, 0);
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

@@ -342,18 +342,6 @@ fn peak_cell(x: &[f32]) -> f64 {
     i as f64 + if denominator.abs() > 1e-12 { (0.5 * (a - c) / denominator) as f64 } else { 0.0 }
 }
 
-/// How far the measured round trip may be from the true one, frames. At
-/// 256 and 1024-frame periods the dummy driver's cycle timestamps are exact;
-/// at 64 they jump by about ten frames whenever its clock estimate is
-/// corrected, and the measurement can only be as good as they are.
-fn measuring_tolerance(period: u32) -> f64 {
-    if period < 256 {
-        12.0
-    } else {
-        1.0
-    }
-}
-
 /// The true round trip of a take: from a click in the mix to its echo in the input.
 fn true_round_trip(take: &Path) -> i64 {
     let mix = read_wav(&take.join("mix.wav"));
@@ -402,11 +390,9 @@ fn echo_on_rig(period: u32) {
             "period {period}, latency {mode} ({} frames, true round trip {real}): the echo of the click at cell {CLICK} landed at {landed:.2}",
             played.latency
         );
-        let tolerance = if mode == "given" { 1.0 } else { measuring_tolerance(period) };
-        // The figure the run ended with: at 64 frames a late re-measurement
-        // may have caught one of the dummy clock's jumps after the dub.
+        let tolerance = 1.0;
         assert!(
-            period < 256 || (f64::from(played.latency) - real as f64).abs() <= tolerance,
+            (f64::from(played.latency) - real as f64).abs() <= tolerance,
             "period {period}, {mode}: compensated {} frames, the true round trip was {real}",
             played.latency
         );

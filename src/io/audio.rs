@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::latency::ClockOrigin;
+use super::latency::{ClockOrigin, OutputTimes};
 
 /// Why a running stream stopped: none, device gone, other failure.
 const FAILURE_NONE: u32 = 0;
@@ -286,10 +286,13 @@ fn build_output<T: SizedSample + FromSample<f32>>(
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
             let stamp = info.timestamp();
             let since_zero = |t: StreamInstant| t.saturating_duration_since(StreamInstant::ZERO);
-            // When this callback's first frame will be heard.
-            let plays_at =
-                clock.place(Instant::now(), since_zero(stamp.callback), since_zero(stamp.playback));
-            if processor.with(|p| p.render(data, channels, Some(plays_at))).is_none() {
+            // When the host called this callback and will play its first frame.
+            let (now, called) = (Instant::now(), since_zero(stamp.callback));
+            let times = OutputTimes {
+                called_at: clock.place(now, called, called),
+                plays_at: clock.place(now, called, since_zero(stamp.playback)),
+            };
+            if processor.with(|p| p.render(data, channels, Some(times))).is_none() {
                 data.fill(T::EQUILIBRIUM);
             }
         },
@@ -316,9 +319,10 @@ where
         move |data: &[T], info: &cpal::InputCallbackInfo| {
             let stamp = info.timestamp();
             let since_zero = |t: StreamInstant| t.saturating_duration_since(StreamInstant::ZERO);
-            // When the first frame was captured, per the host.
-            let mut captured_at =
-                clock.place(Instant::now(), since_zero(stamp.callback), since_zero(stamp.capture));
+            // When the host called this callback and captured its first frame.
+            let (now, called) = (Instant::now(), since_zero(stamp.callback));
+            let called_at = clock.place(now, called, called);
+            let mut captured_at = clock.place(now, called, since_zero(stamp.capture));
             writer.with(|w| {
                 for piece in data.chunks(INPUT_SCRATCH * channels) {
                     let frames = piece.len() / channels;
@@ -328,7 +332,7 @@ where
                             None => frame.iter().map(|&s| f32::from_sample(s)).sum::<f32>() / channels as f32,
                         };
                     }
-                    w.write_captured(&scratch[..frames], captured_at);
+                    w.write_captured(&scratch[..frames], captured_at, called_at);
                     // Later pieces of one callback were captured later.
                     captured_at += Duration::from_secs_f64(frames as f64 / rate);
                 }

@@ -125,6 +125,8 @@ impl ClockOrigin {
 /// When one input callback's first frame was captured.
 #[derive(Clone, Copy, Debug)]
 pub struct CaptureStamp {
+    /// When the host called the input callback (on the shared clock).
+    pub called_at: Instant,
     /// Index of that frame among every frame the input has delivered.
     pub first_frame: u64,
     /// When it was captured, on the shared monotonic clock.
@@ -153,6 +155,11 @@ impl CaptureClock {
         let stamp = self.latest?;
         let after = frame.checked_sub(stamp.first_frame)?;
         Some(stamp.captured_at + Duration::from_secs_f64(after as f64 / sample_rate))
+    }
+
+    /// When the latest stamp's callback was called.
+    pub fn called_at(&self) -> Option<Instant> {
+        self.latest.map(|s| s.called_at)
     }
 
     /// The first frame of the latest stamp.
@@ -265,7 +272,7 @@ pub struct LatencyTracker {
     /// Capture times are placed on the output's own frames with it, so a
     /// reading counts frames, and a clock that runs a little fast or slow
     /// (a busy machine stretching cycles) only blurs it within one block.
-    timeline: [Option<(u64, Instant)>; TIMELINE],
+    timeline: [Option<OutputStamp>; TIMELINE],
     timeline_next: usize,
     /// Output frames rendered since the stream started (silence included).
     output_frames: u64,
@@ -276,6 +283,24 @@ pub struct LatencyTracker {
 /// Output blocks the timeline keeps: enough to reach back the longest round
 /// trip at the smallest block.
 const TIMELINE: usize = 512;
+
+/// When the host called an output callback and when its first frame plays.
+#[derive(Clone, Copy, Debug)]
+pub struct OutputTimes {
+    pub called_at: Instant,
+    pub plays_at: Instant,
+}
+
+/// One output block on the timeline.
+#[derive(Clone, Copy, Debug)]
+pub struct OutputStamp {
+    /// Output frame the block starts at.
+    frame: u64,
+    /// When the host called the output callback the block belongs to.
+    called_at: Instant,
+    /// When the block's first frame will be heard.
+    plays_at: Instant,
+}
 
 impl LatencyTracker {
     pub fn new(fixed: Option<u32>) -> LatencyTracker {
@@ -300,24 +325,42 @@ impl LatencyTracker {
         }
     }
 
-    /// A block of `frames` output frames starts now and is heard at `plays_at`.
-    pub fn note_output(&mut self, plays_at: Instant, frames: usize) {
+    /// A block of `frames` output frames starts now, in an output callback
+    /// the host called at `called_at`, and is heard at `plays_at`.
+    pub fn note_output(&mut self, called_at: Instant, plays_at: Instant, frames: usize) {
         self.block_frame = self.output_frames;
-        self.timeline[self.timeline_next] = Some((self.output_frames, plays_at));
+        self.timeline[self.timeline_next] =
+            Some(OutputStamp { frame: self.output_frames, called_at, plays_at });
         self.timeline_next = (self.timeline_next + 1) % TIMELINE;
         self.output_frames += frames as u64;
     }
 
-    /// The output frame that was being heard at `t`, from the newest block
-    /// that started playing at or before it. Bounded: at most the ring.
-    fn heard_frame(&self, t: Instant, sample_rate: f64) -> Option<f64> {
+    /// The output frame that was being heard when an input frame was
+    /// captured at `captured`, in a callback called at `called`. It is read
+    /// off the output block of the same cycle (the one called nearest in
+    /// time): between the playback time of that block and the capture time
+    /// of that input, both stamped by the host in one cycle, lie only the
+    /// converters' latencies, which a clock correction between cycles cannot
+    /// touch. Bounded: at most the ring.
+    fn heard_frame(&self, called: Instant, captured: Instant, sample_rate: f64) -> Option<f64> {
+        let gap = |a: Instant, b: Instant| a.max(b).duration_since(a.min(b));
+        let mut best: Option<OutputStamp> = None;
         for back in 1..=TIMELINE {
-            let (frame, at) = self.timeline[(self.timeline_next + TIMELINE - back) % TIMELINE]?;
-            if at <= t {
-                return Some(frame as f64 + (t - at).as_secs_f64() * sample_rate);
+            let Some(entry) = self.timeline[(self.timeline_next + TIMELINE - back) % TIMELINE] else { break };
+            // Of the pieces of one callback, the first.
+            if best.is_none_or(|b| gap(entry.called_at, called) <= gap(b.called_at, called)) {
+                best = Some(entry);
+            } else if entry.called_at < called {
+                break;
             }
         }
-        None
+        let entry = best?;
+        let seconds = if captured >= entry.plays_at {
+            captured.duration_since(entry.plays_at).as_secs_f64()
+        } else {
+            -entry.plays_at.duration_since(captured).as_secs_f64()
+        };
+        Some(entry.frame as f64 + seconds * sample_rate)
     }
 
     /// Index of the next input frame to be taken in.
@@ -378,8 +421,10 @@ impl LatencyTracker {
         } else if read.live {
             // What the performer heard when this frame was captured, and
             // the frame it now reaches the engine at: the round trip.
-            let heard =
-                self.clock.captured(first, sample_rate).and_then(|t| self.heard_frame(t, sample_rate));
+            let heard = match (self.clock.called_at(), self.clock.captured(first, sample_rate)) {
+                (Some(called), Some(captured)) => self.heard_frame(called, captured, sample_rate),
+                _ => None,
+            };
             if let Some(heard) = heard {
                 self.meter.add(self.block_frame as f64 - heard);
             }
@@ -508,7 +553,7 @@ mod tests {
     fn capture_times_follow_the_frames_after_a_stamp() {
         let mut clock = CaptureClock::default();
         let base = Instant::now();
-        clock.note(CaptureStamp { first_frame: 480, captured_at: base });
+        clock.note(CaptureStamp { first_frame: 480, captured_at: base, called_at: base });
         assert_eq!(clock.captured(479, 48_000.0), None);
         let later = clock.captured(960, 48_000.0).unwrap();
         assert_eq!(later.duration_since(base), Duration::from_millis(10));
@@ -529,11 +574,12 @@ mod tests {
         for _ in 0..blocks {
             let first = tracker.next_frame();
             let captured_at = base + Duration::from_secs_f64(first as f64 / 48_000.0);
-            let _ = stamps_in.try_push(CaptureStamp { first_frame: first, captured_at });
+            let _ =
+                stamps_in.try_push(CaptureStamp { first_frame: first, captured_at, called_at: captured_at });
             // Output block k starts at output frame 256 k; input frame 256 k
             // reaches it `frames` after what was heard when it was captured.
             let plays_at = captured_at + Duration::from_secs_f64(frames / 48_000.0);
-            tracker.note_output(plays_at, 256);
+            tracker.note_output(captured_at, plays_at, 256);
             let read = InputRead { consumed: 256, live: true, ..InputRead::default() };
             tracker.after_read(read, first, &mut stamps, 48_000.0);
             sent.extend(tracker.take_pending(writing));

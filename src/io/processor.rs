@@ -6,7 +6,7 @@
 //! print or system call (`Instant::now` reads the vDSO clock on Linux).
 
 use super::input_sync::InputSync;
-use super::latency::LatencyTracker;
+use super::latency::{LatencyTracker, OutputTimes};
 use crate::bridge::{AudioEnds, LiveStats};
 use crate::engine::{Command, Engine, TimedCommand};
 use crate::session::TapeCopier;
@@ -163,24 +163,25 @@ impl LiveProcessor {
     }
 
     /// The wrapper around `Engine::process`: fill an interleaved output
-    /// buffer of `channels` channels. `plays_at` is when the host will play
-    /// its first frame, when it says.
+    /// buffer of `channels` channels. `times`: when the host called it and
+    /// will play its first frame, when it says.
     pub fn render<T: Sample + FromSample<f32>>(
         &mut self,
         data: &mut [T],
         channels: usize,
-        plays_at: Option<Instant>,
+        times: Option<OutputTimes>,
     ) {
         let began = Instant::now();
         let channels = channels.max(1);
         let frames = data.len() / channels;
         let block_start = self.previous_block_start.replace(began).unwrap_or(began);
-        let plays_at = plays_at.unwrap_or(began);
+        let OutputTimes { called_at, plays_at } =
+            times.unwrap_or(OutputTimes { called_at: began, plays_at: began });
         let mut done = 0;
         while done < frames {
             let n = (frames - done).min(self.left.len());
             let offset = Duration::from_secs_f64(done as f64 / self.sample_rate);
-            self.render_chunk(n, block_start + offset, plays_at + offset);
+            self.render_chunk(n, block_start + offset, called_at, plays_at + offset);
             let out = &mut data[done * channels..(done + n) * channels];
             for (i, frame) in out.chunks_exact_mut(channels).enumerate() {
                 let (l, r) = (self.left[i], self.right[i]);
@@ -208,8 +209,14 @@ impl LiveProcessor {
 
     /// One piece of a callback: `previous_block_start` places the commands
     /// that arrived, `plays_at` is when its first frame will be heard.
-    fn render_chunk(&mut self, n: usize, previous_block_start: Instant, plays_at: Instant) {
-        self.latency.note_output(plays_at, n);
+    fn render_chunk(
+        &mut self,
+        n: usize,
+        previous_block_start: Instant,
+        called_at: Instant,
+        plays_at: Instant,
+    ) {
+        self.latency.note_output(called_at, plays_at, n);
         let mut took_input = false;
         if !self.started {
             self.take_input(n);
