@@ -89,6 +89,9 @@ pub struct LiveStats {
     pub latency_spread_frames: AtomicU32,
     /// Times the compensated latency was set or changed.
     pub latency_changes: AtomicU64,
+    /// Callbacks that panicked (a bug): after the first the engine is
+    /// silent and the session saves what it has (see `io::realtime`).
+    pub engine_faults: AtomicU64,
 }
 
 impl LiveStats {

@@ -6,6 +6,8 @@
 //! - [`processor`]: what runs inside the output callback ([`LiveProcessor`]).
 //! - [`input_sync`]: input frames from another clock, kept at a bounded latency.
 //! - [`latency`]: measuring the round trip the record heads compensate.
+//! - [`realtime`]: what every real-time callback runs inside (no allocation,
+//!   panics caught and noted without I/O).
 //! - [`handoff`]: lock-free ownership hand-over between a callback and its owner.
 //! - [`stderr`]: keeping alsa-lib's and libjack's chatter off the terminal.
 //! - [`midi`]: MIDI input through midir, with ports reopened when they return.
@@ -17,6 +19,7 @@ pub mod latency;
 pub mod midi;
 pub mod null;
 pub mod processor;
+pub mod realtime;
 pub mod stderr;
 
 pub use handoff::Handoff;

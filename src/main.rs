@@ -394,6 +394,11 @@ fn untitled_or(patch: Option<PathBuf>) -> Result<PathBuf, String> {
 /// A bug must still end with one readable line, not a backtrace dump.
 fn install_panic_message() {
     std::panic::set_hook(Box::new(|info| {
+        if ferrotape::io::realtime::on_realtime_thread() {
+            // No printing on the audio thread; the session reports it.
+            ferrotape::io::realtime::note_panic(info);
+            return;
+        }
         let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         let message = info
             .payload()

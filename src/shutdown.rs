@@ -30,11 +30,18 @@ pub fn install_signal_flush(flush: FlushFn) -> Result<(), String> {
 
 /// Before the current panic hook runs (the screen's, which restores the
 /// terminal, or the default message), run `flush`. A panic inside `flush`
-/// itself is not retried.
+/// itself is not retried. A panic on a real-time thread is only noted
+/// (see [`crate::io::realtime`]).
 pub fn install_panic_flush(flush: FlushFn) {
     let previous = std::panic::take_hook();
     let running = std::sync::atomic::AtomicBool::new(false);
     std::panic::set_hook(Box::new(move |info| {
+        // On the audio thread: no files, no waiting, no printing. The
+        // callback catches the panic; the session saves and says why.
+        if crate::io::realtime::on_realtime_thread() {
+            crate::io::realtime::note_panic(info);
+            return;
+        }
         if !running.swap(true, std::sync::atomic::Ordering::SeqCst) {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| flush()));
         }

@@ -106,3 +106,56 @@ fn the_screen_falls_back_to_null_audio_with_a_warning() {
     assert_eq!(on_null, session.warning().is_some_and(|w| w.contains("null backend")));
     let _ = session.stop();
 }
+
+/// A bug that panics inside the audio callback: the panic stays on the
+/// audio thread (no unwinding into the host, no file I/O or printing
+/// there), the sound stops, the performer is told where it happened, and
+/// what was playing is autosaved from the stopped engine.
+#[test]
+fn a_panic_in_the_audio_callback_stops_the_sound_and_saves_what_was_playing() {
+    use ferrotape::engine::Param;
+    use ferrotape::patch::Patch;
+    use ferrotape::session::Autosave;
+
+    let scratch = Scratch::new("live-fault");
+    let patch = scratch.write("fault.toml", CLEAN_PATCH);
+    let options = LiveOptions {
+        audio: AudioOptions { backend: BackendKind::Null, ..AudioOptions::default() },
+        virtual_midi: false,
+        takes_dir: scratch.0.join("takes"),
+        ..LiveOptions::default()
+    };
+    let mut session = LiveSession::start(&patch, options, true).expect("start");
+    assert!(session.send(Command::Set { track: 0, param: Param::Speed, value: 0.5 }));
+    assert!(
+        tick_until(&mut session, 10.0, |s| s
+            .latest_snapshot()
+            .is_some_and(|snap| snap.tracks()[0].target_speed < 0.6)),
+        "the speed reached the engine"
+    );
+    let autosave = Autosave::beside(&patch);
+    let before = autosave.list().len();
+    session.inject_audio_fault();
+    let mut said = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !said.iter().any(|l: &String| l.contains("internal error")) {
+        session.tick(&mut |line| said.push(line.to_string()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let line = said.iter().find(|l| l.contains("internal error")).expect("the performer is told");
+    assert!(
+        line.contains("src/io/processor.rs:") && line.contains("a deliberate fault in the audio callback"),
+        "where and why: {line}"
+    );
+    assert_eq!(session.stats().engine_faults.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert!(session.warning().is_some_and(|w| w.contains("internal error")), "{:?}", session.warning());
+    assert!(
+        tick_until(&mut session, 10.0, |_| autosave.list().len() > before),
+        "an autosave after the fault"
+    );
+    let (_, dir) = autosave.list().pop().expect("autosave");
+    let saved = Patch::load(&dir.join("patch.toml")).expect("the autosaved patch loads");
+    assert_eq!(saved.tracks[0].params.get(Param::Speed), 0.5, "what was playing, not what was loaded");
+    let report = session.stop();
+    assert!(report.seconds > 0.0);
+}

@@ -19,9 +19,24 @@ use live_support::{jack_env, JackServer};
 use midir::os::unix::VirtualOutput;
 use midir::{MidiOutput, MidiOutputConnection};
 
+// The callbacks run inside `realtime::callback`: with this allocator an
+// allocation there (in the parser, the queues or the router) aborts the test.
+#[global_allocator]
+static ALLOCATOR: assert_no_alloc::AllocDisabler = assert_no_alloc::AllocDisabler;
+
+/// Room for the commands one step of the test sends, so that the sink
+/// (standing in for the engine's ring) never allocates in the callback.
+const SINK_ROOM: usize = 1024;
+
 /// Commands as the engine's queue would receive them.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct SharedSink(Arc<Mutex<Vec<Command>>>);
+
+impl Default for SharedSink {
+    fn default() -> Self {
+        SharedSink(Arc::new(Mutex::new(Vec::with_capacity(SINK_ROOM))))
+    }
+}
 
 impl CommandSink for SharedSink {
     fn send(&mut self, command: Command, _at: Instant) -> bool {
@@ -32,7 +47,7 @@ impl CommandSink for SharedSink {
 
 impl SharedSink {
     fn take(&self) -> Vec<Command> {
-        std::mem::take(&mut *self.0.lock().expect("sink"))
+        std::mem::replace(&mut *self.0.lock().expect("sink"), Vec::with_capacity(SINK_ROOM))
     }
 
     /// Wait (up to 3 s) until `count` commands have arrived.

@@ -284,17 +284,21 @@ fn build_output<T: SizedSample + FromSample<f32>>(
     opened.device.build_output_stream::<T, _, _>(
         opened.config,
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
-            let stamp = info.timestamp();
-            let since_zero = |t: StreamInstant| t.saturating_duration_since(StreamInstant::ZERO);
-            // When the host called this callback and will play its first frame.
-            let (now, called) = (Instant::now(), since_zero(stamp.callback));
-            let times = OutputTimes {
-                called_at: clock.place(now, called, called),
-                plays_at: clock.place(now, called, since_zero(stamp.playback)),
-            };
-            if processor.with(|p| p.render(data, channels, Some(times))).is_none() {
-                data.fill(T::EQUILIBRIUM);
-            }
+            // The whole callback is real-time (the engine's part catches
+            // its own panics and stays silent after one).
+            super::realtime::callback(|| {
+                let stamp = info.timestamp();
+                let since_zero = |t: StreamInstant| t.saturating_duration_since(StreamInstant::ZERO);
+                // When the host called this callback and will play its first frame.
+                let (now, called) = (Instant::now(), since_zero(stamp.callback));
+                let times = OutputTimes {
+                    called_at: clock.place(now, called, called),
+                    plays_at: clock.place(now, called, since_zero(stamp.playback)),
+                };
+                if processor.with(|p| p.render(data, channels, Some(times))).is_none() {
+                    data.fill(T::EQUILIBRIUM);
+                }
+            });
         },
         errors,
         None,
@@ -317,25 +321,31 @@ where
     opened.device.build_input_stream::<T, _, _>(
         opened.config,
         move |data: &[T], info: &cpal::InputCallbackInfo| {
-            let stamp = info.timestamp();
-            let since_zero = |t: StreamInstant| t.saturating_duration_since(StreamInstant::ZERO);
-            // When the host called this callback and captured its first frame.
-            let (now, called) = (Instant::now(), since_zero(stamp.callback));
-            let called_at = clock.place(now, called, called);
-            let mut captured_at = clock.place(now, called, since_zero(stamp.capture));
-            writer.with(|w| {
-                for piece in data.chunks(INPUT_SCRATCH * channels) {
-                    let frames = piece.len() / channels;
-                    for (out, frame) in scratch.iter_mut().zip(piece.chunks_exact(channels)) {
-                        *out = match channel {
-                            Some(c) => f32::from_sample(frame[(c as usize - 1).min(channels - 1)]),
-                            None => frame.iter().map(|&s| f32::from_sample(s)).sum::<f32>() / channels as f32,
-                        };
+            // A panic here only loses this callback's frames (the input
+            // sync fills the gap with silence).
+            super::realtime::callback(|| {
+                let stamp = info.timestamp();
+                let since_zero = |t: StreamInstant| t.saturating_duration_since(StreamInstant::ZERO);
+                // When the host called this callback and captured its first frame.
+                let (now, called) = (Instant::now(), since_zero(stamp.callback));
+                let called_at = clock.place(now, called, called);
+                let mut captured_at = clock.place(now, called, since_zero(stamp.capture));
+                writer.with(|w| {
+                    for piece in data.chunks(INPUT_SCRATCH * channels) {
+                        let frames = piece.len() / channels;
+                        for (out, frame) in scratch.iter_mut().zip(piece.chunks_exact(channels)) {
+                            *out = match channel {
+                                Some(c) => f32::from_sample(frame[(c as usize - 1).min(channels - 1)]),
+                                None => {
+                                    frame.iter().map(|&s| f32::from_sample(s)).sum::<f32>() / channels as f32
+                                }
+                            };
+                        }
+                        w.write_captured(&scratch[..frames], captured_at, called_at);
+                        // Later pieces of one callback were captured later.
+                        captured_at += Duration::from_secs_f64(frames as f64 / rate);
                     }
-                    w.write_captured(&scratch[..frames], captured_at, called_at);
-                    // Later pieces of one callback were captured later.
-                    captured_at += Duration::from_secs_f64(frames as f64 / rate);
-                }
+                });
             });
         },
         errors,

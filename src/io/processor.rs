@@ -7,6 +7,7 @@
 
 use super::input_sync::InputSync;
 use super::latency::{LatencyTracker, OutputTimes};
+use super::realtime;
 use crate::bridge::{AudioEnds, LiveStats};
 use crate::engine::{Command, Engine, TimedCommand};
 use crate::session::TapeCopier;
@@ -58,6 +59,11 @@ pub struct LiveProcessor {
     take: Option<TakeFeed>,
     /// Copies the tapes out for autosaves, a bounded slice per block.
     copier: Option<TapeCopier>,
+    /// A callback panicked: the engine's state is no longer trusted, so
+    /// it is not run again and the output stays silent.
+    faulted: bool,
+    /// Panic in the next callback: how the fault path is tested.
+    fail_next: bool,
 }
 
 impl LiveProcessor {
@@ -98,6 +104,8 @@ impl LiveProcessor {
             snapshot_every: (sample_rate / SNAPSHOTS_PER_S) as usize,
             take: None,
             copier: None,
+            faulted: false,
+            fail_next: false,
         }
     }
     /// Feed the take recorder from this processor. Its journal's frame 0 is
@@ -165,12 +173,44 @@ impl LiveProcessor {
     /// The wrapper around `Engine::process`: fill an interleaved output
     /// buffer of `channels` channels. `times`: when the host called it and
     /// will play its first frame, when it says.
+    /// Runs inside [`realtime::callback`]: allocation is forbidden, and a
+    /// panic leaves silence and a counted fault instead of unwinding into
+    /// the host.
     pub fn render<T: Sample + FromSample<f32>>(
         &mut self,
         data: &mut [T],
         channels: usize,
         times: Option<OutputTimes>,
     ) {
+        if !self.faulted && realtime::callback(|| self.render_unguarded(data, channels, times)).is_none() {
+            self.faulted = true;
+            LiveStats::add(&self.stats.engine_faults, 1);
+        }
+        if self.faulted {
+            data.fill(T::EQUILIBRIUM);
+        }
+    }
+
+    /// Whether a callback panicked (the engine no longer runs).
+    pub fn faulted(&self) -> bool {
+        self.faulted
+    }
+
+    /// Make the next callback panic, as a bug in it would.
+    #[doc(hidden)]
+    pub fn fail_next_callback(&mut self) {
+        self.fail_next = true;
+    }
+
+    fn render_unguarded<T: Sample + FromSample<f32>>(
+        &mut self,
+        data: &mut [T],
+        channels: usize,
+        times: Option<OutputTimes>,
+    ) {
+        if std::mem::take(&mut self.fail_next) {
+            panic!("a deliberate fault in the audio callback");
+        }
         let began = Instant::now();
         let channels = channels.max(1);
         let frames = data.len() / channels;

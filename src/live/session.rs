@@ -88,6 +88,8 @@ pub struct LiveSession {
     fallback: Option<String>,
     device_problem: Option<String>,
     failed_at: Option<Instant>,
+    /// The audio callback panicked (a bug): the stream stays stopped.
+    faulted: bool,
     take_problem: Option<String>,
     autosave_problem: Option<String>,
     learn_problem: Option<String>,
@@ -132,6 +134,7 @@ impl LiveSession {
             fallback,
             device_problem: None,
             failed_at: None,
+            faulted: false,
             take_problem: None,
             autosave_problem: None,
             learn_problem: None,
@@ -215,6 +218,24 @@ impl LiveSession {
     }
 
     fn watch_device(&mut self, say: &mut dyn FnMut(&str)) {
+        if self.faulted {
+            return;
+        }
+        if LiveStats::get(&self.run.stats.engine_faults) > 0 {
+            // A bug panicked inside the callback: the engine is no longer
+            // run. Stop the stream so the tapes can be read here and saved
+            // now; reopening would only play silence.
+            let cause = crate::io::realtime::last_fault().unwrap_or_else(|| "unknown cause".into());
+            say(&format!(
+                "ferrotape: internal error on the audio thread ({cause}); the sound is stopped, the tapes are                  kept and autosaved; restart with --recover (please report this)"
+            ));
+            self.device_problem = Some(format!("audio stopped by an internal error: {cause}"));
+            self.backend.stop();
+            self.failed_at = Some(Instant::now());
+            self.faulted = true;
+            self.run.changed_since = Some(Instant::now() - SAVE_AFTER_CHANGE);
+            return;
+        }
         match (self.backend.health(), self.failed_at) {
             (Health::Failed(what), None) => {
                 say(&format!(
@@ -361,6 +382,15 @@ impl LiveSession {
         }
         self.run.save_tapes_to = Some(patch_path.to_path_buf());
         Ok(())
+    }
+
+    /// Make the next audio callback panic, as a bug in it would: how the
+    /// fault path is tested on a running session.
+    #[doc(hidden)]
+    pub fn inject_audio_fault(&self) {
+        while self.run.processor.with(|p| p.fail_next_callback()).is_none() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Follow the screen's track selection (MIDI bindings for "selected").

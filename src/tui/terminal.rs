@@ -46,6 +46,12 @@ fn install_panic_restore() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            // The screen goes on when the audio thread panics; the
+            // session reports it.
+            if crate::io::realtime::on_realtime_thread() {
+                crate::io::realtime::note_panic(info);
+                return;
+            }
             restore();
             previous(info);
         }));
