@@ -84,6 +84,11 @@ fn bessel_i0(x: f64) -> f64 {
 /// cells per sample), slow enough to keep per-sample work bounded.
 pub const SWAP_CELLS_PER_SAMPLE: usize = 512;
 
+/// Most cells one write may add to the undo arc: far more than any
+/// continuous head movement in one sample (at most 4 cells of speed plus
+/// the write offset's change), far less than a loop.
+const MAX_ARC_GROWTH: usize = 256;
+
 /// The region of tape the current operation has touched, saved for undo.
 #[derive(Clone, Copy, Debug, Default)]
 struct UndoArc {
@@ -345,9 +350,16 @@ impl Tape {
             return;
         }
         // Grow forward from the arc's end or backward from its start,
-        // whichever is nearer: the head only ever moves a few cells a sample.
+        // whichever is nearer: the record head follows the play head's path
+        // without jumps, so this is a few cells a sample (its speed, plus a
+        // write offset that changes with the direction or the saturation).
         let forward = offset + 1 - arc.count;
         let backward = len - offset;
+        debug_assert!(
+            forward.min(backward) <= MAX_ARC_GROWTH,
+            "the record head jumped {} cells: saving them would be unbounded work",
+            forward.min(backward)
+        );
         if forward <= backward {
             for step in 0..forward {
                 let c = (arc.lo + arc.count + step) % len;
