@@ -286,7 +286,7 @@ fn build_output<T: SizedSample + FromSample<f32>>(
         move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
             // The whole callback is real-time (the engine's part catches
             // its own panics and stays silent after one).
-            super::realtime::callback(|| {
+            let done = super::realtime::callback(|| {
                 let stamp = info.timestamp();
                 let since_zero = |t: StreamInstant| t.saturating_duration_since(StreamInstant::ZERO);
                 // When the host called this callback and will play its first frame.
@@ -295,10 +295,11 @@ fn build_output<T: SizedSample + FromSample<f32>>(
                     called_at: clock.place(now, called, called),
                     plays_at: clock.place(now, called, since_zero(stamp.playback)),
                 };
-                if processor.with(|p| p.render(data, channels, Some(times))).is_none() {
-                    data.fill(T::EQUILIBRIUM);
-                }
+                processor.with(|p| p.render(data, channels, Some(times)))
             });
+            if done.flatten().is_none() {
+                data.fill(T::EQUILIBRIUM);
+            }
         },
         errors,
         None,
