@@ -61,6 +61,29 @@ pub struct AudioOptions {
     /// Round-trip latency to compensate, milliseconds; default: from the
     /// host's stream timestamps.
     pub latency_ms: Option<f64>,
+    /// Sample format to ask the device for; default: the device's own
+    /// (when it is one of these), else the first of them it offers.
+    pub sample_format: Option<SampleFormatChoice>,
+}
+
+/// The sample formats the callbacks are built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SampleFormatChoice {
+    F32,
+    I16,
+    I32,
+}
+
+impl SampleFormatChoice {
+    /// From `--sample-format`: `f32`, `i16` or `i32`.
+    pub fn parse(name: &str) -> Result<SampleFormatChoice, String> {
+        match name {
+            "f32" => Ok(SampleFormatChoice::F32),
+            "i16" => Ok(SampleFormatChoice::I16),
+            "i32" => Ok(SampleFormatChoice::I32),
+            other => Err(format!("--sample-format {other}: use f32, i16 or i32")),
+        }
+    }
 }
 
 impl Default for AudioOptions {
@@ -74,6 +97,7 @@ impl Default for AudioOptions {
             buffer: DEFAULT_BUFFER,
             input_channel: None,
             latency_ms: None,
+            sample_format: None,
         }
     }
 }

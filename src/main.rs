@@ -144,6 +144,9 @@ struct AudioArgs {
     /// Round-trip latency to compensate when recording, ms (default: measured from the stream).
     #[arg(long, value_name = "MS")]
     latency_ms: Option<f64>,
+    /// Sample format to ask the device for: f32, i16 or i32 (default: the device's).
+    #[arg(long, value_name = "FORMAT", value_parser = ferrotape::io::SampleFormatChoice::parse)]
+    sample_format: Option<ferrotape::io::SampleFormatChoice>,
 }
 
 /// MIDI, takes and autosave for a live session.
@@ -222,6 +225,7 @@ impl AudioArgs {
             buffer: self.buffer,
             input_channel: self.input_channel,
             latency_ms: self.latency_ms,
+            sample_format: self.sample_format,
         };
         options.validate()?;
         Ok(options)

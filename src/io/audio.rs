@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::latency::{ClockOrigin, OutputTimes};
+use super::SampleFormatChoice;
 
 /// Why a running stream stopped: none, device gone, other failure.
 const FAILURE_NONE: u32 = 0;
@@ -215,7 +216,22 @@ fn configure(
         device.supported_input_configs().map(|r| r.collect()).unwrap_or_default()
     };
     let usable = |f: SampleFormat| matches!(f, SampleFormat::F32 | SampleFormat::I16 | SampleFormat::I32);
-    let format = if usable(default.sample_format()) {
+    let asked = options.sample_format.map(|f| match f {
+        SampleFormatChoice::F32 => SampleFormat::F32,
+        SampleFormatChoice::I16 => SampleFormat::I16,
+        SampleFormatChoice::I32 => SampleFormat::I32,
+    });
+    let format = if let Some(asked) = asked {
+        if default.sample_format() != asked && !ranges.iter().any(|r| r.sample_format() == asked) {
+            let mut offered: Vec<String> = ranges.iter().map(|r| r.sample_format().to_string()).collect();
+            offered.dedup();
+            return Err(format!(
+                "{name} cannot use sample format {asked} (it offers {})",
+                offered.join(", ")
+            ));
+        }
+        asked
+    } else if usable(default.sample_format()) {
         default.sample_format()
     } else {
         ranges.iter().map(|r| r.sample_format()).find(|&f| usable(f)).ok_or_else(|| {

@@ -1,0 +1,108 @@
+//! The real cpal callbacks on ALSA's null device, in this process, with an
+//! allocator that aborts on any allocation inside a real-time callback:
+//! every sample format the callbacks are built for, callbacks four times
+//! longer than the block the engine is prepared for, a take and the tape
+//! copier attached, commands arriving, and the stream stopped and started
+//! again on the same engine (as after a device reopens).
+
+mod common;
+mod live_support;
+
+use assert_no_alloc::AllocDisabler;
+use common::*;
+use ferrotape::bridge::{Bridge, QueueSizes};
+use ferrotape::engine::{Engine, Param, TrackAction};
+use ferrotape::io::audio::CpalBackend;
+use ferrotape::io::{AudioBackend, AudioOptions, Handoff, LiveProcessor, SampleFormatChoice};
+use ferrotape::patch::Patch;
+use ferrotape::session::{tape_mirror, DEFAULT_COPY_BUDGET};
+use ferrotape::take::{spawn, TakeConfig};
+use live_support::{alsa_config, Scratch};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOCATOR: AllocDisabler = AllocDisabler;
+
+/// The engine's block; the device's callbacks are four times longer.
+const ENGINE_BLOCK: usize = 64;
+const DEVICE_BUFFER: u32 = 256;
+
+fn run_format(format: SampleFormatChoice, scratch: &Scratch) {
+    let options = AudioOptions {
+        host: Some("alsa".into()),
+        device: Some("null".into()),
+        input_device: Some("none".into()),
+        buffer: DEVICE_BUFFER,
+        sample_format: Some(format),
+        ..AudioOptions::default()
+    };
+    let mut backend = CpalBackend::open(&options, Some(48_000)).expect("ALSA null device");
+    let settings = backend.settings().clone();
+    assert!(settings.description.contains(&format!("{format:?}").to_lowercase()), "{}", settings.description);
+    let rate = settings.sample_rate;
+    let config = config(vec![clean_track(0.5), clean_track(0.3)]);
+    let patch = Patch::parse(
+        "version = 1\nname = \"alloc\"\n[[track]]\nlength = 0.5\n[[track]]\nlength = 0.3\n",
+        std::path::Path::new("alloc.toml"),
+    )
+    .expect("patch");
+    let (feed, take) =
+        spawn(TakeConfig::new(scratch.0.join(format!("{format:?}")), patch, rate, 2)).expect("take writer");
+    let (copier, mut copies) = tape_mirror(&config, rate as f64, DEFAULT_COPY_BUDGET);
+    let mut bridge = Bridge::new(QueueSizes::default());
+    let engine = Box::new(Engine::new(config, rate as f64, ENGINE_BLOCK));
+    let processor = LiveProcessor::new(engine, bridge.audio, Vec::new(), ENGINE_BLOCK, false, Some(0))
+        .with_take(feed)
+        .with_copier(copier);
+    let processor = Arc::new(Handoff::new(Box::new(processor)));
+    let input = Arc::new(Handoff::new(Box::new(bridge.input)));
+    take.start();
+    for round in 0..2 {
+        // The second round is the same engine on a rebuilt stream.
+        processor.with(|p| p.restart_input(false));
+        backend.start(processor.clone(), input.clone()).expect("stream starts");
+        let started = bridge.stats.callbacks.load(Ordering::Relaxed);
+        bridge.screen.send_now(ferrotape::engine::Command::Track { track: 0, action: TrackAction::Record });
+        bridge.screen.send_now(ferrotape::engine::Command::Set { track: 1, param: Param::Speed, value: 0.7 });
+        let requested = copies.request();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut copied = None;
+        while Instant::now() < deadline {
+            copied = copied.or_else(|| copies.collect());
+            if copied.is_some() && bridge.stats.callbacks.load(Ordering::Relaxed) > started + 50 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        bridge.screen.send_now(ferrotape::engine::Command::Track { track: 0, action: TrackAction::Play });
+        std::thread::sleep(Duration::from_millis(50));
+        backend.stop();
+        assert!(
+            bridge.stats.callbacks.load(Ordering::Relaxed) > started + 50,
+            "{format:?}, round {round}: callbacks ran"
+        );
+        assert!(!requested || copied.is_some(), "{format:?}, round {round}: the tape copy came back");
+    }
+    assert_eq!(bridge.stats.engine_faults.load(Ordering::Relaxed), 0);
+    let frames = processor.with(|p| {
+        assert!(!p.faulted());
+        p.flush_take();
+        p.frames()
+    });
+    assert!(frames.is_some_and(|f| f > 100 * DEVICE_BUFFER as u64), "{format:?}: {frames:?} frames");
+    take.stop();
+    assert!(take.finish(Duration::from_secs(5)), "{format:?}: the take closed");
+    assert_eq!(take.status().last_error, None);
+}
+
+#[test]
+fn the_cpal_callbacks_never_allocate_in_any_sample_format() {
+    // Only this test runs in this binary: setting the environment cannot race.
+    std::env::set_var("ALSA_CONFIG_PATH", alsa_config("null.conf"));
+    let scratch = Scratch::new("callbacks-alloc");
+    for format in [SampleFormatChoice::F32, SampleFormatChoice::I16, SampleFormatChoice::I32] {
+        run_format(format, &scratch);
+    }
+}
