@@ -121,7 +121,7 @@ impl Drop for Ferrotape {
 fn wait_for_port(server: &JackServer, port: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let listed = Command::new("jack_lsp")
+        let listed = jack_lsp()
             .envs(server.env())
             .stderr(Stdio::null())
             .output()

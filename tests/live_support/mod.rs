@@ -98,7 +98,7 @@ impl JackServer {
     fn wait_until_up(&mut self) -> bool {
         let deadline = Instant::now() + JACKD_PATIENCE;
         while Instant::now() < deadline {
-            let up = Command::new("jack_lsp")
+            let up = jack_lsp()
                 .envs(jack_env(&self.name))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -282,4 +282,13 @@ pub fn tone_client(
             Control::Continue
         });
     (client.activate_async((), process).expect("activate"), heard, rate)
+}
+
+/// `jack_lsp`, killed if it takes more than 5 s: libjack's client can
+/// deadlock on its own while a busy server is starting or closing clients,
+/// and a test must then try again rather than wait for ever on its output.
+pub fn jack_lsp() -> Command {
+    let mut command = Command::new("timeout");
+    command.args(["-k", "1", "5", "jack_lsp"]);
+    command
 }
