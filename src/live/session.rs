@@ -524,6 +524,11 @@ impl LiveSession {
         self.shut_down(true);
         self.run = build_run(plan, &self.options, &self.settings, true);
         self.take_problem = None;
+        if std::mem::take(&mut self.faulted) {
+            // A new engine: the fault that stopped the old one is over.
+            self.failed_at = None;
+            self.device_problem = None;
+        }
         let started = self.backend.start(self.run.processor.clone(), self.run.input.clone());
         // A take asked for on the command line covers the first patch only.
         let take = std::mem::replace(&mut self.options.take, false);
