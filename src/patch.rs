@@ -12,7 +12,7 @@ use std::path::Path;
 use toml::de::{DeTable, DeValue};
 
 use crate::atomic_file::write_atomically;
-use crate::engine::params::DEFAULT_MAX_LENGTH_S;
+use crate::engine::params::{DEFAULT_MAX_LENGTH_S, DEFAULT_UNDO_MB, UNDO_MB_RANGE};
 use crate::engine::{
     EngineConfig, Param, Quality, SaturationModel, TapeLength, ToneModel, TrackConfig, MAX_TRACKS,
 };
@@ -30,7 +30,8 @@ pub const TOP_KEYS: [&str; 9] =
     ["version", "name", "seed", "sample_rate", "quality", "master_db", "monitor_db", "track", "midi"];
 
 /// Keys of a `[[track]]` table that are not [`Param`]s.
-pub const TRACK_EXTRA_KEYS: [&str; 6] = ["name", "max_length", "saturation", "tone", "mute", "solo"];
+pub const TRACK_EXTRA_KEYS: [&str; 7] =
+    ["name", "max_length", "undo_mb", "saturation", "tone", "mute", "solo"];
 
 /// `master_db` and `monitor_db` share the range of a track's `level_db`: silent (-120) to +6 dB.
 const MASTER_DB: Param = Param::LevelDb;
@@ -303,6 +304,16 @@ fn read_track(source: &Source<'_>, table: &DeTable<'_>, number: usize) -> Result
                 let seconds = seconds_of_tape(source, &field, &expected).map_err(|m| err(&field, m))?;
                 max_length = Some((seconds, field.key_span.clone()));
             }
+            "undo_mb" => {
+                let expected =
+                    format!("a number of MiB ({} to {})", UNDO_MB_RANGE.start(), UNDO_MB_RANGE.end());
+                let mb = field.number(source, &expected).map_err(|m| err(&field, m))?;
+                if !UNDO_MB_RANGE.contains(&mb) {
+                    let message = format!("{} is out of range; expected {expected}", field.quoted(source));
+                    return Err(err(&field, message));
+                }
+                track.undo_mb = mb;
+            }
             "saturation" => {
                 let name = field.choice(source, &SaturationModel::NAMES).map_err(|m| err(&field, m))?;
                 track.saturation = SaturationModel::from_name(name).unwrap_or_default();
@@ -378,6 +389,9 @@ fn write_track(out: &mut String, track: &TrackConfig) {
     }
     for param in Param::ALL.into_iter().filter(|p| *p != Param::Length) {
         let _ = writeln!(out, "{} = {}", param.key(), float_f32(track.params.get(param)));
+    }
+    if track.undo_mb != DEFAULT_UNDO_MB {
+        let _ = writeln!(out, "undo_mb = {}", float_f64(track.undo_mb));
     }
     let _ = writeln!(out, "saturation = \"{}\"", track.saturation.name());
     let _ = writeln!(out, "tone = \"{}\"", track.tone.name());

@@ -20,10 +20,31 @@ pub enum TrackAction {
     Clear,
     /// Flip the direction of the transport.
     Reverse,
-    /// Take back the last record, dub, erase or clear.
+    /// Take back the last record, dub, erase, clear, multiply, insert or replace.
     Undo,
     /// Re-apply what the last undo took back.
     Redo,
+    /// Take back every level the undo store holds.
+    UndoAll,
+    /// Re-apply every level undo took back.
+    RedoAll,
+    /// Press to start, press again to end: the loop grows by whole cycles
+    /// while what is played is dubbed onto the repeating cycle.
+    Multiply,
+    /// Press to start, press again to end: whole cycles of new material are
+    /// inserted at the record head, the rest of the loop moves later.
+    Insert,
+    /// Punch-replace under the record head, the loop keeping its length;
+    /// the old material is silent while it is replaced.
+    Replace,
+    /// Like replace, but the old material is heard while it is replaced.
+    Substitute,
+    /// Restart from the top of the loop (and play, if stopped).
+    Trigger,
+    /// Play from the top once, then pause.
+    Oneshot,
+    /// Stop at once, without the motor's glide; pressed again, resume in place.
+    Pause,
     Mute,
     Unmute,
     Solo,
@@ -31,7 +52,7 @@ pub enum TrackAction {
 }
 
 impl TrackAction {
-    pub const ALL: [TrackAction; 13] = [
+    pub const ALL: [TrackAction; 22] = [
         TrackAction::Play,
         TrackAction::Stop,
         TrackAction::Record,
@@ -41,6 +62,15 @@ impl TrackAction {
         TrackAction::Reverse,
         TrackAction::Undo,
         TrackAction::Redo,
+        TrackAction::UndoAll,
+        TrackAction::RedoAll,
+        TrackAction::Multiply,
+        TrackAction::Insert,
+        TrackAction::Replace,
+        TrackAction::Substitute,
+        TrackAction::Trigger,
+        TrackAction::Oneshot,
+        TrackAction::Pause,
         TrackAction::Mute,
         TrackAction::Unmute,
         TrackAction::Solo,
@@ -59,6 +89,15 @@ impl TrackAction {
             TrackAction::Reverse => "reverse",
             TrackAction::Undo => "undo",
             TrackAction::Redo => "redo",
+            TrackAction::UndoAll => "undo_all",
+            TrackAction::RedoAll => "redo_all",
+            TrackAction::Multiply => "multiply",
+            TrackAction::Insert => "insert",
+            TrackAction::Replace => "replace",
+            TrackAction::Substitute => "substitute",
+            TrackAction::Trigger => "trigger",
+            TrackAction::Oneshot => "oneshot",
+            TrackAction::Pause => "pause",
             TrackAction::Mute => "mute",
             TrackAction::Unmute => "unmute",
             TrackAction::Solo => "solo",

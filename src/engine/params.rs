@@ -255,6 +255,12 @@ pub const MAX_TRACKS: usize = 16;
 /// Default capacity of a `free` track, in seconds.
 pub const DEFAULT_MAX_LENGTH_S: f64 = 60.0;
 
+/// Default memory for one track's undo levels, in MiB (2^20 bytes): 87 s of
+/// changed tape at 48 kHz, shared by the levels it holds.
+pub const DEFAULT_UNDO_MB: f64 = 16.0;
+/// Allowed `undo_mb` values, MiB.
+pub const UNDO_MB_RANGE: std::ops::RangeInclusive<f64> = 1.0..=1024.0;
+
 /// Everything the engine needs to build one track.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrackConfig {
@@ -264,6 +270,9 @@ pub struct TrackConfig {
     /// length: its loop can be lengthened live up to this (a session saved
     /// after shortening a loop keeps the tape it had).
     pub max_length: Option<f64>,
+    /// Memory for the undo levels, MiB; never less than one whole tape, so
+    /// the latest operation can always be undone.
+    pub undo_mb: f64,
     pub params: TrackParams,
     pub saturation: SaturationModel,
     pub tone: ToneModel,
@@ -277,6 +286,7 @@ impl Default for TrackConfig {
             name: String::new(),
             length: TapeLength::Fixed(Param::Length.default_value() as f64),
             max_length: None,
+            undo_mb: DEFAULT_UNDO_MB,
             params: TrackParams::default(),
             saturation: SaturationModel::default(),
             tone: ToneModel::default(),

@@ -11,6 +11,18 @@ pub enum HeadMode {
     Record,
     Dub,
     Erase,
+    /// Dubbing while the loop grows by whole cycles.
+    Multiply,
+    /// Recording new cycles into the loop at the record head.
+    Insert,
+    /// Recording over the loop, the old material silent.
+    Replace,
+    /// Recording over the loop, the old material heard.
+    Substitute,
+    /// Playing once to the end of the loop, then pausing.
+    Oneshot,
+    /// Halted at once, heads lifted; resumes where it stopped.
+    Paused,
 }
 
 impl HeadMode {
@@ -22,12 +34,27 @@ impl HeadMode {
             HeadMode::Record => "REC",
             HeadMode::Dub => "DUB",
             HeadMode::Erase => "ERASE",
+            HeadMode::Multiply => "MULT",
+            HeadMode::Insert => "INS",
+            HeadMode::Replace => "REPL",
+            HeadMode::Substitute => "SUBST",
+            HeadMode::Oneshot => "ONCE",
+            HeadMode::Paused => "PAUSE",
         }
     }
 
     /// Whether the record head is writing in this mode.
     pub fn writes(self) -> bool {
-        matches!(self, HeadMode::Record | HeadMode::Dub | HeadMode::Erase)
+        matches!(
+            self,
+            HeadMode::Record
+                | HeadMode::Dub
+                | HeadMode::Erase
+                | HeadMode::Multiply
+                | HeadMode::Insert
+                | HeadMode::Replace
+                | HeadMode::Substitute
+        )
     }
 }
 
@@ -56,6 +83,12 @@ pub struct TrackSnapshot {
     pub soloed: bool,
     pub can_undo: bool,
     pub can_redo: bool,
+    /// Levels the undo store holds that undo can take back, and that redo can re-apply.
+    pub undo_levels: u16,
+    pub redo_levels: u16,
+    /// Length of one cycle in cells: the loop as it was when a multiply or
+    /// insert began (while one runs, or after one), else the loop itself.
+    pub cycle_cells: usize,
     /// Completed trips around the loop.
     pub passes: u64,
     /// Peak level along the loop, one bin per 1/OVERVIEW_BINS of its length,
@@ -113,6 +146,9 @@ impl Default for TrackSnapshot {
             soloed: false,
             can_undo: false,
             can_redo: false,
+            undo_levels: 0,
+            redo_levels: 0,
+            cycle_cells: 0,
             passes: 0,
             overview: [0.0; OVERVIEW_BINS],
             params: TrackParams::default(),

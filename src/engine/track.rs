@@ -316,6 +316,16 @@ impl Track {
             TrackAction::Unmute => self.muted = false,
             TrackAction::Solo => self.soloed = true,
             TrackAction::Unsolo => self.soloed = false,
+            // Being built: the looper's grammar.
+            TrackAction::UndoAll
+            | TrackAction::RedoAll
+            | TrackAction::Multiply
+            | TrackAction::Insert
+            | TrackAction::Replace
+            | TrackAction::Substitute
+            | TrackAction::Trigger
+            | TrackAction::Oneshot
+            | TrackAction::Pause => {}
         }
     }
 
@@ -350,11 +360,11 @@ impl Track {
 
     fn retarget_heads(&mut self) {
         let (engage, feedback, keep) = match self.mode {
-            HeadMode::Play | HeadMode::Stop => {
+            HeadMode::Play | HeadMode::Stop | HeadMode::Oneshot | HeadMode::Paused => {
                 (0.0, self.feedback.target(), 1.0 - self.params.get(Param::Erase))
             }
-            HeadMode::Record => (1.0, 0.0, 1.0),
-            HeadMode::Dub => (1.0, self.params.get(Param::Feedback), 1.0),
+            HeadMode::Record | HeadMode::Insert | HeadMode::Replace | HeadMode::Substitute => (1.0, 0.0, 1.0),
+            HeadMode::Dub | HeadMode::Multiply => (1.0, self.params.get(Param::Feedback), 1.0),
             HeadMode::Erase => (0.0, 0.0, 0.0),
         };
         self.engage.set_target(engage);
@@ -520,6 +530,9 @@ impl Track {
             soloed: self.soloed,
             can_undo: self.tape.can_undo() || self.mode.writes(),
             can_redo: self.tape.can_redo(),
+            undo_levels: u16::from(self.tape.can_undo()),
+            redo_levels: u16::from(self.tape.can_redo()),
+            cycle_cells: len,
             passes: self.passes,
             overview: self.overview,
             params: self.params,

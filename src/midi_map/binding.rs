@@ -357,7 +357,10 @@ pub fn default_step(target: BindingTarget) -> f32 {
 pub fn opposite(action: TrackAction) -> Option<TrackAction> {
     use TrackAction::*;
     Some(match action {
-        Record | Dub | Erase | Stop => Play,
+        Record | Dub | Erase | Stop | Replace | Substitute | Oneshot => Play,
+        Multiply => Multiply,
+        Insert => Insert,
+        Pause => Pause,
         Play => Stop,
         Mute => Unmute,
         Unmute => Mute,
@@ -366,7 +369,9 @@ pub fn opposite(action: TrackAction) -> Option<TrackAction> {
         Reverse => Reverse,
         Undo => Redo,
         Redo => Undo,
-        Clear => return None,
+        UndoAll => RedoAll,
+        RedoAll => UndoAll,
+        Clear | Trigger => return None,
     })
 }
 

@@ -36,11 +36,12 @@ impl Setting {
     fn of_action(action: TrackAction) -> Setting {
         use TrackAction::*;
         match action {
-            Play | Stop | Record | Dub | Erase => Setting::HeadMode,
+            Play | Stop | Record | Dub | Erase | Multiply | Insert | Replace | Substitute | Trigger
+            | Oneshot | Pause => Setting::HeadMode,
             Mute | Unmute => Setting::Mute,
             Solo | Unsolo => Setting::Solo,
             Reverse => Setting::Direction,
-            Undo | Redo => Setting::History,
+            Undo | Redo | UndoAll | RedoAll => Setting::History,
             Clear => Setting::Clear,
         }
     }
@@ -48,7 +49,7 @@ impl Setting {
     fn phrase(self) -> String {
         match self {
             Setting::Param(param) => param.key().to_string(),
-            Setting::HeadMode => "the head mode (play, stop, record, dub, erase)".to_string(),
+            Setting::HeadMode => "the head mode (play, stop, record, dub, erase, multiply, …)".to_string(),
             Setting::Mute => "mute".to_string(),
             Setting::Solo => "solo".to_string(),
             Setting::Direction => "reverse".to_string(),

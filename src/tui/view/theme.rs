@@ -26,28 +26,32 @@ impl Theme {
             // Without colour, the writing modes (the ones that change the
             // tape) are the ones that must jump out.
             return match mode {
-                HeadMode::Record | HeadMode::Dub | HeadMode::Erase => bold.add_modifier(Modifier::REVERSED),
-                HeadMode::Play => bold,
-                HeadMode::Stop => Style::new(),
+                mode if mode.writes() => bold.add_modifier(Modifier::REVERSED),
+                HeadMode::Stop | HeadMode::Paused => Style::new(),
+                _ => bold,
             };
         }
         match mode {
-            HeadMode::Record => bold.fg(Color::White).bg(Color::Red),
-            HeadMode::Dub => bold.fg(Color::Black).bg(Color::Yellow),
+            HeadMode::Record | HeadMode::Replace | HeadMode::Substitute => {
+                bold.fg(Color::White).bg(Color::Red)
+            }
+            HeadMode::Dub | HeadMode::Multiply => bold.fg(Color::Black).bg(Color::Yellow),
+            HeadMode::Insert => bold.fg(Color::Black).bg(Color::LightRed),
             HeadMode::Erase => bold.fg(Color::White).bg(Color::Magenta),
-            HeadMode::Play => bold.fg(Color::Black).bg(Color::Green),
-            HeadMode::Stop => bold.fg(Color::White).bg(Color::DarkGray),
+            HeadMode::Play | HeadMode::Oneshot => bold.fg(Color::Black).bg(Color::Green),
+            HeadMode::Stop | HeadMode::Paused => bold.fg(Color::White).bg(Color::DarkGray),
         }
     }
 
     /// The colour of the tape drawing: the mode's colour, so a strip reads at a glance.
     pub fn tape(self, mode: HeadMode) -> Style {
         let color = match mode {
-            HeadMode::Record => Color::Red,
-            HeadMode::Dub => Color::Yellow,
+            HeadMode::Record | HeadMode::Replace | HeadMode::Substitute => Color::Red,
+            HeadMode::Dub | HeadMode::Multiply => Color::Yellow,
+            HeadMode::Insert => Color::LightRed,
             HeadMode::Erase => Color::Magenta,
-            HeadMode::Play => Color::Green,
-            HeadMode::Stop => Color::Gray,
+            HeadMode::Play | HeadMode::Oneshot => Color::Green,
+            HeadMode::Stop | HeadMode::Paused => Color::Gray,
         };
         self.paint(Style::new().fg(color))
     }
