@@ -34,9 +34,10 @@ pub use track::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
 /// output depends on changes, so a take (which records the revision that
 /// played it) knows whether this build re-renders it exactly. Revision 1
 /// was the first engine; 2 writes through the record head that follows the
-/// play head's path. `tests/model_revision.rs` holds the fingerprint of
+/// play head's path; 3 makes every writing pass an undo level of its own
+/// (a record followed by a dub is two). `tests/model_revision.rs` holds the fingerprint of
 /// each revision's output and fails when the output changes without it.
-pub const MODEL_REVISION: u32 = 2;
+pub const MODEL_REVISION: u32 = 3;
 
 /// The whole instrument's sound: every track, the mixer and the master bus.
 pub struct Engine {

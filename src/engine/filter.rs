@@ -163,6 +163,11 @@ impl Ramp {
     pub fn is_settled(&self) -> bool {
         self.remaining == 0
     }
+
+    /// Samples a change takes.
+    pub fn ramp_samples(&self) -> u32 {
+        self.length
+    }
 }
 
 /// Floor of a finite value that fits in an `i64`, without a libm call

@@ -1,10 +1,14 @@
 //! The tape itself: a circular buffer of cells, read by an interpolating play
-//! head, plus the undo store that lets the last pass be taken back.
+//! head, plus the undo store that lets passes be taken back, level by level.
 //!
 //! One cell holds 1/fs seconds of tape at speed 1. All buffers are allocated
 //! in [`Tape::new`]; nothing here allocates afterwards.
 
+mod undo;
+
 use super::filter::{fast_ceil, fast_floor, flush_denormal};
+use undo::UndoStore;
+pub use undo::{Lengths, MAX_UNDO_LEVELS};
 
 /// Half-width of the read kernel at speed ≤ 1, in cells (8 taps).
 pub const SINC_HALF_WIDTH: usize = 4;
@@ -84,60 +88,25 @@ fn bessel_i0(x: f64) -> f64 {
 /// cells per sample), slow enough to keep per-sample work bounded.
 pub const SWAP_CELLS_PER_SAMPLE: usize = 512;
 
-/// Most cells one write may add to the undo arc: far more than any
-/// continuous head movement in one sample (at most 4 cells of speed plus
-/// the write offset's change), far less than a loop.
-const MAX_ARC_GROWTH: usize = 256;
-
-/// The region of tape the current operation has touched, saved for undo.
-#[derive(Clone, Copy, Debug, Default)]
-struct UndoArc {
-    /// First saved cell.
-    lo: usize,
-    /// Number of saved cells, counted forward from `lo` modulo `modulus`.
-    count: usize,
-    /// Loop length the arc was recorded against.
-    modulus: usize,
-}
-
-/// A sweep in progress that exchanges tape and backup cells.
-#[derive(Clone, Copy, Debug, Default)]
-struct SwapJob {
-    /// Cells of the arc still to visit, as (arc offset, remaining) in two runs.
-    runs: [(usize, usize); 2],
-    /// Whether cells are zeroed after saving (clear) instead of exchanged.
-    zero: bool,
-}
-
 /// One track's tape: cells, loop length and the undo store.
 #[derive(Clone, Debug)]
 pub struct Tape {
     cells: Vec<f32>,
-    backup: Vec<f32>,
     /// Loop length in cells (≤ capacity).
     len: usize,
-    /// The saved region; `None` when nothing can be undone or redone.
-    arc: Option<UndoArc>,
-    /// Whether writes are currently being saved into the backup.
-    capturing: bool,
-    /// Whether the tape currently holds the state before the last operation
-    /// (so the next swap is a redo).
-    undone: bool,
-    job: Option<SwapJob>,
+    undo: UndoStore,
 }
 
 impl Tape {
     /// Allocate `capacity` cells of blank tape; the loop is `len` cells long.
-    pub fn new(capacity: usize, len: usize) -> Self {
+    /// The undo store holds `undo_cells` saved cells, and never less than the
+    /// whole tape, so the latest operation can always be undone.
+    pub fn new(capacity: usize, len: usize, undo_cells: usize) -> Self {
         let capacity = capacity.max(1);
         Tape {
             cells: vec![0.0; capacity],
-            backup: vec![0.0; capacity],
             len: len.clamp(1, capacity),
-            arc: None,
-            capturing: false,
-            undone: false,
-            job: None,
+            undo: UndoStore::new(undo_cells.max(capacity)),
         }
     }
 
@@ -153,27 +122,11 @@ impl Tape {
         self.cells[..self.len].iter().all(|&c| c == 0.0)
     }
 
-    /// Change the loop length. Ends any undo capture: the saved region was
-    /// recorded against the old length.
+    /// Change the loop length. Cells beyond the loop keep what they hold:
+    /// a loop that grows again plays them. A capture in progress saves what
+    /// it changes from now on against the new length.
     pub fn set_len(&mut self, len: usize) {
-        let len = len.clamp(1, self.cells.len());
-        if len == self.len {
-            return;
-        }
-        self.len = len;
-        if let Some(arc) = self.arc.as_mut() {
-            // An arc that does not wrap keeps meaning under the new length
-            // (the first take on a free track is saved before its length is known).
-            if arc.count >= arc.modulus {
-                arc.lo = 0;
-                arc.count = arc.modulus;
-            }
-            if arc.lo + arc.count <= len {
-                arc.modulus = len;
-            } else {
-                self.forget_undo();
-            }
-        }
+        self.len = len.clamp(1, self.cells.len());
     }
 
     /// Overwrite the loop with `samples` (blank past their end; non-finite
@@ -184,8 +137,7 @@ impl Tape {
             *cell = if x.is_finite() { x } else { 0.0 };
         }
         self.cells[n..].fill(0.0);
-        self.job = None;
-        self.forget_undo();
+        self.undo.clear();
     }
 
     pub fn cells(&self) -> &[f32] {
@@ -290,162 +242,103 @@ impl Tape {
         hermite(xm1, x0, x1, x2, t)
     }
 
-    /// Start saving every cell the heads change, for a later undo. Whatever
-    /// was saved before is forgotten (and with it any redo).
-    pub fn begin_capture(&mut self) {
-        self.finish_job();
-        self.arc = None;
-        self.capturing = true;
-        self.undone = false;
+    /// Start a new undo level: every cell the heads change from now on is
+    /// saved first. Whatever could be redone is forgotten. `before` is the
+    /// loop length now (`None`: a free track's length is not set yet).
+    pub fn begin_capture(&mut self, before: Option<usize>) {
+        self.undo.finish_job(&mut self.cells);
+        self.undo.begin(before);
     }
 
-    /// Stop saving; what was saved stays available for undo.
-    pub fn end_capture(&mut self) {
-        self.capturing = false;
+    /// Stop saving: the level is complete, and left the loop `after` cells long.
+    pub fn end_capture(&mut self, after: Option<usize>) {
+        self.undo.end(after);
     }
 
     pub fn is_capturing(&self) -> bool {
-        self.capturing
+        self.undo.is_capturing()
     }
 
-    /// Forget the undo store.
+    /// Forget every undo level.
     pub fn forget_undo(&mut self) {
-        self.arc = None;
-        self.capturing = false;
-        self.undone = false;
+        self.undo.clear();
     }
 
     pub fn can_undo(&self) -> bool {
-        self.arc.is_some() && !self.undone && self.job.is_none()
+        self.undo.undoable() > 0
     }
 
     pub fn can_redo(&self) -> bool {
-        self.arc.is_some() && self.undone && self.job.is_none()
+        self.undo.redoable() > 0
+    }
+
+    /// Levels that undo, and redo, can take back or re-apply now.
+    pub fn undo_levels(&self) -> (usize, usize) {
+        (self.undo.undoable(), self.undo.redoable())
+    }
+
+    /// Levels forgotten to make room in the undo store.
+    pub fn forgotten_levels(&self) -> u64 {
+        self.undo.forgotten()
     }
 
     /// Overwrite one cell with `value`, saving its old value first when an
     /// operation is being captured.
     #[inline]
     pub fn write(&mut self, index: usize, value: f32) {
-        if self.capturing {
-            self.save(index);
-        }
+        self.undo.save(&self.cells, index, self.len);
         self.cells[index] = flush_denormal(value);
     }
 
-    /// Make sure cell `index` is inside the saved arc, saving the cells
-    /// between the arc's nearer end and `index`.
-    fn save(&mut self, index: usize) {
-        let len = self.len;
-        let Some(mut arc) = self.arc else {
-            self.backup[index] = self.cells[index];
-            self.arc = Some(UndoArc { lo: index, count: 1, modulus: len });
-            return;
-        };
-        if arc.modulus != len || arc.count >= len {
-            return;
-        }
-        let offset = (index + len - arc.lo) % len;
-        if offset < arc.count {
-            return;
-        }
-        // Grow forward from the arc's end or backward from its start,
-        // whichever is nearer: the record head follows the play head's path
-        // without jumps, so this is a few cells a sample (its speed, plus a
-        // write offset that changes with the direction or the saturation).
-        let forward = offset + 1 - arc.count;
-        let backward = len - offset;
-        debug_assert!(
-            forward.min(backward) <= MAX_ARC_GROWTH,
-            "the record head jumped {} cells: saving them would be unbounded work",
-            forward.min(backward)
-        );
-        if forward <= backward {
-            for step in 0..forward {
-                let c = (arc.lo + arc.count + step) % len;
-                self.backup[c] = self.cells[c];
-            }
-            arc.count += forward;
+    /// Overwrite a cell without saving it for undo: tape beyond the loop that
+    /// an operation fills before its heads get there (and save it then).
+    #[inline]
+    pub fn write_beyond(&mut self, index: usize, value: f32) {
+        self.cells[index] = value;
+    }
+
+    /// What cell `index` held before the operation being captured changed it.
+    #[inline]
+    pub fn original(&self, index: usize) -> f32 {
+        self.undo.original(&self.cells, index)
+    }
+
+    /// Begin wiping the whole loop (an undo level of its own). The sweep
+    /// starts at `start_cell` and runs forward. `lengths`: the loop length
+    /// before, and the length the clear leaves.
+    pub fn begin_clear(&mut self, start_cell: usize, lengths: Lengths) -> bool {
+        self.undo.finish_job(&mut self.cells);
+        self.undo.begin_clear(self.len, start_cell, lengths)
+    }
+
+    /// Begin undoing (or redoing) one level; the sweep begins at `start_cell`.
+    /// Returns the lengths around that level, or `None` when there is none.
+    pub fn begin_swap(&mut self, redo: bool, start_cell: usize) -> Option<Lengths> {
+        if redo {
+            self.undo.begin_redo(start_cell)
         } else {
-            for step in 0..backward {
-                let c = (index + step) % len;
-                self.backup[c] = self.cells[c];
-            }
-            arc.lo = index;
-            arc.count += backward;
+            self.undo.begin_undo(start_cell)
         }
-        arc.count = arc.count.min(len);
-        self.arc = Some(arc);
-    }
-
-    /// Begin wiping the whole loop (saved, so it can be undone). The sweep
-    /// starts at `start_cell` and runs forward.
-    pub fn begin_clear(&mut self, start_cell: usize) {
-        self.finish_job();
-        let len = self.len;
-        self.arc = Some(UndoArc { lo: 0, count: len, modulus: len });
-        self.capturing = false;
-        self.undone = false;
-        self.job = Some(SwapJob { runs: split_runs(start_cell % len, len), zero: true });
-    }
-
-    /// Begin an undo (or a redo: the same exchange run again). Returns false
-    /// when there is nothing to exchange. `start_cell` is where the sweep begins.
-    pub fn begin_swap(&mut self, redo: bool, start_cell: usize) -> bool {
-        if self.job.is_some() || self.undone != redo {
-            return false;
-        }
-        let Some(arc) = self.arc else { return false };
-        if arc.modulus != self.len {
-            return false;
-        }
-        self.capturing = false;
-        self.undone = !redo;
-        let offset = (start_cell + arc.modulus - arc.lo) % arc.modulus;
-        let start = if offset < arc.count { offset } else { 0 };
-        self.job = Some(SwapJob { runs: split_runs(start, arc.count), zero: false });
-        true
     }
 
     pub fn job_active(&self) -> bool {
-        self.job.is_some()
+        self.undo.job_active()
+    }
+
+    /// Whether the job is one sweep that, started behind a play head moving
+    /// forward, outruns it within a few samples.
+    pub fn job_is_one_sweep(&self) -> bool {
+        self.undo.job_is_one_sweep()
     }
 
     /// Advance a pending clear/undo sweep by at most `budget` cells.
     pub fn step_job(&mut self, budget: usize) {
-        let (Some(mut job), Some(arc)) = (self.job, self.arc) else { return };
-        let mut budget = budget;
-        for run in job.runs.iter_mut() {
-            let n = run.1.min(budget);
-            for i in 0..n {
-                let c = (arc.lo + run.0 + i) % arc.modulus;
-                if job.zero {
-                    self.backup[c] = self.cells[c];
-                    self.cells[c] = 0.0;
-                } else {
-                    std::mem::swap(&mut self.cells[c], &mut self.backup[c]);
-                }
-            }
-            run.0 += n;
-            run.1 -= n;
-            budget -= n;
-            if budget == 0 {
-                break;
-            }
-        }
-        self.job = if job.runs.iter().all(|r| r.1 == 0) { None } else { Some(job) };
-    }
-
-    fn finish_job(&mut self) {
-        while self.job.is_some() {
-            self.step_job(usize::MAX);
-        }
+        self.undo.step_job(&mut self.cells, budget);
     }
 
     /// Wipe everything at once, forgetting undo (used when loading).
     pub fn wipe(&mut self) {
-        self.job = None;
-        self.forget_undo();
+        self.undo.clear();
         self.cells.iter_mut().for_each(|c| *c = 0.0);
     }
 
@@ -460,12 +353,6 @@ impl Tape {
         }
         (start + budget) % len
     }
-}
-
-/// Split a sweep of `count` cells starting at `start` into the part from
-/// `start` to the end and the part from 0 back up to `start`.
-fn split_runs(start: usize, count: usize) -> [(usize, usize); 2] {
-    [(start, count - start), (0, start)]
 }
 
 #[inline]
@@ -483,7 +370,7 @@ mod tests {
     #[test]
     fn integer_positions_read_cells_exactly() {
         let table = SincTable::new();
-        let mut tape = Tape::new(64, 64);
+        let mut tape = Tape::new(64, 64, 0);
         for i in 0..64 {
             tape.write(i, (i as f32 * 0.37).sin());
         }
@@ -496,7 +383,7 @@ mod tests {
     #[test]
     fn sinc_reads_a_band_limited_sine_between_cells() {
         let table = SincTable::new();
-        let mut tape = Tape::new(4800, 4800);
+        let mut tape = Tape::new(4800, 4800, 0);
         let w = 2.0 * std::f64::consts::PI * 1000.0 / 48_000.0;
         for i in 0..4800 {
             tape.write(i, (w * i as f64).sin() as f32);
@@ -511,7 +398,7 @@ mod tests {
     #[test]
     fn the_eight_tap_path_matches_the_general_kernel() {
         let table = SincTable::new();
-        let mut tape = Tape::new(1000, 1000);
+        let mut tape = Tape::new(1000, 1000, 0);
         for i in 0..1000 {
             tape.write(i, ((i * 7919) % 1000) as f32 / 500.0 - 1.0);
         }
@@ -525,42 +412,42 @@ mod tests {
 
     #[test]
     fn undo_restores_and_redo_reapplies_exactly() {
-        let mut tape = Tape::new(100, 100);
+        let mut tape = Tape::new(100, 100, 0);
         for i in 0..100 {
             tape.write(i, i as f32);
         }
         let before: Vec<f32> = tape.cells().to_vec();
-        tape.begin_capture();
+        tape.begin_capture(Some(100));
         for i in 90..100 {
             tape.write(i, -1.0);
         }
         for i in 0..20 {
             tape.write(i, -2.0);
         }
-        tape.end_capture();
+        tape.end_capture(Some(100));
         let after: Vec<f32> = tape.cells().to_vec();
-        assert!(tape.begin_swap(false, 95));
+        assert!(tape.begin_swap(false, 95).is_some());
         tape.step_job(7);
-        tape.step_job(usize::MAX);
+        tape.step_job(usize::MAX / 2);
         assert_eq!(tape.cells(), &before[..]);
-        assert!(!tape.begin_swap(false, 0), "nothing left to undo");
-        assert!(tape.begin_swap(true, 0));
-        tape.step_job(usize::MAX);
+        assert!(tape.begin_swap(false, 0).is_none(), "nothing left to undo");
+        assert!(tape.begin_swap(true, 0).is_some());
+        tape.step_job(usize::MAX / 2);
         assert_eq!(tape.cells(), &after[..]);
     }
 
     #[test]
     fn clear_is_undoable() {
-        let mut tape = Tape::new(50, 50);
+        let mut tape = Tape::new(50, 50, 0);
         for i in 0..50 {
             tape.write(i, 1.0 + i as f32);
         }
         let before: Vec<f32> = tape.cells().to_vec();
-        tape.begin_clear(10);
-        tape.step_job(usize::MAX);
+        assert!(tape.begin_clear(10, Lengths { before: Some(50), after: Some(50) }));
+        tape.step_job(usize::MAX / 2);
         assert!(tape.is_empty());
-        assert!(tape.begin_swap(false, 0));
-        tape.step_job(usize::MAX);
+        assert!(tape.begin_swap(false, 0).is_some());
+        tape.step_job(usize::MAX / 2);
         assert_eq!(tape.cells(), &before[..]);
     }
 }

@@ -5,6 +5,8 @@
 //! resampler); the play head reads with an interpolating kernel; playback is
 //! coloured, hissed, levelled.
 
+mod cycles;
+mod head_distance;
 mod record;
 mod sweep;
 
@@ -15,6 +17,8 @@ use super::mixer::{smoothing_coefficient, SMOOTHING_S};
 use super::params::{Param, Quality, TapeLength, TrackConfig, TrackParams};
 use super::snapshot::{HeadMode, TrackSnapshot, TrackState, OVERVIEW_BINS};
 use super::tape::{SincTable, Tape};
+use cycles::{Copier, CycleOp};
+use head_distance::Slide;
 use record::{record_delay, RecordHead};
 pub use record::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
 use sweep::Sweep;
@@ -45,8 +49,6 @@ const BUTTERWORTH4_Q: [f64; 2] = [0.541_196_1, 1.306_563];
 struct FreeLength {
     /// Loop length in cells, once the first take has closed it.
     cells: Option<usize>,
-    /// How the length changes when the last operation is undone (before, after).
-    undo_change: Option<(Option<usize>, Option<usize>)>,
 }
 
 pub struct Track {
@@ -97,6 +99,23 @@ pub struct Track {
     resize_after_sweep: Option<usize>,
     /// A mode asked for while a sweep was running.
     deferred_mode: Option<HeadMode>,
+    /// Undo (or redo) levels still to take back after the current one (undo_all, redo_all).
+    sweeps_left: usize,
+
+    /// A multiply or insert in progress, or the cycle the last one grew from.
+    cycle: Option<CycleOp>,
+    /// Tape being copied ahead of the play head (a multiply's repeating
+    /// cycle, an insert's moved remainder).
+    copier: Option<Copier>,
+    /// Output gate: closed while the old material must not be heard
+    /// (replace, insert) and around a pause.
+    gate: Ramp,
+    /// The motor is held still: paused, and the gate has closed.
+    halted: bool,
+    /// Go back to the top of the loop once halted (a oneshot's end).
+    rewind_on_halt: bool,
+    /// A loop length change gliding the play head (see `head_distance`).
+    slide: Option<Slide>,
 
     /// The record head, following the play head's path one round trip late.
     record: RecordHead,
@@ -116,9 +135,7 @@ impl Track {
     pub fn new(config: &TrackConfig, quality: Quality, sample_rate: f64, seed: u64) -> Track {
         let (capacity_s, len_s, free) = match config.length {
             TapeLength::Fixed(seconds) => (config.tape_seconds(), seconds, None),
-            TapeLength::Free { max_seconds } => {
-                (max_seconds, max_seconds, Some(FreeLength { cells: None, undo_change: None }))
-            }
+            TapeLength::Free { max_seconds } => (max_seconds, max_seconds, Some(FreeLength { cells: None })),
         };
         let capacity = seconds_to_cells(capacity_s, sample_rate);
         let len = seconds_to_cells(len_s, sample_rate).min(capacity);
@@ -130,7 +147,7 @@ impl Track {
             sample_rate,
             quality,
             params,
-            tape: Tape::new(capacity, len),
+            tape: Tape::new(capacity, len, undo_cells(config.undo_mb)),
             free,
             transport: super::transport::Transport::new(sample_rate, seed, speed),
             mode: HeadMode::Play,
@@ -161,6 +178,13 @@ impl Track {
             sweep_forward: true,
             resize_after_sweep: None,
             deferred_mode: None,
+            sweeps_left: 0,
+            cycle: None,
+            copier: None,
+            gate: Ramp::new(1.0, (DUCK_S * sample_rate).round().max(1.0) as u32),
+            halted: false,
+            rewind_on_halt: false,
+            slide: None,
             record: RecordHead::new(
                 record_delay(0),
                 0.0,
@@ -251,19 +275,21 @@ impl Track {
         self.params.set(param, value);
         self.gains = DerivedGains::of(&self.params);
         match param {
-            // A free track's length is set by its first take, not by a parameter.
+            // A free track's length is set by its first take, not by a
+            // parameter; a multiply or insert decides the length it leaves.
             Param::Length if !self.length_unset() => {
+                if self.cycle_running() {
+                    self.params.set(Param::Length, (self.tape.len() as f64 / self.sample_rate) as f32);
+                    return;
+                }
                 let cells = seconds_to_cells(self.params.get(Param::Length) as f64, self.sample_rate)
                     .min(self.tape.capacity());
-                self.resize_loop(cells);
-                if let Some(free) = self.free.as_mut() {
-                    free.cells = Some(cells);
-                }
+                self.change_length(cells);
             }
             Param::Erase if self.mode != HeadMode::Erase => {
                 self.keep.set_target(1.0 - self.params.get(Param::Erase));
             }
-            Param::Feedback if self.mode == HeadMode::Dub => {
+            Param::Feedback if matches!(self.mode, HeadMode::Dub | HeadMode::Multiply) => {
                 self.feedback.set_target(self.params.get(Param::Feedback));
             }
             _ => {}
@@ -274,8 +300,10 @@ impl Track {
     /// loop length becomes `samples.len()` cells (an empty tape leaves the
     /// length to the first take). Nothing loaded can be undone.
     pub fn load_tape(&mut self, samples: &[f32]) {
+        self.cycle = None;
+        self.copier = None;
+        self.slide = None;
         if let Some(free) = self.free.as_mut() {
-            free.undo_change = None;
             if !samples.is_empty() {
                 let cells = samples.len().min(self.tape.capacity());
                 free.cells = Some(cells);
@@ -284,6 +312,32 @@ impl Track {
             }
         }
         self.tape.load(samples);
+    }
+
+    /// The loop length as an undo level records it: `None` while a free
+    /// track waits for its first take.
+    fn loop_length(&self) -> Option<usize> {
+        (!self.length_unset()).then(|| self.tape.len())
+    }
+
+    /// Take on a loop length an operation (or its undo) decided: the loop,
+    /// a free track's bookkeeping and the `length` parameter.
+    fn settle_length(&mut self, cells: Option<usize>) {
+        match cells {
+            Some(cells) => {
+                self.resize_loop(cells);
+                if let Some(free) = self.free.as_mut() {
+                    free.cells = Some(cells);
+                }
+                self.params.set(Param::Length, (self.tape.len() as f64 / self.sample_rate) as f32);
+            }
+            None => {
+                if let Some(free) = self.free.as_mut() {
+                    free.cells = None;
+                }
+                self.resize_loop(self.tape.capacity());
+            }
+        }
     }
 
     /// Change the loop length; both heads wrap into the new loop and keep
@@ -305,9 +359,24 @@ impl Track {
             TrackAction::Record => self.set_mode(HeadMode::Record),
             TrackAction::Dub => self.set_mode(HeadMode::Dub),
             TrackAction::Erase => self.set_mode(HeadMode::Erase),
+            TrackAction::Replace => self.toggle_recording(HeadMode::Replace),
+            TrackAction::Substitute => self.toggle_recording(HeadMode::Substitute),
+            TrackAction::Multiply => self.press_multiply(),
+            TrackAction::Insert => self.press_insert(),
             TrackAction::Clear => self.request_sweep(Sweep::Clear),
             TrackAction::Undo => self.request_sweep(Sweep::Undo),
             TrackAction::Redo => self.request_sweep(Sweep::Redo),
+            TrackAction::UndoAll => self.request_sweep(Sweep::UndoAll),
+            TrackAction::RedoAll => self.request_sweep(Sweep::RedoAll),
+            TrackAction::Trigger => self.request_sweep(Sweep::Trigger),
+            TrackAction::Oneshot => self.request_sweep(Sweep::Oneshot),
+            TrackAction::Pause => {
+                if self.mode == HeadMode::Paused {
+                    self.set_mode(HeadMode::Play);
+                } else {
+                    self.set_mode(HeadMode::Paused);
+                }
+            }
             TrackAction::Reverse => {
                 let speed = self.params.get(Param::Speed);
                 self.params.set(Param::Speed, -speed);
@@ -316,16 +385,18 @@ impl Track {
             TrackAction::Unmute => self.muted = false,
             TrackAction::Solo => self.soloed = true,
             TrackAction::Unsolo => self.soloed = false,
-            // Being built: the looper's grammar.
-            TrackAction::UndoAll
-            | TrackAction::RedoAll
-            | TrackAction::Multiply
-            | TrackAction::Insert
-            | TrackAction::Replace
-            | TrackAction::Substitute
-            | TrackAction::Trigger
-            | TrackAction::Oneshot
-            | TrackAction::Pause => {}
+        }
+    }
+
+    /// Replace and substitute: pressed again, back to play; on a free track
+    /// with no loop yet, they make the first take.
+    fn toggle_recording(&mut self, mode: HeadMode) {
+        if self.mode == mode {
+            self.set_mode(HeadMode::Play);
+        } else if self.length_unset() {
+            self.set_mode(HeadMode::Record);
+        } else {
+            self.set_mode(mode);
         }
     }
 
@@ -338,21 +409,39 @@ impl Track {
         if mode == self.mode {
             return;
         }
+        match self.mode {
+            // An insert ends on a whole cycle: the new mode waits for it.
+            HeadMode::Insert if self.insert_running() => {
+                self.end_insert(mode);
+                return;
+            }
+            HeadMode::Multiply => self.end_multiply(),
+            HeadMode::Paused => {
+                self.halted = false;
+                self.rewind_on_halt = false;
+                if mode == HeadMode::Stop {
+                    // Already still: stopping does not start the motor first.
+                    self.transport.halt();
+                }
+            }
+            _ => {}
+        }
         let was_writing = self.mode.writes();
         let closing_free_take = self.mode == HeadMode::Record && self.length_unset();
 
-        if mode.writes() && !was_writing {
+        if closing_free_take && mode != HeadMode::Record {
+            self.close_free_take(mode);
+        }
+        if mode.writes() {
+            // Every writing pass is an undo level of its own.
+            if was_writing {
+                self.tape.end_capture(self.loop_length());
+            }
             if self.length_unset() && mode == HeadMode::Record {
                 self.start_free_take();
             }
-            // A new operation: remember what it overwrites, for undo.
-            self.tape.begin_capture();
-            if let Some(free) = self.free.as_mut() {
-                free.undo_change = None;
-            }
-        }
-        if closing_free_take && mode != HeadMode::Record {
-            self.close_free_take(mode);
+            self.finish_copier();
+            self.tape.begin_capture(self.loop_length());
         }
         self.mode = mode;
         self.retarget_heads();
@@ -370,6 +459,10 @@ impl Track {
         self.engage.set_target(engage);
         self.feedback.set_target(feedback);
         self.keep.set_target(keep);
+        // The old material is silent while it is replaced or moved aside,
+        // and the output fades before the motor halts.
+        let open = !matches!(self.mode, HeadMode::Replace | HeadMode::Insert | HeadMode::Paused);
+        self.gate.set_target(if open { 1.0 } else { 0.0 });
     }
 
     /// The first take on a free track starts at the beginning of the tape:
@@ -389,7 +482,6 @@ impl Track {
         self.resize_loop(cells);
         if let Some(free) = self.free.as_mut() {
             free.cells = Some(cells);
-            free.undo_change = Some((None, Some(cells)));
         }
         self.params.set(Param::Length, (cells as f64 / self.sample_rate) as f32);
         if next != HeadMode::Dub {
@@ -409,7 +501,10 @@ impl Track {
             HeadMode::Record if self.length_unset() => speed.abs(),
             _ => speed,
         };
-        let v = self.transport.next(&self.params, target);
+        // A halted motor does not move, and its wow and flutter wait for it.
+        let motor = if self.halted { 0.0 } else { self.transport.next(&self.params, target) };
+        // A loop length change slides the heads along the tape as they run.
+        let v = motor + self.slide_step(motor);
         // How far the record head moves this sample (the play head's velocity
         // one round trip ago).
         let record_step = self.record.advance(v);
@@ -437,6 +532,8 @@ impl Track {
         // head along the play head's path one round trip late.
         self.pos += v;
         self.run_record_head(record_step, write, engage, feedback, keep, age);
+        self.step_copier();
+        self.follow_cycle();
         // A free take grows the tape until it is full.
         if self.length_unset()
             && self.mode == HeadMode::Record
@@ -452,8 +549,10 @@ impl Track {
         if !(self.length_unset() && self.mode == HeadMode::Record) {
             self.record.pos = wrap_position(self.record.pos, len);
         }
-        if self.tape.is_capturing() && !self.mode.writes() && self.heads_settled() {
-            self.tape.end_capture();
+        self.finish_slide();
+        self.follow_pause(v);
+        if self.tape.is_capturing() && !self.mode.writes() && self.heads_settled() && self.copier.is_none() {
+            self.tape.end_capture(self.loop_length());
         }
 
         // Play path.
@@ -474,7 +573,8 @@ impl Track {
             y = 0.0;
         }
         self.level = flush_denormal(self.level + self.smoothing * (self.gains.level - self.level));
-        let out = flush_denormal(y * self.level * self.audible.advance() * self.duck.advance());
+        let gates = self.audible.advance() * self.duck.advance() * self.gate.advance();
+        let out = flush_denormal(y * self.level * gates);
         self.peak = self.peak.max(out.abs());
         self.clock += 1;
         out
@@ -530,9 +630,9 @@ impl Track {
             soloed: self.soloed,
             can_undo: self.tape.can_undo() || self.mode.writes(),
             can_redo: self.tape.can_redo(),
-            undo_levels: u16::from(self.tape.can_undo()),
-            redo_levels: u16::from(self.tape.can_redo()),
-            cycle_cells: len,
+            undo_levels: self.tape.undo_levels().0 as u16,
+            redo_levels: self.tape.undo_levels().1 as u16,
+            cycle_cells: self.cycle.map_or(len, |cycle| cycle.cycle_cells()),
             passes: self.passes,
             overview: self.overview,
             params: self.params,
@@ -604,6 +704,11 @@ fn wrap_position(pos: f64, len: f64) -> f64 {
     } else {
         wrapped
     }
+}
+
+/// Cells of undo store for `mb` MiB of memory (4-byte cells).
+fn undo_cells(mb: f64) -> usize {
+    (mb.max(0.0) * (1u64 << 20) as f64 / std::mem::size_of::<f32>() as f64) as usize
 }
 
 /// Seconds of tape at speed 1 to cells, at least one.

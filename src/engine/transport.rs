@@ -84,6 +84,12 @@ impl Transport {
         }
     }
 
+    /// Stop the motor at once (it starts again from standstill).
+    pub fn halt(&mut self) {
+        self.motor = 0.0;
+        self.motor_rate = 0.0;
+    }
+
     /// Advance one sample toward `target` (ratio) and return the tape speed
     /// in cells per sample, modulation included.
     #[inline]
