@@ -566,10 +566,10 @@ mod tests {
             assert_eq!(cells, history[level], "after undoing level {}", level + 1);
         }
         assert!(store.begin_undo(0).is_none());
-        for level in 1..=16 {
+        for expected in &history[1..] {
             store.begin_redo(0).unwrap();
             store.finish_job(&mut cells);
-            assert_eq!(cells, history[level]);
+            assert_eq!(&cells, expected);
         }
     }
 
