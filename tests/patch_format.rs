@@ -92,6 +92,7 @@ master_db = -3
 name = "a"
 length = "free"
 max_length = 120
+undo_mb = 48.5
 speed = -0.5
 level_db = -6
 pan = 1
@@ -122,6 +123,8 @@ length = "free"
     assert_eq!(patch.master_db, -3.0);
     let track = &patch.tracks[0];
     assert_eq!(track.length, TapeLength::Free { max_seconds: 120.0 });
+    assert_eq!(track.undo_mb, 48.5);
+    assert_eq!(patch.tracks[1].undo_mb, ferrotape::engine::params::DEFAULT_UNDO_MB);
     let expected = [
         (Param::Speed, -0.5),
         (Param::LevelDb, -6.0),
@@ -226,6 +229,8 @@ fn odd_values_are_errors_not_panics() {
         ("version = 1\n[[track]]\nlength = 0.01\n", "patches/live.toml:3: track 1: length = 0.01 is out of range (0.05 to 600)"),
         ("version = 1\n[[track]]\nlength = true\n", "patches/live.toml:3: track 1: length = true is a boolean; expected a number of seconds (0.05 to 600) or \"free\""),
         ("version = 1\n[[track]]\nlength = \"free\"\nmax_length = \"free\"\n", "patches/live.toml:4: track 1: max_length = \"free\" is a string; expected a number of seconds (0.05 to 600)"),
+        ("version = 1\n[[track]]\nundo_mb = 0.5\n", "patches/live.toml:3: track 1: undo_mb = 0.5 is out of range; expected a number of MiB (1 to 1024)"),
+        ("version = 1\n[[track]]\nundo_mb = \"lots\"\n", "patches/live.toml:3: track 1: undo_mb = \"lots\" is a string; expected a number of MiB (1 to 1024)"),
         ("version = 1\n[[track]]\nmute = \"yes\"\n", "patches/live.toml:3: track 1: mute = \"yes\" is a string; expected true or false"),
         ("version = 1\n[[track]]\nspeed = [1, 2]\n", "patches/live.toml:3: track 1: speed is an array; expected a number (-4 to 4)"),
         ("version = 1\n[[track]]\npan = { x = 1 }\n", "patches/live.toml:3: track 1: pan is a table; expected a number (-1 to 1)"),
@@ -297,6 +302,7 @@ hiss_db = -119.99
 [[track]]
 length = "free"
 max_length = 599.999
+undo_mb = 2.25
 
 [[midi]]
 cc = 7
