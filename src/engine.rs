@@ -147,9 +147,10 @@ impl Engine {
         self.tracks.get(track).map(Track::record_position)
     }
 
-    /// A track's tape contents (the current loop).
+    /// A track's tape contents (the current loop; during a multiply or an
+    /// insert, the loop a save keeps: see `Track::saved_length`).
     pub fn tape(&self, track: usize) -> Option<&[f32]> {
-        self.tracks.get(track).map(|t| t.tape().cells())
+        self.tracks.get(track).map(|t| t.tape().cells_to(t.saved_length()))
     }
 
     /// Round-trip audio latency in frames (output plus input) the record

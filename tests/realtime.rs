@@ -32,6 +32,8 @@ fn everything(quality: Quality) -> EngineConfig {
             } else {
                 TapeLength::Fixed(0.4 + 0.37 * i as f64)
             },
+            // Room to multiply and insert into.
+            max_length: (i < 3).then_some(2.5),
             saturation,
             tone: if i == 3 { ToneModel::Flat } else { ToneModel::Tape },
             ..TrackConfig::default()
@@ -58,7 +60,7 @@ fn everything(quality: Quality) -> EngineConfig {
 fn storm(seconds: f64, tracks: u8) -> Vec<(u64, Command)> {
     let mut score = Vec::new();
     let mut t = 0.01;
-    let step = seconds / (2.0 * (TrackAction::ALL.len() + Param::ALL.len()) as f64 + 4.0);
+    let step = seconds / (2.0 * (TrackAction::ALL.len() + Param::ALL.len()) as f64 + 30.0);
     for track in 0..tracks {
         for action in [TrackAction::Record, TrackAction::Dub, TrackAction::Play] {
             score.push((at(t), act(track, action)));
@@ -82,7 +84,32 @@ fn storm(seconds: f64, tracks: u8) -> Vec<(u64, Command)> {
             t += step;
         }
     }
+    // The grammar's phrases as a performer plays them: each started and
+    // ended, and a length change that slides the heads over `inertia_s`.
+    let phrases: [&[TrackAction]; 6] = [
+        &[TrackAction::Multiply, TrackAction::Multiply],
+        &[TrackAction::Insert, TrackAction::Insert],
+        &[TrackAction::Replace, TrackAction::Replace, TrackAction::Substitute, TrackAction::Play],
+        &[TrackAction::Pause, TrackAction::Pause, TrackAction::Oneshot, TrackAction::Trigger],
+        &[TrackAction::Multiply, TrackAction::Undo, TrackAction::UndoAll, TrackAction::RedoAll],
+        &[TrackAction::Insert, TrackAction::Clear, TrackAction::Undo, TrackAction::Redo],
+    ];
+    for phrase in phrases {
+        for &action in phrase {
+            for track in 0..tracks {
+                score.push((at(t), act(track, action)));
+            }
+            t += step;
+        }
+    }
+    for track in 0..tracks {
+        score.push((at(t), set(track, Param::InertiaS, 0.2)));
+        score.push((at(t), set(track, Param::Length, 0.9)));
+        score.push((at(t + step), set(track, Param::Length, 0.5)));
+    }
+    t += 2.0 * step;
     score.push((at(t), act(0, TrackAction::Record)));
+    score.sort_by_key(|(frame, _)| *frame);
     score
 }
 

@@ -144,6 +144,11 @@ impl Tape {
         &self.cells[..self.len]
     }
 
+    /// The first `n` cells of tape (at most all of it).
+    pub fn cells_to(&self, n: usize) -> &[f32] {
+        &self.cells[..n.min(self.cells.len())]
+    }
+
     #[inline]
     pub fn cell(&self, index: usize) -> f32 {
         self.cells[index]

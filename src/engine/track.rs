@@ -649,7 +649,7 @@ impl Track {
             params: self.params,
             muted: self.muted,
             soloed: self.soloed,
-            loop_cells: self.tape.len(),
+            loop_cells: self.saved_length(),
             capacity_cells: self.tape.capacity(),
             length_unset: self.length_unset(),
         }

@@ -67,6 +67,21 @@ impl Track {
         self.cycle.is_some_and(|op| op.running)
     }
 
+    /// The loop a save keeps, cells: during a multiply, the whole cycles the
+    /// record head has reached; during an insert, the loop as it was (with
+    /// what has been recorded over it so far); else the loop.
+    pub(crate) fn saved_length(&self) -> usize {
+        match self.cycle.filter(|op| op.running) {
+            Some(op) if op.kind == CycleKind::Multiply => {
+                let most = self.tape.capacity() / op.cycle;
+                let cycles = ((self.record.pos.max(0.0) / op.cycle as f64).ceil() as usize).clamp(1, most);
+                cycles * op.cycle
+            }
+            Some(op) => op.cycle,
+            None => self.tape.len(),
+        }
+    }
+
     pub(super) fn insert_running(&self) -> bool {
         self.cycle.is_some_and(|op| op.running && op.kind == CycleKind::Insert)
     }
