@@ -81,7 +81,7 @@ pub fn perform(
 
 pub fn score() -> Vec<(u64, Command)> {
     let track = |track, action| Command::Track { track, action };
-    vec![
+    let mut score = vec![
         (4_801, track(0, TrackAction::Record)),
         (40_013, track(1, TrackAction::Record)),
         (70_001, track(0, TrackAction::Dub)),
@@ -93,7 +93,21 @@ pub fn score() -> Vec<(u64, Command)> {
         (140_011, Command::Nudge { track: 1, param: Param::Pan, delta: f32::NAN }),
         (150_000, track(0, TrackAction::Undo)),
         (170_123, track(1, TrackAction::Dub)),
-    ]
+    ];
+    // The looper's grammar, inside the take: a multiply, a pause, a trigger,
+    // a replace and a length change that slides the heads.
+    score.extend([
+        (95_003, track(1, TrackAction::Multiply)),
+        (110_009, Command::Set { track: 0, param: Param::Length, value: 1.0 }),
+        (145_001, track(1, TrackAction::Multiply)),
+        (155_555, track(0, TrackAction::Pause)),
+        (160_001, track(0, TrackAction::Pause)),
+        (165_432, track(0, TrackAction::Trigger)),
+        (175_000, track(0, TrackAction::Replace)),
+        (185_000, track(0, TrackAction::Replace)),
+    ]);
+    score.sort_by_key(|(frame, _)| *frame);
+    score
 }
 
 pub fn scratch(name: &str) -> PathBuf {
