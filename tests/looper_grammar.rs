@@ -319,3 +319,65 @@ fn a_shortened_loop_keeps_what_lies_beyond_and_plays_it_when_it_grows_again() {
     run(&mut engine, &[], 0.5);
     assert_eq!(tape(&engine), original, "nothing was lost");
 }
+
+#[test]
+fn an_events_file_drives_the_grammar_by_name() {
+    let text = r#"
+[[event]]
+at = 0.0
+track = 1
+do = "record"
+
+[[event]]
+at = 0.5
+track = 1
+do = "play"
+
+[[event]]
+at = 0.7
+track = 1
+do = "multiply"
+
+[[event]]
+at = 1.1
+track = 1
+do = "multiply"
+
+[[event]]
+at = 1.5
+track = 1
+do = "undo_all"
+
+[[event]]
+at = 1.8
+track = 1
+do = "redo_all"
+"#;
+    let events = ferrotape::events::EventList::parse(text, std::path::Path::new("grammar.events.toml"))
+        .expect("the grammar's names parse");
+    let score: Vec<_> = events.frames(SRF).collect();
+    let track =
+        TrackConfig { length: ferrotape::engine::TapeLength::Free { max_seconds: 3.0 }, ..clean_track(1.0) };
+    let mut engine = engine_with(track);
+    let input = sine(440.0, 0.3, SRF, at(2.5) as usize);
+    let mut lengths = Vec::new();
+    let mut next = 0;
+    for step in 0..25 {
+        let until = at(0.1 * (step + 1) as f64);
+        while next < score.len() && score[next].0 < until {
+            engine.apply(score[next].1);
+            next += 1;
+        }
+        let from = at(0.1 * step as f64) as usize;
+        run(&mut engine, &input[from..], 0.1);
+        lengths.push(engine.snapshot().tracks[0].loop_cells);
+    }
+    // The take closes a loop of about 0.5 s; the multiply (from 0.7 s for
+    // 0.4 s, past the cycle's end) doubles it; undo_all forgets the length; redo_all brings it back.
+    let take = lengths[6];
+    assert!(take.abs_diff(at(0.5) as usize) < 100, "first take {take}");
+    assert_eq!(lengths[13], 2 * take, "after the multiply");
+    assert_eq!(lengths[16], at(3.0) as usize, "undo_all leaves a free track waiting");
+    assert!(engine.snapshot().tracks[0].mode == HeadMode::Play);
+    assert_eq!(lengths[24], 2 * take, "redo_all");
+}

@@ -615,11 +615,14 @@ impl Track {
     }
 
     pub fn snapshot(&mut self) -> TrackSnapshot {
-        let len = self.tape.len();
+        // During a multiply or insert the loop shown is the one reached so
+        // far, the position the one in the cycle being played.
+        let len = self.saved_length();
+        let shown = if self.cycle_running() { self.pos % len as f64 } else { self.pos };
         let unset = self.length_unset();
         let snapshot = TrackSnapshot {
             mode: self.mode,
-            position: if unset { 0.0 } else { (self.pos / len as f64) as f32 },
+            position: if unset { 0.0 } else { (shown / len as f64).min(1.0) as f32 },
             length_s: if unset { 0.0 } else { (len as f64 / self.sample_rate) as f32 },
             length_unset: unset,
             target_speed: self.params.get(Param::Speed),

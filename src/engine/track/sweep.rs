@@ -71,8 +71,14 @@ impl Track {
                 return;
             }
             if self.tape.job_active() {
+                // The previous level of an undo_all or redo_all is still being exchanged.
                 self.tape.step_job(SWAP_CELLS_PER_SAMPLE);
                 self.sweep_samples += 1;
+                if !self.tape.job_active() {
+                    if let Some(cells) = self.resize_after_sweep.take() {
+                        self.resize_loop(cells);
+                    }
+                }
                 return;
             }
             let started = self.begin_sweep(sweep);
