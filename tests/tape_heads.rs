@@ -140,12 +140,16 @@ fn undo_takes_back_the_last_dub_and_redo_reapplies_it() {
     run(&mut engine, &[], 0.2);
     assert_eq!(engine.tape(0).unwrap(), &after_dub[..], "redo re-applies the dub bit for bit");
 
-    // Undo twice in a row only goes back once.
-    command(&mut engine, TrackAction::Undo);
-    run(&mut engine, &[], 0.2);
+    // Undo twice in a row goes back two levels: the dub, then the record.
     command(&mut engine, TrackAction::Undo);
     run(&mut engine, &[], 0.2);
     assert_eq!(engine.tape(0).unwrap(), &after_record[..]);
+    command(&mut engine, TrackAction::Undo);
+    run(&mut engine, &[], 0.2);
+    assert!(engine.tape(0).unwrap().iter().all(|&c| c == 0.0), "the record undone: blank tape");
+    command(&mut engine, TrackAction::Redo);
+    run(&mut engine, &[], 0.2);
+    assert_eq!(engine.tape(0).unwrap(), &after_record[..], "redo re-applies the record");
 }
 
 #[test]
