@@ -381,3 +381,26 @@ do = "redo_all"
     assert!(engine.snapshot().tracks[0].mode == HeadMode::Play);
     assert_eq!(lengths[24], 2 * take, "redo_all");
 }
+
+#[test]
+fn undo_or_reverse_during_a_multiply_end_it_on_whole_cycles() {
+    let cycle = at(0.5) as usize;
+    for interrupt in [TrackAction::Undo, TrackAction::Reverse] {
+        let mut engine = engine_with(growing_track(0.5, 4.0));
+        let original: Vec<f32> = (0..cycle).map(marker).collect();
+        engine.load_tape(0, &original);
+        run(&mut engine, &[], 0.3);
+        press(&mut engine, TrackAction::Multiply);
+        run(&mut engine, &sine(700.0, 0.2, SRF, at(0.6) as usize), 0.6);
+        press(&mut engine, interrupt);
+        run(&mut engine, &[], 0.2);
+        let snapshot = engine.snapshot().tracks[0];
+        assert_eq!(snapshot.mode, HeadMode::Play, "{interrupt:?}");
+        if interrupt == TrackAction::Undo {
+            assert_eq!(snapshot.loop_cells, cycle, "undo takes the multiply back");
+            assert_eq!(tape(&engine), original);
+        } else {
+            assert_eq!(snapshot.loop_cells, 2 * cycle, "reverse keeps the cycles reached");
+        }
+    }
+}

@@ -378,6 +378,11 @@ impl Track {
                 }
             }
             TrackAction::Reverse => {
+                // A cycle grows forward: turning round ends a multiply or insert first.
+                if self.cycle_running() {
+                    self.end_cycle_now();
+                    self.set_mode(HeadMode::Play);
+                }
                 let speed = self.params.get(Param::Speed);
                 self.params.set(Param::Speed, -speed);
             }

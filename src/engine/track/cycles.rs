@@ -17,6 +17,7 @@
 //! copy has finished (then it finishes at once: at most one tape's length).
 
 use super::{HeadMode, Track};
+use crate::engine::params::Param;
 
 /// Cells copied per sample: far ahead of any head (≤ 4 cells a sample),
 /// so a multiply's whole tape is filled within a few tens of milliseconds.
@@ -95,7 +96,7 @@ impl Track {
             && !self.cycle_running()
             && self.slide.is_none()
             && self.record.lead() >= 0.0
-            && self.params.get(crate::engine::params::Param::Speed) > 0.0
+            && self.params.get(Param::Speed) > 0.0
     }
 
     /// A play head that has wrapped to the loop's start while the record
