@@ -178,7 +178,9 @@ mod tests {
         assert_eq!(conflict(&dub, &mute), None);
         assert_eq!(
             conflict(&dub, &record).as_deref(),
-            Some("note 36 drives the head mode (play, stop, record, dub, erase) of track 2 twice")
+            Some(
+                "note 36 drives the head mode (play, stop, record, dub, erase, multiply, …) of track 2 twice"
+            )
         );
         // Selection and takes have no track: any two on one control fight.
         let select = |which| MidiBinding {
