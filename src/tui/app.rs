@@ -428,7 +428,24 @@ impl App {
                     let speed = live.params.get(Param::Speed);
                     live.params.set(Param::Speed, -speed);
                 }
-                _ => {}
+                // Listed, not a wildcard, so a new action is a decision here.
+                TrackAction::Play
+                | TrackAction::Stop
+                | TrackAction::Record
+                | TrackAction::Dub
+                | TrackAction::Erase
+                | TrackAction::Clear
+                | TrackAction::Undo
+                | TrackAction::Redo
+                | TrackAction::UndoAll
+                | TrackAction::RedoAll
+                | TrackAction::Multiply
+                | TrackAction::Insert
+                | TrackAction::Replace
+                | TrackAction::Substitute
+                | TrackAction::Trigger
+                | TrackAction::Oneshot
+                | TrackAction::Pause => {}
             }
         }
     }
