@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use ferrotape::engine::{Command, HeadMode, Param, TrackAction};
 use ferrotape::patch::Patch;
+use ferrotape::tui::keymap::KeyMode;
 use ferrotape::tui::link::TEST_SAMPLE_RATE;
+use ferrotape::tui::view::help_rows;
 use ferrotape::tui::{run, App, Exit, InstrumentLink, KeyMap, LearnWhat, LocalLink, ScriptedEvents};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -108,9 +110,29 @@ fn help_is_generated_from_the_keymap() {
     rig.keys("?");
     let screen = rig.screen();
     insta::assert_snapshot!("help", screen);
-    assert!(screen.contains("record: replace the tape"));
+    assert!(screen.contains("record: replace what is on the tape with the input"));
     rig.keys("<esc>");
     assert!(!rig.screen().contains("Playing (selected track)"));
+}
+
+/// Every action with a declared key is on the help screen, with its key and
+/// its declared help, on its first page.
+#[test]
+fn help_shows_every_declared_action_key() {
+    let mut rig = Rig::open("frippertronics", 80, 40);
+    let rows = help_rows(&rig.app, KeyMode::Main);
+    for action in TrackAction::ALL {
+        let Some(key) = action.default_key() else { continue };
+        let describe = format!("{}: {}", action.name(), action.help());
+        let row = rows.iter().find(|(_, text)| *text == describe);
+        let keys = row.unwrap_or_else(|| panic!("{} is not on the help screen", action.name())).0.clone();
+        assert!(keys.split(' ').any(|k| k == key), "{}: {keys}", action.name());
+    }
+    rig.keys("?");
+    let screen = rig.screen();
+    for action in TrackAction::ALL.into_iter().filter(|a| a.default_key().is_some()) {
+        assert!(screen.contains(&format!("{}: {}", action.name(), action.help())), "{screen}");
+    }
 }
 
 #[test]
