@@ -115,26 +115,6 @@ fn help_is_generated_from_the_keymap() {
     assert!(!rig.screen().contains("Playing (selected track)"));
 }
 
-/// Every action with a declared key is on the help screen, with its key and
-/// its declared help, on its first page.
-#[test]
-fn help_shows_every_declared_action_key() {
-    let mut rig = Rig::open("frippertronics", 80, 40);
-    let rows = help_rows(&rig.app, KeyMode::Main);
-    for action in TrackAction::ALL {
-        let Some(key) = action.default_key() else { continue };
-        let describe = format!("{}: {}", action.name(), action.help());
-        let row = rows.iter().find(|(_, text)| *text == describe);
-        let keys = row.unwrap_or_else(|| panic!("{} is not on the help screen", action.name())).0.clone();
-        assert!(keys.split(' ').any(|k| k == key), "{}: {keys}", action.name());
-    }
-    rig.keys("?");
-    let screen = rig.screen();
-    for action in TrackAction::ALL.into_iter().filter(|a| a.default_key().is_some()) {
-        assert!(screen.contains(&format!("{}: {}", action.name(), action.help())), "{screen}");
-    }
-}
-
 #[test]
 fn midi_learn_targets_the_selected_parameter_or_a_pressed_action() {
     let mut rig = Rig::open("frippertronics", 80, 24);

@@ -1,8 +1,8 @@
 //! Per-track parameters: the one table of names, units, ranges and defaults.
 //!
 //! Patch files, events, MIDI bindings and the screen all name parameters by
-//! [`Param::key`], and every range check in the project reads [`Param::range`],
-//! so the table below is the single source of truth.
+//! [`Param::key`], and every range check in the project reads [`Param::spec`],
+//! so the declaration below is the single source of truth.
 
 /// Unit and range of one parameter, for validation, help and MIDI scaling.
 #[derive(Clone, Copy, Debug, PartialEq)]
