@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ferrotape::engine::{Command, HeadMode, Param, TrackAction};
 use ferrotape::patch::Patch;
-use ferrotape::tui::keymap::KeyMode;
 use ferrotape::tui::link::TEST_SAMPLE_RATE;
-use ferrotape::tui::view::help_rows;
 use ferrotape::tui::{run, App, Exit, InstrumentLink, KeyMap, LearnWhat, LocalLink, ScriptedEvents};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
