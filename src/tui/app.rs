@@ -428,7 +428,8 @@ impl App {
                     let speed = live.params.get(Param::Speed);
                     live.params.set(Param::Speed, -speed);
                 }
-                // Listed, not a wildcard, so a new action is a decision here.
+                // Named one by one, not with `_`, so a new action has to be
+                // placed here: shown at once or left to the engine.
                 TrackAction::Play
                 | TrackAction::Stop
                 | TrackAction::Record
