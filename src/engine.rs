@@ -7,6 +7,7 @@
 //! per sample, so the output is identical whatever the block size, and
 //! deterministic for a seed.
 
+pub mod action;
 pub mod color;
 pub mod command;
 pub mod filter;
@@ -18,6 +19,7 @@ pub mod tape;
 pub mod track;
 pub mod transport;
 
+pub use action::{ActionSpec, Button, TakeRule};
 pub use command::{Command, TimedCommand, TrackAction};
 pub use params::{
     EngineConfig, Param, Quality, SaturationModel, TapeLength, ToneModel, TrackConfig, TrackParams,

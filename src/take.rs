@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
-use crate::engine::{Command, Param, TrackAction};
+use crate::engine::{Command, Param};
 use crate::patch::Patch;
 
 pub use folder::{render_take, TakeInfo, TakeRender, TAKE_FILE};
@@ -250,7 +250,8 @@ pub struct TakeFeed {
 impl TakeFeed {
     /// Record a command the engine applied at engine frame `frame`. Call it
     /// for every command, before the [`push`](Self::push) of its block. In
-    /// always-on mode a record or dub starts the take at this very frame.
+    /// always-on mode an action that writes the input (record, dub, multiply,
+    /// …: [`crate::engine::TrackAction::starts_take`]) starts the take at this very frame.
     pub fn log(&mut self, frame: u64, command: Command) {
         self.retry_pending();
         if !self.recording && self.shared.always_on.load(Ordering::Relaxed) && starts_take(command) {
@@ -388,8 +389,10 @@ fn copy_or_silence(out: &mut [f32], source: &[f32], from: usize) {
     out[available..].fill(0.0);
 }
 
+/// Whether an armed take starts at this command: the declared take rule of
+/// its action (those that put the input on tape).
 fn starts_take(command: Command) -> bool {
-    matches!(command, Command::Track { action: TrackAction::Record | TrackAction::Dub, .. })
+    matches!(command, Command::Track { action, .. } if action.starts_take())
 }
 
 /// The command as the control log writes it: values the events format

@@ -363,27 +363,3 @@ fn failed_save_keeps_the_previous_file() {
     assert_eq!(std::fs::read(&path).expect("read"), before);
     let _ = std::fs::remove_dir_all(&dir);
 }
-
-/// The parameter table in `docs/patch-format.md` must match `Param::spec`.
-#[test]
-fn documentation_table_matches_param_specs() {
-    let doc = std::fs::read_to_string("docs/patch-format.md").expect("docs/patch-format.md");
-    let rows: Vec<Vec<String>> = doc
-        .lines()
-        .filter(|line| line.starts_with("| `"))
-        .map(|line| line.trim_matches('|').split('|').map(|cell| cell.trim().to_string()).collect::<Vec<_>>())
-        .filter(|cells| cells.len() == 6)
-        .collect();
-    let keys: Vec<&str> = rows.iter().map(|cells| cells[0].trim_matches('`')).collect();
-    let expected_keys: Vec<&str> = Param::ALL.iter().map(|p| p.key()).collect();
-    assert_eq!(keys, expected_keys, "the documented parameters, in order");
-    for (cells, param) in rows.iter().zip(Param::ALL) {
-        let spec = param.spec();
-        let unit = if spec.unit.is_empty() { "—" } else { spec.unit };
-        assert_eq!(cells[1], unit, "unit of {}", spec.key);
-        let number = |cell: &str| cell.parse::<f32>().unwrap_or_else(|_| panic!("{}: {cell:?}", spec.key));
-        assert_eq!(number(&cells[2]), spec.min, "min of {}", spec.key);
-        assert_eq!(number(&cells[3]), spec.max, "max of {}", spec.key);
-        assert_eq!(number(&cells[4]), spec.default, "default of {}", spec.key);
-    }
-}

@@ -6,7 +6,7 @@ mod take_support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ferrotape::engine::{Command, Engine, Param};
+use ferrotape::engine::{Command, Engine, Param, TrackAction};
 use ferrotape::events::EventList;
 use ferrotape::take::folder::{replay_take, TakeInfo};
 use ferrotape::take::{spawn, TakeConfig, TakeFeed, EVENT_QUEUE};
@@ -119,6 +119,34 @@ fn always_on_starts_the_take_at_the_first_record() {
     assert!(matches!(events.events[0].command, Command::RecordLatency { .. }));
     assert_eq!(events.events[1].at, 0.0);
     assert_eq!(events.events[1].command, score[0].1);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Armed, a take waits through actions that leave the tape alone and starts
+/// at the first that puts the input on it (here `multiply`).
+#[test]
+fn always_on_waits_for_an_action_that_writes_the_input() {
+    let root = scratch("always-on-multiply");
+    let patch = wobbly_patch();
+    let (mut engine, mut feed, handle) = start(&root, &patch);
+    handle.set_always_on(true);
+    let track = |action| Command::Track { track: 0, action };
+    let score = [
+        (1_000, track(TrackAction::Play)),
+        (2_000, track(TrackAction::Trigger)),
+        (3_000, track(TrackAction::Pause)),
+        (3_500, track(TrackAction::Pause)),
+        (4_801, track(TrackAction::Multiply)),
+        (20_000, track(TrackAction::Multiply)),
+    ];
+    perform(&mut engine, &mut feed, &score, 30_000, |frame| {
+        if (25_000..25_600).contains(&frame) {
+            handle.stop();
+        }
+    });
+    assert!(handle.finish(Duration::from_secs(10)));
+    let info = TakeInfo::load(&handle.status().folder.expect("take made")).expect("take.toml");
+    assert_eq!(info.start_frame, 4_801, "starts on the multiply's frame");
     let _ = std::fs::remove_dir_all(&root);
 }
 

@@ -108,7 +108,7 @@ fn help_is_generated_from_the_keymap() {
     rig.keys("?");
     let screen = rig.screen();
     insta::assert_snapshot!("help", screen);
-    assert!(screen.contains("record: replace the tape"));
+    assert!(screen.contains("record: replace what is on the tape with the input"));
     rig.keys("<esc>");
     assert!(!rig.screen().contains("Playing (selected track)"));
 }

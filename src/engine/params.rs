@@ -1,44 +1,8 @@
 //! Per-track parameters: the one table of names, units, ranges and defaults.
 //!
 //! Patch files, events, MIDI bindings and the screen all name parameters by
-//! [`Param::key`], and every range check in the project reads [`Param::range`],
-//! so the table below is the single source of truth.
-
-/// A continuously adjustable per-track parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Param {
-    /// Loop length in seconds of tape at speed 1. Changing it at run time
-    /// moves the loop end within the tape that was allocated at load.
-    Length,
-    /// Target transport speed as a ratio; negative plays in reverse.
-    Speed,
-    /// Track output level in dB; -120 means silent.
-    LevelDb,
-    /// Stereo position, -1 (left) to 1 (right), equal-power.
-    Pan,
-    /// Fraction of the old signal kept per dub pass.
-    Feedback,
-    /// Fraction of the tape erased per pass while playing.
-    Erase,
-    /// Gain into the record head in dB, before saturation.
-    DriveDb,
-    /// Peak speed deviation of the wow in percent.
-    WowPct,
-    /// Wow rate in Hz.
-    WowHz,
-    /// Peak speed deviation of the flutter waveform in percent.
-    FlutterPct,
-    /// Flutter fundamental rate in Hz (2nd and 3rd harmonics ride on it).
-    FlutterHz,
-    /// Standard deviation of the slow random speed drift in percent.
-    DriftPct,
-    /// RMS level of the playback hiss in dBFS; -120 means off.
-    HissDb,
-    /// Generation loss per pass, 0 (none) to 1 (a lot).
-    Age,
-    /// Seconds the motor takes to settle after a speed change.
-    InertiaS,
-}
+//! [`Param::key`], and every range check in the project reads [`Param::spec`],
+//! so the declaration below is the single source of truth.
 
 /// Unit and range of one parameter, for validation, help and MIDI scaling.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,49 +14,71 @@ pub struct ParamSpec {
     pub default: f32,
 }
 
+/// Generates the enum, `ALL` and `spec()` from one list: a parameter cannot
+/// be missing from `ALL` (whose order `TrackParams` indexes by) or lack a
+/// range.
+macro_rules! declare_params {
+    ($( $(#[$doc:meta])* $variant:ident = ($key:literal, $unit:literal, $min:expr, $max:expr, $default:expr), )*) => {
+        /// A continuously adjustable per-track parameter.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Param {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Param {
+            /// Every parameter, in the order the patch format documents them.
+            pub const ALL: [Param; [$(stringify!($variant)),*].len()] = [$(Param::$variant),*];
+
+            pub const fn spec(self) -> ParamSpec {
+                match self {
+                    $( Param::$variant => ParamSpec {
+                        key: $key,
+                        unit: $unit,
+                        min: $min,
+                        max: $max,
+                        default: $default,
+                    }, )*
+                }
+            }
+        }
+    };
+}
+
+declare_params! {
+    /// Loop length in seconds of tape at speed 1. Changing it at run time
+    /// moves the loop end within the tape that was allocated at load.
+    Length = ("length", "s", 0.05, 600.0, 4.0),
+    /// Target transport speed as a ratio; negative plays in reverse.
+    Speed = ("speed", "ratio", -4.0, 4.0, 1.0),
+    /// Track output level in dB; -120 means silent.
+    LevelDb = ("level_db", "dB", -120.0, 6.0, 0.0),
+    /// Stereo position, -1 (left) to 1 (right), equal-power.
+    Pan = ("pan", "", -1.0, 1.0, 0.0),
+    /// Fraction of the old signal kept per dub pass.
+    Feedback = ("feedback", "", 0.0, 1.0, 0.9),
+    /// Fraction of the tape erased per pass while playing.
+    Erase = ("erase", "", 0.0, 1.0, 0.0),
+    /// Gain into the record head in dB, before saturation.
+    DriveDb = ("drive_db", "dB", 0.0, 36.0, 0.0),
+    /// Peak speed deviation of the wow in percent.
+    WowPct = ("wow_pct", "%", 0.0, 5.0, 0.05),
+    /// Wow rate in Hz.
+    WowHz = ("wow_hz", "Hz", 0.05, 4.0, 0.8),
+    /// Peak speed deviation of the flutter waveform in percent.
+    FlutterPct = ("flutter_pct", "%", 0.0, 2.0, 0.03),
+    /// Flutter fundamental rate in Hz (2nd and 3rd harmonics ride on it).
+    FlutterHz = ("flutter_hz", "Hz", 2.0, 30.0, 8.0),
+    /// Standard deviation of the slow random speed drift in percent.
+    DriftPct = ("drift_pct", "%", 0.0, 5.0, 0.0),
+    /// RMS level of the playback hiss in dBFS; -120 means off.
+    HissDb = ("hiss_db", "dBFS", -120.0, -20.0, -120.0),
+    /// Generation loss per pass, 0 (none) to 1 (a lot).
+    Age = ("age", "", 0.0, 1.0, 0.0),
+    /// Seconds the motor takes to settle after a speed change.
+    InertiaS = ("inertia_s", "s", 0.0, 5.0, 0.3),
+}
+
 impl Param {
-    /// Every parameter, in the order the patch format documents them.
-    pub const ALL: [Param; 15] = [
-        Param::Length,
-        Param::Speed,
-        Param::LevelDb,
-        Param::Pan,
-        Param::Feedback,
-        Param::Erase,
-        Param::DriveDb,
-        Param::WowPct,
-        Param::WowHz,
-        Param::FlutterPct,
-        Param::FlutterHz,
-        Param::DriftPct,
-        Param::HissDb,
-        Param::Age,
-        Param::InertiaS,
-    ];
-
-    pub const fn spec(self) -> ParamSpec {
-        const fn s(key: &'static str, unit: &'static str, min: f32, max: f32, default: f32) -> ParamSpec {
-            ParamSpec { key, unit, min, max, default }
-        }
-        match self {
-            Param::Length => s("length", "s", 0.05, 600.0, 4.0),
-            Param::Speed => s("speed", "ratio", -4.0, 4.0, 1.0),
-            Param::LevelDb => s("level_db", "dB", -120.0, 6.0, 0.0),
-            Param::Pan => s("pan", "", -1.0, 1.0, 0.0),
-            Param::Feedback => s("feedback", "", 0.0, 1.0, 0.9),
-            Param::Erase => s("erase", "", 0.0, 1.0, 0.0),
-            Param::DriveDb => s("drive_db", "dB", 0.0, 36.0, 0.0),
-            Param::WowPct => s("wow_pct", "%", 0.0, 5.0, 0.05),
-            Param::WowHz => s("wow_hz", "Hz", 0.05, 4.0, 0.8),
-            Param::FlutterPct => s("flutter_pct", "%", 0.0, 2.0, 0.03),
-            Param::FlutterHz => s("flutter_hz", "Hz", 2.0, 30.0, 8.0),
-            Param::DriftPct => s("drift_pct", "%", 0.0, 5.0, 0.0),
-            Param::HissDb => s("hiss_db", "dBFS", -120.0, -20.0, -120.0),
-            Param::Age => s("age", "", 0.0, 1.0, 0.0),
-            Param::InertiaS => s("inertia_s", "s", 0.0, 5.0, 0.3),
-        }
-    }
-
     /// The name used in patch files, events and MIDI bindings.
     pub const fn key(self) -> &'static str {
         self.spec().key

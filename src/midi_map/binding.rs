@@ -353,26 +353,10 @@ pub fn default_step(target: BindingTarget) -> f32 {
     }
 }
 
-/// The action a toggle or momentary binding naturally returns to.
+/// The action a toggle or momentary binding naturally returns to: the
+/// declared `off` or release of the action's button.
 pub fn opposite(action: TrackAction) -> Option<TrackAction> {
-    use TrackAction::*;
-    Some(match action {
-        Record | Dub | Erase | Stop | Replace | Substitute | Oneshot => Play,
-        Multiply => Multiply,
-        Insert => Insert,
-        Pause => Pause,
-        Play => Stop,
-        Mute => Unmute,
-        Unmute => Mute,
-        Solo => Unsolo,
-        Unsolo => Solo,
-        Reverse => Reverse,
-        Undo => Redo,
-        Redo => Undo,
-        UndoAll => RedoAll,
-        RedoAll => UndoAll,
-        Clear | Trigger => return None,
-    })
+    action.opposite()
 }
 
 pub(crate) fn target_phrase(target: BindingTarget) -> String {

@@ -116,19 +116,17 @@ impl LearnRequest {
     /// supports it; otherwise (and when none was asked for) it is inferred:
     /// parameters and erase pressure follow the control (absolute, over the
     /// full range, except speed: 0.25x to 4x exponential, and the wow and
-    /// flutter rates: exponential); record,
-    /// dub and erase are held (momentary, back to play on release); mute and
-    /// solo toggle; everything else triggers once per press.
+    /// flutter rates: exponential); an action works as its declared button
+    /// ([`TrackAction::button`]: record and dub held, back to play on
+    /// release; multiply and mute toggle; …); the selection and takes
+    /// trigger once per press.
     pub fn binding_for(&self, channel: u8, control: Control) -> MidiBinding {
         let allowed = allowed_modes(self.target, control);
         let mode = self.mode.filter(|mode| allowed.contains(&mode.name())).unwrap_or_else(|| {
             let inferred = match self.target {
                 BindingTarget::Param(_) | BindingTarget::ErasePressure => "absolute",
-                BindingTarget::Action(TrackAction::Record | TrackAction::Dub | TrackAction::Erase) => {
-                    "momentary"
-                }
-                BindingTarget::Action(TrackAction::Mute | TrackAction::Solo) => "toggle",
-                _ => "trigger",
+                BindingTarget::Action(action) => action.button().mode_name(),
+                BindingTarget::Select(_) | BindingTarget::Take => "trigger",
             };
             let name = if allowed.contains(&inferred) { inferred } else { allowed[0] };
             match (name, self.target) {

@@ -47,8 +47,9 @@ pub enum Action {
     Cancel,
 }
 
-/// Actions that have a fixed name (everything but `track_*`/`select_track_N`).
-const NAMED: [(Action, &str, &str); 31] = [
+/// Screen actions with a fixed name. Track actions take their name and help
+/// from their declaration ([`TrackAction::spec`]); `select_track_N` is built.
+const NAMED: [(Action, &str, &str); 28] = [
     (Action::TogglePlay, "toggle_play", "play if stopped, else stop"),
     (Action::ToggleMute, "toggle_mute", "mute / unmute the track"),
     (Action::ToggleSolo, "toggle_solo", "solo / unsolo the track"),
@@ -77,21 +78,17 @@ const NAMED: [(Action, &str, &str); 31] = [
     (Action::Down, "down", "move down"),
     (Action::Confirm, "confirm", "confirm / choose"),
     (Action::Cancel, "cancel", "cancel / close"),
-    (Action::Track(TrackAction::Record), "record", "record: replace the tape"),
-    (Action::Track(TrackAction::Dub), "dub", "dub: add to the tape (feedback)"),
-    (Action::Track(TrackAction::Play), "play", "play"),
 ];
 
 impl Action {
     /// The name keymap files use.
     pub fn name(self) -> String {
-        if let Some((_, name, _)) = NAMED.iter().find(|(a, _, _)| *a == self) {
-            return (*name).to_string();
-        }
         match self {
             Action::Track(action) => action.name().to_string(),
             Action::SelectTrack(n) => format!("select_track_{n}"),
-            _ => String::new(),
+            other => {
+                NAMED.iter().find(|(a, _, _)| *a == other).map_or_else(String::new, |(_, n, _)| n.to_string())
+            }
         }
     }
 
@@ -110,19 +107,12 @@ impl Action {
 
     /// One line for the help screen.
     pub fn describe(self) -> String {
-        if let Some((_, _, text)) = NAMED.iter().find(|(a, _, _)| *a == self) {
-            return (*text).to_string();
-        }
         match self {
-            Action::Track(TrackAction::Stop) => "stop: the motor glides to a halt".into(),
-            Action::Track(TrackAction::Erase) => "erase: wipe the tape as it passes".into(),
-            Action::Track(TrackAction::Clear) => "clear the whole tape (undoable)".into(),
-            Action::Track(TrackAction::Reverse) => "reverse the tape direction".into(),
-            Action::Track(TrackAction::Undo) => "undo the last record/dub/erase/clear".into(),
-            Action::Track(TrackAction::Redo) => "redo what undo took back".into(),
-            Action::Track(action) => action.name().into(),
+            Action::Track(action) => format!("{}: {}", action.name(), action.help()),
             Action::SelectTrack(n) => format!("select track {n}"),
-            _ => String::new(),
+            other => {
+                NAMED.iter().find(|(a, _, _)| *a == other).map_or_else(String::new, |(_, _, t)| t.to_string())
+            }
         }
     }
 

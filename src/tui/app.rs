@@ -428,7 +428,25 @@ impl App {
                     let speed = live.params.get(Param::Speed);
                     live.params.set(Param::Speed, -speed);
                 }
-                _ => {}
+                // Named one by one, not with `_`, so a new action has to be
+                // placed here: shown at once or left to the engine.
+                TrackAction::Play
+                | TrackAction::Stop
+                | TrackAction::Record
+                | TrackAction::Dub
+                | TrackAction::Erase
+                | TrackAction::Clear
+                | TrackAction::Undo
+                | TrackAction::Redo
+                | TrackAction::UndoAll
+                | TrackAction::RedoAll
+                | TrackAction::Multiply
+                | TrackAction::Insert
+                | TrackAction::Replace
+                | TrackAction::Substitute
+                | TrackAction::Trigger
+                | TrackAction::Oneshot
+                | TrackAction::Pause => {}
             }
         }
     }

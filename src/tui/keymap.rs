@@ -8,6 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use toml::de::DeValue;
 
 use super::action::Action;
+use crate::engine::TrackAction;
 use crate::file_error::FileError;
 use crate::patch::reader::{fields, Source};
 
@@ -155,11 +156,18 @@ pub struct KeyMap {
 }
 
 impl KeyMap {
-    /// The built-in keys alone.
+    /// The built-in keys alone: each track action's declared key
+    /// ([`TrackAction::default_key`]), then `default_keys.toml` (the
+    /// screen's own actions and second keys).
     pub fn defaults() -> KeyMap {
         let mut map = KeyMap { modes: KeyMode::ALL.iter().map(|m| (*m, Vec::new())).collect() };
-        // The built-in table is tested; failing here would be a build mistake,
-        // and an empty keymap (quit still works via the terminal) beats a panic.
+        // Both tables are tested; failing here would be a build mistake, and
+        // a key left out (quit still works via the terminal) beats a panic.
+        for action in TrackAction::ALL {
+            if let Some(chord) = action.default_key().and_then(|key| KeyChord::parse(key).ok()) {
+                map.bind(KeyMode::Main, chord, Some(Action::Track(action)));
+            }
+        }
         let _ = map.merge_text(DEFAULT_KEYS, Path::new("default_keys.toml"));
         map
     }
@@ -253,7 +261,6 @@ pub fn user_keys_path() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::TrackAction;
 
     fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, modifiers)
@@ -264,13 +271,40 @@ mod tests {
         let mut map = KeyMap { modes: KeyMode::ALL.iter().map(|m| (*m, Vec::new())).collect() };
         map.merge_text(DEFAULT_KEYS, Path::new("default_keys.toml")).expect("built-in keys parse");
         let r = key(KeyCode::Char('r'), KeyModifiers::NONE);
-        assert_eq!(map.action(KeyMode::Main, &r), Some(Action::Track(TrackAction::Record)));
+        assert_eq!(KeyMap::defaults().action(KeyMode::Main, &r), Some(Action::Track(TrackAction::Record)));
         // Terminals report '?' with or without shift; both must work.
         let help = key(KeyCode::Char('?'), KeyModifiers::SHIFT);
         assert_eq!(map.action(KeyMode::Main, &help), Some(Action::Help));
         let save = key(KeyCode::Char('s'), KeyModifiers::CONTROL);
         assert_eq!(map.action(KeyMode::Main, &save), Some(Action::Save));
         assert_eq!(map.action(KeyMode::Help, &key(KeyCode::Esc, KeyModifiers::NONE)), Some(Action::Cancel));
+    }
+
+    #[test]
+    fn every_declared_key_plays_its_action() {
+        let map = KeyMap::defaults();
+        for action in TrackAction::ALL {
+            let Some(key) = action.default_key() else { continue };
+            let chord = KeyChord::parse(key).unwrap_or_else(|err| panic!("{}: {err}", action.name()));
+            let event = key_event(chord);
+            assert_eq!(map.action(KeyMode::Main, &event), Some(Action::Track(action)), "{key}");
+        }
+        // The file adds keys of its own but takes none from the actions.
+        let mut file = KeyMap { modes: KeyMode::ALL.iter().map(|m| (*m, Vec::new())).collect() };
+        file.merge_text(DEFAULT_KEYS, Path::new("default_keys.toml")).expect("built-in keys parse");
+        for (chord, _) in file.bindings(KeyMode::Main) {
+            let declared = TrackAction::ALL
+                .into_iter()
+                .find(|a| a.default_key().and_then(|k| KeyChord::parse(k).ok()) == Some(*chord));
+            assert_eq!(declared, None, "default_keys.toml rebinds {chord}");
+        }
+        // Shift+alt as a terminal reports it reaches the same action.
+        let redo_all = key(KeyCode::Char('U'), KeyModifiers::ALT | KeyModifiers::SHIFT);
+        assert_eq!(map.action(KeyMode::Main, &redo_all), Some(Action::Track(TrackAction::RedoAll)));
+    }
+
+    fn key_event(chord: KeyChord) -> KeyEvent {
+        KeyEvent::new(chord.code, chord.modifiers)
     }
 
     #[test]

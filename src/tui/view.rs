@@ -305,3 +305,28 @@ pub fn help_rows(app: &App, mode: KeyMode) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patch::Patch;
+    use crate::tui::KeyMap;
+
+    /// Every action with a declared key is on the help screen, with that key
+    /// and its declared help.
+    #[test]
+    fn help_shows_every_declared_action_key() {
+        let path = std::path::Path::new("one.toml");
+        let patch = Patch::parse("version = 1\n\n[[track]]\n", path).expect("a one-track patch");
+        let app = App::new(KeyMap::defaults(), patch, None);
+        let rows = help_rows(&app, KeyMode::Main);
+        for action in TrackAction::ALL {
+            let Some(key) = action.default_key() else { continue };
+            let text = format!("{}: {}", action.name(), action.help());
+            let Some((keys, _)) = rows.iter().find(|(_, t)| *t == text) else {
+                panic!("{} is not on the help screen", action.name());
+            };
+            assert!(keys.split(' ').any(|k| k == key), "{}: {keys}", action.name());
+        }
+    }
+}
