@@ -49,10 +49,7 @@ impl Setting {
     fn phrase(self) -> String {
         match self {
             Setting::Param(param) => param.key().to_string(),
-            Setting::HeadMode => {
-                "the head mode (play, stop, record, dub, erase, multiply, insert, replace, pause …)"
-                    .to_string()
-            }
+            Setting::HeadMode => "the head mode (play, stop, record, dub, erase, multiply, …)".to_string(),
             Setting::Mute => "mute".to_string(),
             Setting::Solo => "solo".to_string(),
             Setting::Direction => "reverse".to_string(),
@@ -181,7 +178,9 @@ mod tests {
         assert_eq!(conflict(&dub, &mute), None);
         assert_eq!(
             conflict(&dub, &record).as_deref(),
-            Some("note 36 drives the head mode (play, stop, record, dub, erase, multiply, insert, replace, pause …) of track 2 twice")
+            Some(
+                "note 36 drives the head mode (play, stop, record, dub, erase, multiply, …) of track 2 twice"
+            )
         );
         // Selection and takes have no track: any two on one control fight.
         let select = |which| MidiBinding {

@@ -70,8 +70,12 @@ impl Track {
 
     /// The loop a save keeps, cells: during a multiply, the whole cycles the
     /// record head has reached; during an insert, the loop as it was (with
-    /// what has been recorded over it so far); else the loop.
+    /// what has been recorded over it so far); during a length change, the
+    /// length it is heading for; else the loop.
     pub(crate) fn saved_length(&self) -> usize {
+        if let Some(slide) = self.slide {
+            return slide.target();
+        }
         match self.cycle.filter(|op| op.running) {
             Some(op) if op.kind == CycleKind::Multiply => {
                 let most = self.tape.capacity() / op.cycle;

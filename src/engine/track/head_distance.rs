@@ -41,6 +41,13 @@ pub(super) struct Slide {
     omega: f64,
 }
 
+impl Slide {
+    /// The loop length the change ends with, cells.
+    pub(super) fn target(&self) -> usize {
+        self.target
+    }
+}
+
 impl Track {
     /// The `length` parameter changed to `cells` on a track whose loop is set.
     pub(super) fn change_length(&mut self, cells: usize) {
