@@ -11,16 +11,19 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::describe::{describe_activity, describe_binding};
+use super::component::{SessionRequest, SessionView};
+use super::describe::describe_binding;
 use super::flush::{self, FlushState};
+use super::keys::KeysSurface;
+use super::midi_surface::MidiSurface;
 use super::run::{build_run, make_plan, null_options, Run};
 use super::{report, PlayReport, RETRY_S};
 use crate::bridge::LiveStats;
 use crate::engine::{Command, EngineSnapshot};
-use crate::io::midi::{CLIENT_NAME, VIRTUAL_PORT};
 use crate::io::null::NullBackend;
 use crate::io::{self, AudioBackend, AudioOptions, Health, StreamSettings};
 use crate::midi_map::{save_learned_binding, LearnRequest, MidiBinding, SelectedTrack};
+use crate::osc::OscOptions;
 use crate::patch::Patch;
 use crate::session::LiveTapes;
 use crate::take::{TakeHandle, TakeStatus};
@@ -59,6 +62,9 @@ pub struct LiveOptions {
     /// Continue from the patch's newest autosave when it is newer than the
     /// patch file (after a crash or a quit without saving).
     pub recover: bool,
+    /// `--osc [PORT]`, `--osc-bind ADDR`: the OSC server, when asked for
+    /// here (the patch's `[osc]` table can also ask for it).
+    pub osc: Option<OscOptions>,
 }
 
 impl Default for LiveOptions {
@@ -75,6 +81,7 @@ impl Default for LiveOptions {
             autosave: true,
             autosave_every: crate::session::AUTOSAVE_INTERVAL,
             recover: false,
+            osc: None,
         }
     }
 }
@@ -96,6 +103,10 @@ pub struct LiveSession {
     warning: Option<String>,
     run: Run,
     learned: VecDeque<String>,
+    /// What the last request from a surface came to, for the surfaces.
+    last_request: Option<String>,
+    /// Component warnings already printed.
+    said_warnings: Vec<String>,
 }
 
 impl LiveSession {
@@ -141,6 +152,8 @@ impl LiveSession {
             warning: None,
             run,
             learned: VecDeque::new(),
+            last_request: None,
+            said_warnings: Vec::new(),
         };
         if let Err(e) = session.backend.start(session.run.processor.clone(), session.run.input.clone()) {
             if !fallback_allowed {
@@ -163,6 +176,8 @@ impl LiveSession {
         }
         session.after_start();
         session.update_warning();
+        // What starting said is already in `warning()`: not said again on the first tick.
+        session.said_warnings = session.run.components.statuses().filter_map(|(_, s)| s.warning).collect();
         Ok(session)
     }
 
@@ -187,15 +202,15 @@ impl LiveSession {
         self.watch_device(say);
         self.save_learned(say);
         self.autosave_when_due(say);
-        // A MIDI take binding pressed: each press starts or stops a take.
-        if let Some(presses) = self.run.take_presses.as_ref().map(|p| p.count()) {
-            let new = presses.wrapping_sub(self.run.take_presses_seen);
-            self.run.take_presses_seen = presses;
-            if new % 2 == 1 {
-                let recording = self.toggle_take();
-                say(if recording { "take: recording (MIDI)" } else { "take: stopped (MIDI)" });
-            }
+        // A take button pressed on any surface: each press starts or stops a take.
+        let presses = self.run.controls.take_presses.count();
+        let new = presses.wrapping_sub(self.run.take_presses_seen);
+        self.run.take_presses_seen = presses;
+        if new % 2 == 1 {
+            let recording = self.toggle_take();
+            say(if recording { "take: recording (MIDI)" } else { "take: stopped (MIDI)" });
         }
+        self.tick_components(say);
         if let Some(take) = &self.run.take {
             let status = take.status();
             if self.run.take_request.is_some_and(|(wanted, _)| wanted == status.recording) {
@@ -215,6 +230,73 @@ impl LiveSession {
             }
         }
         self.update_warning();
+    }
+
+    /// Tick every surface and act on what they ask of the session.
+    fn tick_components(&mut self, say: &mut dyn FnMut(&str)) {
+        let view = SessionView {
+            take_recording: self.take_status().is_some_and(|t| t.recording),
+            patch_path: self.run.plan.patch_path.clone(),
+            last_request: self.last_request.clone(),
+        };
+        for request in self.run.components.tick(&view) {
+            let outcome = self.act_on(request);
+            say(&outcome);
+            self.last_request = Some(outcome);
+        }
+        let warnings: Vec<String> = self.run.components.statuses().filter_map(|(_, s)| s.warning).collect();
+        for warning in &warnings {
+            if !self.said_warnings.contains(warning) {
+                say(&format!("ferrotape: {warning}"));
+            }
+        }
+        self.said_warnings = warnings;
+    }
+
+    /// Do what a surface asked; one line on how it went.
+    fn act_on(&mut self, request: SessionRequest) -> String {
+        match request {
+            SessionRequest::StartTake | SessionRequest::StopTake => {
+                let want = request == SessionRequest::StartTake;
+                if self.run.take.is_none() {
+                    return "take: no take recorder in this session".into();
+                }
+                let recording = self.take_status().is_some_and(|t| t.recording)
+                    || self.run.take_request.is_some_and(|(wanted, _)| wanted);
+                if recording != want {
+                    self.toggle_take();
+                }
+                (if want { "take: recording" } else { "take: stopped" }).into()
+            }
+            SessionRequest::Load(path) => match self.load(&path) {
+                Ok(()) => format!("loaded {}", path.display()),
+                Err(e) => format!("ferrotape: not loaded: {e}"),
+            },
+            SessionRequest::Save(path) => {
+                let path = path.unwrap_or_else(|| self.run.plan.patch_path.clone());
+                match self.save_patch(&path) {
+                    Ok(()) => format!("saved {}", path.display()),
+                    Err(e) => format!("ferrotape: not saved: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Write the live state (every parameter, mute, solo, loop length as
+    /// playing) as a patch at `path`, with its tapes beside it from the
+    /// next tape copy.
+    pub fn save_patch(&mut self, path: &Path) -> Result<(), String> {
+        let states: Vec<_> = self.run.last_seen.iter().map(|(_, state)| *state).collect();
+        let patch = if states.is_empty() {
+            self.run.plan.patch.clone()
+        } else {
+            crate::session::live_patch(&self.run.plan.patch, &states, self.settings.sample_rate)
+        };
+        patch.save(path).map_err(|e| e.to_string())?;
+        if self.run.autosave.is_some() {
+            self.save_tapes(path)?;
+        }
+        Ok(())
     }
 
     fn watch_device(&mut self, say: &mut dyn FnMut(&str)) {
@@ -265,8 +347,7 @@ impl LiveSession {
     }
 
     fn save_learned(&mut self, say: &mut dyn FnMut(&str)) {
-        let Some(learn) = self.run.learn.as_mut() else { return };
-        while let Some(learned) = learn.learned() {
+        while let Some(learned) = self.run.components.get_mut::<MidiSurface>().and_then(|m| m.learned()) {
             let path = self.options.midi_map.clone().unwrap_or_else(|| self.run.plan.patch_path.clone());
             let described = describe_binding(&learned.binding);
             self.run
@@ -363,7 +444,12 @@ impl LiveSession {
     }
 
     fn update_warning(&mut self) {
-        let midi = self.run.problems.first().cloned();
+        let midi = self
+            .run
+            .problems
+            .first()
+            .cloned()
+            .or_else(|| self.run.components.statuses().find_map(|(_, s)| s.warning));
         self.warning = self
             .device_problem
             .clone()
@@ -395,12 +481,12 @@ impl LiveSession {
 
     /// Follow the screen's track selection (MIDI bindings for "selected").
     pub fn select_track(&mut self, track: u8) {
-        self.run.selected.set(track);
+        self.run.controls.selected.set(track);
     }
 
-    /// Queue a command from the screen. False when the queue was full.
+    /// Queue a command from the screen's keys. False when the queue was full.
     pub fn send(&mut self, command: Command) -> bool {
-        self.run.screen.send_now(command)
+        self.run.components.get_mut::<KeysSurface>().is_some_and(|keys| keys.send(command))
     }
 
     /// The newest engine snapshot since the last call.
@@ -413,6 +499,7 @@ impl LiveSession {
             self.run.last_seen = seen;
             self.run.changed_since.get_or_insert_with(Instant::now);
         }
+        self.run.components.observe(&snapshot);
         Some(snapshot)
     }
 
@@ -433,24 +520,27 @@ impl LiveSession {
 
     /// Open MIDI input ports, the virtual one first.
     pub fn midi_ports(&self) -> Vec<String> {
-        let Some(midi) = &self.run.midi else { return Vec::new() };
-        let mut ports = Vec::new();
-        if midi.has_virtual_port() {
-            ports.push(format!("{CLIENT_NAME}:{VIRTUAL_PORT}"));
-        }
-        ports.extend(midi.status().open);
-        ports
+        self.run.components.get::<MidiSurface>().map(MidiSurface::ports).unwrap_or_default()
+    }
+
+    /// Each surface's part of the status line ("osc 127.0.0.1:9951, bad 0").
+    pub fn surface_status(&self) -> Vec<String> {
+        self.run.components.statuses().filter_map(|(_, s)| s.line).collect()
+    }
+
+    /// The surfaces this run plays through ("keys", "midi", "osc").
+    pub fn surfaces(&self) -> Vec<&'static str> {
+        self.run.components.names()
     }
 
     /// The last MIDI message and what it did: "CC 21 = 64 ch 1 → track 1 speed".
     pub fn last_midi(&self) -> Option<String> {
-        let activity = self.run.activity.as_ref()?.latest()?;
-        Some(describe_activity(&activity, &self.run.plan.bindings))
+        self.run.components.get::<MidiSurface>()?.last_message(&self.run.plan.bindings)
     }
 
     /// The track MIDI `selected` bindings act on, shared with the screen.
     pub fn selected_track(&self) -> SelectedTrack {
-        self.run.selected.clone()
+        self.run.controls.selected.clone()
     }
 
     /// The bindings in force (patch, map file, learned).
@@ -470,12 +560,12 @@ impl LiveSession {
 
     /// Bind the next control that moves. False without MIDI input.
     pub fn learn(&mut self, request: LearnRequest) -> bool {
-        self.run.midi.is_some() && self.run.learn.as_mut().is_some_and(|l| l.request(request))
+        self.run.components.get_mut::<MidiSurface>().is_some_and(|m| m.learn(request))
     }
 
     pub fn cancel_learn(&mut self) {
-        if let Some(learn) = self.run.learn.as_mut() {
-            learn.cancel();
+        if let Some(midi) = self.run.components.get_mut::<MidiSurface>() {
+            midi.cancel_learn();
         }
     }
 
@@ -553,13 +643,11 @@ impl LiveSession {
         report(&stats, rate, faults)
     }
 
-    /// Tear the run down (the stream must be stopped): MIDI, take, autosave.
-    /// Returns the engine's fault count.
+    /// Tear the run down (the stream must be stopped): surfaces, take,
+    /// autosave. Returns the engine's fault count.
     fn shut_down(&mut self, final_autosave: bool) -> u64 {
         let run = &mut self.run;
-        if let Some(midi) = run.midi.take() {
-            midi.stop();
-        }
+        run.components.stop();
         if let Some(take) = &run.take {
             take.stop();
         }
@@ -592,7 +680,7 @@ impl Drop for LiveSession {
     fn drop(&mut self) {
         // `stop` is the way out; this covers an early return or a panic
         // unwinding through the owner.
-        if self.run.midi.is_some() || self.run.take.is_some() {
+        if self.run.components.running() || self.run.take.is_some() {
             self.backend.stop();
             self.shut_down(false);
         }
