@@ -189,15 +189,12 @@ impl Server {
     fn request(&mut self, request: Request, from: SocketAddr) -> Result<(), Invalid> {
         let loop_count = self.track_count as i32;
         match request {
-            Request::Ping(reply) => {
-                let args = vec![
-                    OscType::String(self.host_url.clone()),
-                    OscType::String(env!("CARGO_PKG_VERSION").into()),
-                    OscType::Int(loop_count),
-                ];
-                self.send(&reply, from, args);
+            Request::Ping(reply) => self.send(&reply, from, self.ping_reply()),
+            Request::Register(reply) => {
+                // What a registered client is told: the same as a ping, now.
+                self.send(&reply, from, self.ping_reply());
+                add_client(&mut self.clients, client(&reply, from));
             }
-            Request::Register(reply) => add_client(&mut self.clients, client(&reply, from)),
             Request::Unregister(reply) => self.clients.retain(|c| *c != client(&reply, from)),
             Request::NativeRegister(reply) => add_client(&mut self.native_clients, client(&reply, from)),
             Request::NativeUnregister(reply) => self.native_clients.retain(|c| *c != client(&reply, from)),
@@ -308,6 +305,15 @@ impl Server {
         }
         self.stats.clients.store((self.clients.len() + self.native_clients.len()) as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// `s:host_url s:version i:loop_count`.
+    fn ping_reply(&self) -> Vec<OscType> {
+        vec![
+            OscType::String(self.host_url.clone()),
+            OscType::String(env!("CARGO_PKG_VERSION").into()),
+            OscType::Int(self.track_count as i32),
+        ]
     }
 
     /// One SooperLooper button message on one track. `down` acts like a
