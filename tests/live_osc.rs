@@ -58,6 +58,9 @@ fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// What a child printed so far, line by line.
+type Lines = Arc<Mutex<Vec<String>>>;
+
 /// A child killed and reaped on drop.
 struct Reaped(Child);
 
@@ -103,11 +106,7 @@ fn oscsend(port: u16, path: &str, types: &str, args: &[&str]) {
 }
 
 /// The instrument, playing headless with OSC on `port`, and `oscdump` on `reply_port`.
-fn start(
-    scratch: &Scratch,
-    port: u16,
-    reply_port: u16,
-) -> (Reaped, Arc<Mutex<Vec<String>>>, Reaped, Arc<Mutex<Vec<String>>>) {
+fn start(scratch: &Scratch, port: u16, reply_port: u16) -> (Reaped, Lines, Reaped, Lines) {
     let patch = scratch.write("osc.toml", TWO_TRACKS);
     let mut dump = Command::new("oscdump")
         .args(["-L", &reply_port.to_string()])
@@ -315,4 +314,27 @@ fn bad_packets_are_counted_and_the_instrument_plays_on() {
                 .is_some_and(|n| n > 100)
     });
     assert!(line.contains(" 1 PLAY") || line.contains(" 1 DUB"), "{line}");
+}
+
+#[test]
+fn a_server_others_can_reach_says_so() {
+    let scratch = Scratch::new("live-osc-exposed");
+    let patch = scratch
+        .write("osc.toml", &format!("{TWO_TRACKS}\n[osc]\nport = {}\nbind = \"0.0.0.0\"\n", free_port()));
+    let (_, out, err) = run(
+        &[
+            "play",
+            patch.to_str().unwrap(),
+            "--no-tui",
+            "--audio",
+            "null",
+            "--no-virtual-midi",
+            "--duration",
+            "0.5",
+        ],
+        &[],
+        PATIENCE,
+    );
+    assert!(out.contains("osc 0.0.0.0:"), "the patch's [osc] table turned it on: {out}{err}");
+    assert!(out.contains("anyone who can reach that address can play the instrument"), "{out}{err}");
 }

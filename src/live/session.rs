@@ -11,7 +11,6 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::component::{SessionRequest, SessionView};
 use super::describe::describe_binding;
 use super::flush::{self, FlushState};
 use super::keys::KeysSurface;
@@ -27,6 +26,8 @@ use crate::osc::OscOptions;
 use crate::patch::Patch;
 use crate::session::LiveTapes;
 use crate::take::{TakeHandle, TakeStatus};
+
+mod requests;
 
 /// How long stopping waits for the take writer to close its files.
 const FINISH_WAIT: Duration = Duration::from_secs(5);
@@ -230,73 +231,6 @@ impl LiveSession {
             }
         }
         self.update_warning();
-    }
-
-    /// Tick every surface and act on what they ask of the session.
-    fn tick_components(&mut self, say: &mut dyn FnMut(&str)) {
-        let view = SessionView {
-            take_recording: self.take_status().is_some_and(|t| t.recording),
-            patch_path: self.run.plan.patch_path.clone(),
-            last_request: self.last_request.clone(),
-        };
-        for request in self.run.components.tick(&view) {
-            let outcome = self.act_on(request);
-            say(&outcome);
-            self.last_request = Some(outcome);
-        }
-        let warnings: Vec<String> = self.run.components.statuses().filter_map(|(_, s)| s.warning).collect();
-        for warning in &warnings {
-            if !self.said_warnings.contains(warning) {
-                say(&format!("ferrotape: {warning}"));
-            }
-        }
-        self.said_warnings = warnings;
-    }
-
-    /// Do what a surface asked; one line on how it went.
-    fn act_on(&mut self, request: SessionRequest) -> String {
-        match request {
-            SessionRequest::StartTake | SessionRequest::StopTake => {
-                let want = request == SessionRequest::StartTake;
-                if self.run.take.is_none() {
-                    return "take: no take recorder in this session".into();
-                }
-                let recording = self.take_status().is_some_and(|t| t.recording)
-                    || self.run.take_request.is_some_and(|(wanted, _)| wanted);
-                if recording != want {
-                    self.toggle_take();
-                }
-                (if want { "take: recording" } else { "take: stopped" }).into()
-            }
-            SessionRequest::Load(path) => match self.load(&path) {
-                Ok(()) => format!("loaded {}", path.display()),
-                Err(e) => format!("ferrotape: not loaded: {e}"),
-            },
-            SessionRequest::Save(path) => {
-                let path = path.unwrap_or_else(|| self.run.plan.patch_path.clone());
-                match self.save_patch(&path) {
-                    Ok(()) => format!("saved {}", path.display()),
-                    Err(e) => format!("ferrotape: not saved: {e}"),
-                }
-            }
-        }
-    }
-
-    /// Write the live state (every parameter, mute, solo, loop length as
-    /// playing) as a patch at `path`, with its tapes beside it from the
-    /// next tape copy.
-    pub fn save_patch(&mut self, path: &Path) -> Result<(), String> {
-        let states: Vec<_> = self.run.last_seen.iter().map(|(_, state)| *state).collect();
-        let patch = if states.is_empty() {
-            self.run.plan.patch.clone()
-        } else {
-            crate::session::live_patch(&self.run.plan.patch, &states, self.settings.sample_rate)
-        };
-        patch.save(path).map_err(|e| e.to_string())?;
-        if self.run.autosave.is_some() {
-            self.save_tapes(path)?;
-        }
-        Ok(())
     }
 
     fn watch_device(&mut self, say: &mut dyn FnMut(&str)) {
