@@ -14,6 +14,8 @@ pub mod address;
 pub mod config;
 pub mod server;
 pub mod sl;
+#[cfg(test)]
+mod tests;
 
 pub use config::{OscOptions, OscTable, DEFAULT_PORT};
 pub use server::OscStats;

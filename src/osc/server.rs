@@ -137,10 +137,15 @@ impl Server {
             }
             if housekeeping.elapsed() >= Duration::from_millis(HOUSEKEEPING_MS) {
                 housekeeping = Instant::now();
-                self.read_snapshots();
-                self.send_updates();
+                self.run_housekeeping();
             }
         }
+    }
+
+    /// Take in the newest snapshot and send the updates due.
+    pub fn run_housekeeping(&mut self) {
+        self.read_snapshots();
+        self.send_updates();
     }
 
     fn read_snapshots(&mut self) {
