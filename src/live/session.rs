@@ -21,7 +21,7 @@ use crate::bridge::LiveStats;
 use crate::engine::{Command, EngineSnapshot};
 use crate::io::null::NullBackend;
 use crate::io::{self, AudioBackend, AudioOptions, Health, StreamSettings};
-use crate::midi_map::{save_learned_binding, LearnRequest, MidiBinding, SelectedTrack};
+use crate::midi_map::{save_learned_binding, MidiBinding, SelectedTrack};
 use crate::osc::OscOptions;
 use crate::patch::Patch;
 use crate::session::LiveTapes;
@@ -452,26 +452,6 @@ impl LiveSession {
         self.warning.as_deref()
     }
 
-    /// Open MIDI input ports, the virtual one first.
-    pub fn midi_ports(&self) -> Vec<String> {
-        self.run.components.get::<MidiSurface>().map(MidiSurface::ports).unwrap_or_default()
-    }
-
-    /// Each surface's part of the status line ("osc 127.0.0.1:9951, bad 0").
-    pub fn surface_status(&self) -> Vec<String> {
-        self.run.components.statuses().filter_map(|(_, s)| s.line).collect()
-    }
-
-    /// The surfaces this run plays through ("keys", "midi", "osc").
-    pub fn surfaces(&self) -> Vec<&'static str> {
-        self.run.components.names()
-    }
-
-    /// The last MIDI message and what it did: "CC 21 = 64 ch 1 → track 1 speed".
-    pub fn last_midi(&self) -> Option<String> {
-        self.run.components.get::<MidiSurface>()?.last_message(&self.run.plan.bindings)
-    }
-
     /// The track MIDI `selected` bindings act on, shared with the screen.
     pub fn selected_track(&self) -> SelectedTrack {
         self.run.controls.selected.clone()
@@ -490,17 +470,6 @@ impl LiveSession {
     /// The patch file playing.
     pub fn patch_path(&self) -> &Path {
         &self.run.plan.patch_path
-    }
-
-    /// Bind the next control that moves. False without MIDI input.
-    pub fn learn(&mut self, request: LearnRequest) -> bool {
-        self.run.components.get_mut::<MidiSurface>().is_some_and(|m| m.learn(request))
-    }
-
-    pub fn cancel_learn(&mut self) {
-        if let Some(midi) = self.run.components.get_mut::<MidiSurface>() {
-            midi.cancel_learn();
-        }
     }
 
     /// A binding just learned (already saved by [`tick`](Self::tick)), described.

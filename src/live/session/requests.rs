@@ -1,11 +1,14 @@
-//! What the session's surfaces ask of it: each component ticks, and its
+//! The session's side of its surfaces: each component ticks and its
 //! requests (takes, loading and saving patches) are acted on here, on the
-//! session's thread.
+//! session's thread; and what the session tells of them (MIDI ports and
+//! learn, status parts).
 
 use std::path::Path;
 
 use super::LiveSession;
 use crate::live::component::{SessionRequest, SessionView};
+use crate::live::midi_surface::MidiSurface;
+use crate::midi_map::LearnRequest;
 
 impl LiveSession {
     /// Tick every surface and act on what they ask of the session.
@@ -73,5 +76,36 @@ impl LiveSession {
             self.save_tapes(path)?;
         }
         Ok(())
+    }
+
+    /// Open MIDI input ports, the virtual one first.
+    pub fn midi_ports(&self) -> Vec<String> {
+        self.run.components.get::<MidiSurface>().map(MidiSurface::ports).unwrap_or_default()
+    }
+
+    /// Each surface's part of the status line ("osc 127.0.0.1:9951, bad 0").
+    pub fn surface_status(&self) -> Vec<String> {
+        self.run.components.statuses().filter_map(|(_, s)| s.line).collect()
+    }
+
+    /// The surfaces this run plays through ("keys", "midi", "osc").
+    pub fn surfaces(&self) -> Vec<&'static str> {
+        self.run.components.names()
+    }
+
+    /// The last MIDI message and what it did: "CC 21 = 64 ch 1 → track 1 speed".
+    pub fn last_midi(&self) -> Option<String> {
+        self.run.components.get::<MidiSurface>()?.last_message(&self.run.plan.bindings)
+    }
+
+    /// Bind the next control that moves. False without MIDI input.
+    pub fn learn(&mut self, request: LearnRequest) -> bool {
+        self.run.components.get_mut::<MidiSurface>().is_some_and(|m| m.learn(request))
+    }
+
+    pub fn cancel_learn(&mut self) {
+        if let Some(midi) = self.run.components.get_mut::<MidiSurface>() {
+            midi.cancel_learn();
+        }
     }
 }
