@@ -107,6 +107,15 @@ fn oscsend(port: u16, path: &str, types: &str, args: &[&str]) {
 
 /// The instrument, playing headless with OSC on `port`, and `oscdump` on `reply_port`.
 fn start(scratch: &Scratch, port: u16, reply_port: u16) -> (Reaped, Lines, Reaped, Lines) {
+    start_with(scratch, port, reply_port, &[])
+}
+
+fn start_with(
+    scratch: &Scratch,
+    port: u16,
+    reply_port: u16,
+    extra: &[&str],
+) -> (Reaped, Lines, Reaped, Lines) {
     let patch = scratch.write("osc.toml", TWO_TRACKS);
     let mut dump = Command::new("oscdump")
         .args(["-L", &reply_port.to_string()])
@@ -118,6 +127,7 @@ fn start(scratch: &Scratch, port: u16, reply_port: u16) -> (Reaped, Lines, Reape
     let mut play = Command::new(binary())
         .args(["play", patch.to_str().unwrap(), "--no-tui", "--audio", "null", "--no-virtual-midi"])
         .args(["--takes", scratch.0.join("takes").to_str().unwrap(), "--osc", &port.to_string()])
+        .args(extra)
         .env("XDG_STATE_HOME", scratch.0.join("state"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -222,6 +232,12 @@ fn sooperlooper_clients_ping_record_get_and_follow_updates() {
         "wow_pct on track 2",
         |l| l.contains("/wow isf 2 \"wow_pct\"") && last_float(l) == 1.5,
     );
+    // Registered native clients are pushed every change.
+    oscsend(port, "/ferrotape/register", "ss", &[&url, "/push"]);
+    wait_for(&replies, "the state pushed on registering", |l| l.contains("/push iss 1 \"mode\" \"play\""));
+    oscsend(port, "/ferrotape/track/1/set", "sf", &["feedback", "0.25"]);
+    wait_for(&replies, "a change pushed", |l| l.contains("/push isf 1 \"feedback\" 0.25"));
+
     oscsend(port, "/ferrotape/track/1/do", "s", &["mute"]);
     ask_until(
         &replies,
@@ -337,4 +353,34 @@ fn a_server_others_can_reach_says_so() {
     );
     assert!(out.contains("osc 0.0.0.0:"), "the patch's [osc] table turned it on: {out}{err}");
     assert!(out.contains("anyone who can reach that address can play the instrument"), "{out}{err}");
+}
+
+#[test]
+fn takes_and_patch_saves_by_osc() {
+    if !liblo_tools() {
+        return;
+    }
+    let scratch = Scratch::new("live-osc-session");
+    let (port, reply_port) = (free_port(), free_port());
+    let (_play, said, _dump, _replies) = start_with(&scratch, port, reply_port, &["--always-on-take"]);
+    oscsend(port, "/ferrotape/take/start", "", &[]);
+    wait_for(&said, "a take started by OSC", |l| l == "take: recording");
+    wait_for(&said, "the take records", |l| l.contains("| take REC"));
+    oscsend(port, "/ferrotape/take/stop", "", &[]);
+    wait_for(&said, "the take stopped by OSC", |l| l == "take: stopped");
+
+    oscsend(port, "/ferrotape/track/2/set", "sf", &["speed", "0.5"]);
+    let saved = scratch.0.join("saved.toml");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        oscsend(port, "/ferrotape/patch/save", "s", &[saved.to_str().unwrap()]);
+        std::thread::sleep(Duration::from_millis(200));
+        let text = std::fs::read_to_string(&saved).unwrap_or_default();
+        if text.contains("speed = 0.5") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the live state saved: {text}");
+    }
+    let (code, out, err) = run(&["check", saved.to_str().unwrap()], &[], PATIENCE);
+    assert_eq!(code, Some(0), "{out}{err}");
 }
