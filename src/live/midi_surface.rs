@@ -1,7 +1,7 @@
 //! MIDI inputs as a surface: the router with the patch's bindings, on its
 //! own command ring, with MIDI learn and the last message for the screen.
 
-use super::component::{Component, ComponentStatus, Setup};
+use super::component::{Component, Setup};
 use super::describe::describe_activity;
 use crate::io;
 use crate::io::midi::{MidiInputConfig, MidiInputs, PortSelection, CLIENT_NAME, DEFAULT_POLL, VIRTUAL_PORT};
@@ -94,10 +94,6 @@ impl Component for MidiSurface {
         if let Some(inputs) = self.inputs.take() {
             inputs.stop();
         }
-    }
-
-    fn status(&self) -> ComponentStatus {
-        ComponentStatus { line: None, warning: self.last_error() }
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

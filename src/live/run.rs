@@ -218,6 +218,10 @@ pub(super) fn build_run(
     }
 
     components.start(&mut problems);
+    // A port that did not open is a problem of the build, as a failed start is.
+    if let Some(e) = components.get::<super::midi_surface::MidiSurface>().and_then(|m| m.last_error()) {
+        problems.push(e);
+    }
     Run {
         plan,
         processor: Arc::new(Handoff::new(Box::new(processor))),

@@ -378,20 +378,20 @@ impl LiveSession {
     }
 
     fn update_warning(&mut self) {
-        let midi = self
-            .run
-            .problems
-            .first()
-            .cloned()
-            .or_else(|| self.run.components.statuses().find_map(|(_, s)| s.warning));
+        let problem = self.run.problems.first().cloned();
+        // A surface's warning (OSC reachable from the network) goes before
+        // the null-backend note and the build's problems: it is about who
+        // can play the instrument.
+        let surface = self.run.components.statuses().find_map(|(_, s)| s.warning);
         self.warning = self
             .device_problem
             .clone()
             .or_else(|| self.take_problem.as_ref().map(|e| format!("take: {e}")))
             .or_else(|| self.autosave_problem.clone())
             .or_else(|| self.learn_problem.clone())
+            .or(surface)
             .or_else(|| self.fallback.clone())
-            .or(midi);
+            .or(problem);
     }
 
     /// Keep the tapes beside a patch the screen just saved at `patch_path`
