@@ -14,8 +14,8 @@ CARGO ?= cargo
 # System packages every build needs (cpal and midir link alsa-lib; sox makes the demo input).
 PACKAGES := pkg-config libasound2-dev sox
 # Extra packages for the live audio/MIDI tests (a JACK server on its dummy driver, the
-# ALSA jack plugin, tmux for the terminal UI).
-TEST_PACKAGES := jackd2 libjack-jackd2-dev libasound2-plugins tmux
+# ALSA jack plugin, tmux for the terminal UI, liblo-tools for the OSC client).
+TEST_PACKAGES := jackd2 libjack-jackd2-dev libasound2-plugins tmux liblo-tools
 
 # The demo: patches/$(PATCH).toml, driven by patches/$(PATCH).events.toml when it exists.
 PATCH ?= frippertronics

@@ -4,7 +4,7 @@
 //! created up front; a full queue drops the message and counts it.
 //!
 //! ```text
-//!  screen / MIDI / scheduler ──StampedCommand──► 3 rings ──► audio (AudioEnds)
+//!  each surface (keys, MIDI, OSC, …) ──StampedCommand──► its own ring ──► audio (AudioEnds)
 //!  input callback ──mono frames──► ring ──────────────────► audio
 //!  input callback ──CaptureStamp──► ring ─────────────────► audio (latency)
 //!  control ◄──EngineSnapshot── ring ◄───────────────────── audio
@@ -41,16 +41,9 @@ pub struct StampedCommand {
     pub at: Instant,
 }
 
-/// Commands from one producer per ring (the rings are single-producer).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CommandSource {
-    Screen = 0,
-    Midi = 1,
-    Scheduler = 2,
-}
-
-/// Number of command producers, one ring each.
-pub const COMMAND_SOURCES: usize = 3;
+/// Most command rings one bridge holds: one per registered surface. The
+/// audio side's list is allocated for this many before audio starts.
+pub const MAX_SURFACES: usize = 16;
 
 /// Counters shared by every thread. Relaxed atomics: they are statistics,
 /// never used to order other memory.
@@ -118,13 +111,20 @@ impl LiveStats {
     }
 }
 
-/// The producing end of one command ring.
+/// The producing end of one command ring, owned by one surface.
 pub struct CommandSender {
     ring: HeapProd<StampedCommand>,
     stats: Arc<LiveStats>,
+    /// The surface that registered it ("keys", "midi", "osc").
+    surface: &'static str,
 }
 
 impl CommandSender {
+    /// The name the surface registered under.
+    pub fn surface(&self) -> &'static str {
+        self.surface
+    }
+
     /// Queue a command that happens now.
     pub fn send_now(&mut self, command: Command) -> bool {
         self.send(command, Instant::now())
@@ -193,7 +193,9 @@ impl InputWriter {
 
 /// Everything the audio output callback owns.
 pub struct AudioEnds {
-    commands: [HeapCons<StampedCommand>; COMMAND_SOURCES],
+    /// One ring per registered surface. Filled while the bridge is built,
+    /// never grown once the ends move to the audio thread.
+    commands: Vec<HeapCons<StampedCommand>>,
     snapshots: HeapProd<EngineSnapshot>,
     pub(crate) input: HeapCons<f32>,
     pub(crate) input_stamps: HeapCons<CaptureStamp>,
@@ -224,10 +226,12 @@ impl Default for QueueSizes {
 }
 
 /// All the queues, created together. Each end is moved to its thread.
+/// Surfaces [`register`](Bridge::register) their command rings before
+/// `audio` moves to the audio thread; moving it out ends registration (the
+/// borrow checker then refuses `register`), so the ring count is fixed
+/// before audio starts.
 pub struct Bridge {
-    pub screen: CommandSender,
-    pub midi: CommandSender,
-    pub scheduler: CommandSender,
+    sizes: QueueSizes,
     pub snapshots: SnapshotReceiver,
     pub input: InputWriter,
     pub audio: AudioEnds,
@@ -237,24 +241,15 @@ pub struct Bridge {
 impl Bridge {
     pub fn new(sizes: QueueSizes) -> Bridge {
         let stats = Arc::new(LiveStats::new());
-        let sender = || {
-            let (p, c) = HeapRb::<StampedCommand>::new(sizes.commands.max(1)).split();
-            (CommandSender { ring: p, stats: stats.clone() }, c)
-        };
-        let (screen, c0) = sender();
-        let (midi, c1) = sender();
-        let (scheduler, c2) = sender();
         let (snap_p, snap_c) = HeapRb::new(sizes.snapshots.max(1)).split();
         let (in_p, in_c) = HeapRb::new(sizes.input_frames.max(1)).split();
         let (stamp_p, stamp_c) = HeapRb::new(INPUT_STAMPS).split();
         Bridge {
-            screen,
-            midi,
-            scheduler,
+            sizes,
             snapshots: SnapshotReceiver { ring: snap_c },
             input: InputWriter { ring: in_p, stamps: stamp_p, written: 0, stats: stats.clone() },
             audio: AudioEnds {
-                commands: [c0, c1, c2],
+                commands: Vec::with_capacity(MAX_SURFACES),
                 snapshots: snap_p,
                 input: in_c,
                 input_stamps: stamp_c,
@@ -264,13 +259,21 @@ impl Bridge {
         }
     }
 
-    /// The sender for one source.
-    pub fn sender(&mut self, source: CommandSource) -> &mut CommandSender {
-        match source {
-            CommandSource::Screen => &mut self.screen,
-            CommandSource::Midi => &mut self.midi,
-            CommandSource::Scheduler => &mut self.scheduler,
+    /// A command ring of its own for one surface (single producer). The
+    /// audio side drains the rings in registration order each block. `None`
+    /// once [`MAX_SURFACES`] are registered.
+    pub fn register(&mut self, surface: &'static str) -> Option<CommandSender> {
+        if self.audio.commands.len() >= MAX_SURFACES {
+            return None;
         }
+        let (ring, consumer) = HeapRb::<StampedCommand>::new(self.sizes.commands.max(1)).split();
+        self.audio.commands.push(consumer);
+        Some(CommandSender { ring, stats: self.stats.clone(), surface })
+    }
+
+    /// Rings registered so far.
+    pub fn surfaces(&self) -> usize {
+        self.audio.commands.len()
     }
 }
 

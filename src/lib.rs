@@ -8,6 +8,7 @@
 //! - [`events`]: timed-event files (scores and take logs).
 //! - [`midi_map`]: MIDI bytes to commands: parser, bindings as data, map
 //!   files, the router with MIDI learn. Pure, no I/O.
+//! - [`osc`]: the OSC server (SooperLooper-compatible, plus a native namespace), a live surface.
 //! - [`bridge`]: the queues between the audio, MIDI, screen and disk threads.
 //! - [`io`]: thin adapters to hardware: audio backends (cpal, null), the
 //!   callback wrapper, midir MIDI input.
@@ -32,6 +33,7 @@ pub mod file_error;
 pub mod io;
 pub mod live;
 pub mod midi_map;
+pub mod osc;
 pub mod patch;
 pub mod render;
 pub mod session;

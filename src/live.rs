@@ -9,13 +9,22 @@
 //! engine, so the tapes survive. `play` prints a status line every second
 //! and stops on Ctrl-C, SIGTERM or after the duration, finishing the take.
 
+pub mod component;
+pub mod controls;
 mod describe;
 mod flush;
+mod keys;
+mod midi_surface;
 mod run;
 mod session;
+mod surfaces;
 
+pub use component::{Component, ComponentStatus, SessionRequest, SessionView, Setup, SurfaceFactory};
+pub use controls::SharedControls;
 pub use describe::{describe_activity, describe_binding, describe_target};
 pub use flush::stop_requested;
+pub use keys::KeysSurface;
+pub use midi_surface::MidiSurface;
 pub use session::{LiveOptions, LiveSession};
 
 use crate::bridge::LiveStats;
@@ -88,6 +97,9 @@ pub fn play(request: &PlayRequest, mut say: impl FnMut(&str)) -> Result<PlayRepo
         if !ports.is_empty() {
             say(&format!("MIDI in: {}", ports.join(", ")));
         }
+        for part in session.surface_status() {
+            say(&part);
+        }
     }
     if let Some(warning) = session.warning() {
         say(&format!("ferrotape: {warning}"));
@@ -132,6 +144,9 @@ pub fn play(request: &PlayRequest, mut say: impl FnMut(&str)) -> Result<PlayRepo
                 }
                 if let Some(take) = session.take_status() {
                     line.push_str(&format!(" | take {}", take_text(&take)));
+                }
+                for part in session.surface_status() {
+                    line.push_str(&format!(" | {part}"));
                 }
                 say(&line);
             }

@@ -183,6 +183,12 @@ struct LiveArgs {
     /// Continue from the patch's autosave when it is newer than the patch file.
     #[arg(long)]
     recover: bool,
+    /// Run the OSC server (SooperLooper-compatible) on this UDP port (default 9951).
+    #[arg(long, value_name = "PORT", num_args = 0..=1)]
+    osc: Option<Option<u16>>,
+    /// Address the OSC server listens on (default 127.0.0.1; others can then play the instrument).
+    #[arg(long, value_name = "ADDR")]
+    osc_bind: Option<String>,
 }
 
 impl LiveArgs {
@@ -210,6 +216,7 @@ impl LiveArgs {
             autosave: self.autosave || screen,
             autosave_every: std::time::Duration::from_secs_f64(self.autosave_every),
             recover: self.recover,
+            osc: ferrotape::osc::OscOptions::from_args(self.osc, self.osc_bind.as_deref())?,
         })
     }
 }

@@ -26,8 +26,8 @@ pub const PATCH_VERSION: u32 = 1;
 pub const SAMPLE_RATE_RANGE: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 
 /// Keys allowed at the top of a patch.
-pub const TOP_KEYS: [&str; 9] =
-    ["version", "name", "seed", "sample_rate", "quality", "master_db", "monitor_db", "track", "midi"];
+pub const TOP_KEYS: [&str; 10] =
+    ["version", "name", "seed", "sample_rate", "quality", "master_db", "monitor_db", "track", "midi", "osc"];
 
 /// Keys of a `[[track]]` table that are not [`Param`]s.
 pub const TRACK_EXTRA_KEYS: [&str; 7] =
@@ -55,6 +55,8 @@ pub struct Patch {
     pub tracks: Vec<TrackConfig>,
     /// Raw `[[midi]]` tables, validated by the MIDI map and written back unchanged.
     pub midi: Vec<toml::Table>,
+    /// The `[osc]` table (see `crate::osc`): present, the OSC server runs.
+    pub osc: Option<crate::osc::OscTable>,
 }
 
 impl Default for Patch {
@@ -69,6 +71,7 @@ impl Default for Patch {
             monitor_db: -120.0,
             tracks: vec![TrackConfig::default()],
             midi: Vec::new(),
+            osc: None,
         }
     }
 }
@@ -153,6 +156,7 @@ impl Patch {
                     patch.tracks = read_tracks(&source, field)?;
                 }
                 "midi" => patch.midi = read_midi(&source, field)?,
+                "osc" => patch.osc = Some(crate::osc::config::read_osc_table(&source, field)?),
                 other => return Err(err(field, misplaced_or_unknown_top_key(other))),
             }
         }
@@ -190,6 +194,9 @@ impl Patch {
         for track in &self.tracks {
             out.push('\n');
             write_track(&mut out, track);
+        }
+        if let Some(osc) = &self.osc {
+            out.push_str(&osc.to_toml());
         }
         if !self.midi.is_empty() {
             let mut wrapper = toml::Table::new();

@@ -23,12 +23,14 @@ fn small_queues() -> QueueSizes {
 #[test]
 fn a_full_command_queue_drops_and_counts() {
     let mut bridge = Bridge::new(small_queues());
+    let mut midi = bridge.register("midi").unwrap();
+    let mut screen = bridge.register("keys").unwrap();
     let now = Instant::now();
-    let sent: Vec<bool> = (0..6).map(|_| bridge.midi.send(act(0, TrackAction::Play), now)).collect();
+    let sent: Vec<bool> = (0..6).map(|_| midi.send(act(0, TrackAction::Play), now)).collect();
     assert_eq!(sent, [true, true, true, true, false, false]);
     assert_eq!(LiveStats::get(&bridge.stats.dropped_commands), 2);
     // Other producers have their own rings.
-    assert!(bridge.screen.send(act(1, TrackAction::Stop), now));
+    assert!(screen.send(act(1, TrackAction::Stop), now));
     let mut out = [TimedCommand { offset: 0, command: act(0, TrackAction::Play) }; 16];
     assert_eq!(bridge.audio.pop_commands(&mut out, now, SRF, 256), 5);
 }
@@ -45,9 +47,10 @@ fn command_offsets_follow_arrival_time_one_block_late() {
     assert_eq!(command_offset(block_start - Duration::from_millis(5), block_start, SRF, 256), 0);
 
     let mut bridge = Bridge::new(QueueSizes::default());
-    bridge.midi.send(act(0, TrackAction::Record), ms(4.0));
-    bridge.screen.send(act(1, TrackAction::Dub), ms(2.0));
-    bridge.scheduler.send(act(0, TrackAction::Play), ms(0.5));
+    let mut senders: Vec<_> = ["midi", "keys", "osc"].map(|s| bridge.register(s).unwrap()).into();
+    senders[0].send(act(0, TrackAction::Record), ms(4.0));
+    senders[1].send(act(1, TrackAction::Dub), ms(2.0));
+    senders[2].send(act(0, TrackAction::Play), ms(0.5));
     let mut out = [TimedCommand { offset: 0, command: act(0, TrackAction::Play) }; 8];
     let n = bridge.audio.pop_commands(&mut out, block_start, SRF, 256);
     let offsets: Vec<u32> = out[..n].iter().map(|c| c.offset).collect();
@@ -118,6 +121,7 @@ fn the_callback_feeds_takes_and_tape_copies_without_allocating() {
     let (copier, mut copies) = tape_mirror(&config, SRF, DEFAULT_COPY_BUDGET);
     let score = vec![(0, act(0, TrackAction::Record)), (at(0.3) + 5, act(0, TrackAction::Play))];
     let mut bridge = Bridge::new(QueueSizes { input_frames: 1 << 16, ..QueueSizes::default() });
+    let mut screen = bridge.register("keys").unwrap();
     let engine = Box::new(Engine::new(config, SRF, 256));
     let mut processor = LiveProcessor::new(engine, bridge.audio, score, 256, true, Some(0))
         .with_take(feed)
@@ -135,7 +139,7 @@ fn the_callback_feeds_takes_and_tape_copies_without_allocating() {
         if processor.frames() >= at(0.5) && !requested {
             requested = copies.request();
             // Commands from a producer are logged too.
-            bridge.screen.send_now(set(1, Param::Speed, 0.5));
+            screen.send_now(set(1, Param::Speed, 0.5));
         }
         assert_no_alloc(|| processor.render(&mut out, 2, None));
         tapes = tapes.or_else(|| copies.collect());

@@ -52,6 +52,7 @@ fn run_format(format: SampleFormatChoice, scratch: &Scratch) {
         spawn(TakeConfig::new(scratch.0.join(format!("{format:?}")), patch, rate, 2)).expect("take writer");
     let (copier, mut copies) = tape_mirror(&config, rate as f64, DEFAULT_COPY_BUDGET);
     let mut bridge = Bridge::new(QueueSizes::default());
+    let mut screen = bridge.register("keys").expect("a command ring");
     let engine = Box::new(Engine::new(config, rate as f64, ENGINE_BLOCK));
     let processor = LiveProcessor::new(engine, bridge.audio, Vec::new(), ENGINE_BLOCK, false, Some(0))
         .with_take(feed)
@@ -64,8 +65,8 @@ fn run_format(format: SampleFormatChoice, scratch: &Scratch) {
         processor.with(|p| p.restart_input(false));
         backend.start(processor.clone(), input.clone()).expect("stream starts");
         let started = bridge.stats.callbacks.load(Ordering::Relaxed);
-        bridge.screen.send_now(ferrotape::engine::Command::Track { track: 0, action: TrackAction::Record });
-        bridge.screen.send_now(ferrotape::engine::Command::Set { track: 1, param: Param::Speed, value: 0.7 });
+        screen.send_now(ferrotape::engine::Command::Track { track: 0, action: TrackAction::Record });
+        screen.send_now(ferrotape::engine::Command::Set { track: 1, param: Param::Speed, value: 0.7 });
         let requested = copies.request();
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut copied = None;
@@ -76,7 +77,7 @@ fn run_format(format: SampleFormatChoice, scratch: &Scratch) {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        bridge.screen.send_now(ferrotape::engine::Command::Track { track: 0, action: TrackAction::Play });
+        screen.send_now(ferrotape::engine::Command::Track { track: 0, action: TrackAction::Play });
         std::thread::sleep(Duration::from_millis(50));
         backend.stop();
         assert!(

@@ -1,22 +1,21 @@
 //! One engine's worth of a live session: a [`Plan`] (the patch, its
 //! bindings and score, checked) and the [`Run`] built from it — queues,
-//! processor, take recorder, tape copier and MIDI inputs.
+//! processor, take recorder, tape copier and the surfaces (keys, MIDI, OSC).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use super::component::{Components, Setup};
+use super::controls::SharedControls;
 use super::flush::AutosaveJob;
 use super::session::LiveOptions;
-use crate::bridge::{Bridge, CommandSender, InputWriter, LiveStats, QueueSizes, SnapshotReceiver};
+use crate::bridge::{Bridge, InputWriter, LiveStats, QueueSizes, SnapshotReceiver};
 use crate::engine::{Command, Engine};
 use crate::events::EventList;
-use crate::io::midi::{MidiInputConfig, MidiInputs, PortSelection, DEFAULT_POLL};
 use crate::io::{self, AudioOptions, Handoff, LiveProcessor, StreamSettings};
-use crate::midi_map::{
-    learn_channel, ActivityMonitor, LearnControl, MidiBinding, MidiMap, MidiRouter, SelectedTrack,
-};
+use crate::midi_map::{MidiBinding, MidiMap};
 use crate::patch::Patch;
 use crate::session::{
     load_autosave, load_session, tape_mirror, tapes_dir, Autosave, AutosaveClock, DEFAULT_COPY_BUDGET,
@@ -42,7 +41,6 @@ pub(super) struct Run {
     pub(super) plan: Plan,
     pub(super) processor: Arc<Handoff<LiveProcessor>>,
     pub(super) input: Arc<Handoff<InputWriter>>,
-    pub(super) screen: CommandSender,
     pub(super) snapshots: SnapshotReceiver,
     pub(super) stats: Arc<LiveStats>,
     pub(super) take: Option<TakeHandle>,
@@ -59,13 +57,12 @@ pub(super) struct Run {
     /// A patch just saved from the screen whose tapes go beside it with the
     /// next tape copy.
     pub(super) save_tapes_to: Option<PathBuf>,
-    /// Take start/stop presses from MIDI, and how many were acted on.
-    pub(super) take_presses: Option<crate::midi_map::router::TakePresses>,
+    /// The surfaces (keys, MIDI, OSC, …), started once audio can start.
+    pub(super) components: Components,
+    /// The control state the surfaces share: selected track, take presses.
+    pub(super) controls: SharedControls,
+    /// Take presses acted on so far.
     pub(super) take_presses_seen: u32,
-    pub(super) midi: Option<MidiInputs>,
-    pub(super) learn: Option<LearnControl>,
-    pub(super) activity: Option<ActivityMonitor>,
-    pub(super) selected: SelectedTrack,
     /// Problems found while building (MIDI, take recorder, saved tapes).
     pub(super) problems: Vec<String>,
 }
@@ -133,7 +130,7 @@ pub(super) fn make_plan(
     })
 }
 
-/// Build the engine, queues, recorder, copier and MIDI for a plan. Nothing
+/// Build the engine, queues, recorder, copier and surfaces for a plan. Nothing
 /// here is fatal: what fails is noted in `problems` and left out.
 pub(super) fn build_run(
     mut plan: Plan,
@@ -166,8 +163,26 @@ pub(super) fn build_run(
         }
     }
     let tracks = engine.track_count();
-    let Bridge { screen, midi: midi_sender, snapshots, input, audio, stats, .. } =
-        Bridge::new(QueueSizes::default());
+    // Every surface registers its command ring before the audio end moves
+    // into the processor; from then on the ring count is fixed.
+    let mut bridge = Bridge::new(QueueSizes::default());
+    let controls = SharedControls::new(tracks);
+    let mut components = Components::build(
+        &mut Setup {
+            bridge: &mut bridge,
+            options,
+            patch: &plan.patch,
+            patch_path: &plan.patch_path,
+            bindings: &plan.bindings,
+            controls: &controls,
+            sample_rate: rate,
+            track_count: tracks,
+            interactive,
+            problems: &mut problems,
+        },
+        super::surfaces::SURFACES,
+    );
+    let Bridge { snapshots, input, audio, stats, .. } = bridge;
     let fixed_latency = plan.fixed_latency;
     let score = std::mem::take(&mut plan.score);
     let mut processor =
@@ -202,40 +217,15 @@ pub(super) fn build_run(
         });
     }
 
-    let selected = SelectedTrack::new(tracks);
-    let (mut midi, mut learn, mut activity, mut take_presses) = (None, None, None, None);
-    if options.virtual_midi || !options.midi_ports.is_empty() {
-        let (control, endpoint) = learn_channel();
-        let router = MidiRouter::new(&plan.bindings, selected.clone()).with_learn(endpoint);
-        let monitor = router.activity();
-        let presses = router.take_presses();
-        let config = MidiInputConfig {
-            ports: PortSelection::from_args(&options.midi_ports),
-            virtual_port: options.virtual_midi,
-            poll: DEFAULT_POLL,
-        };
-        // alsa-lib reports a missing sequencer on stderr: keep it in the log.
-        let capture = io::stderr::StderrCapture::begin();
-        let started = MidiInputs::start(config, router, Box::new(midi_sender));
-        drop(capture);
-        match started {
-            Ok(inputs) => {
-                if let Some(e) = inputs.status().last_error {
-                    problems.push(e);
-                }
-                midi = Some(inputs);
-                learn = Some(control);
-                activity = Some(monitor);
-                take_presses = Some(presses);
-            }
-            Err(e) => problems.push(e),
-        }
+    components.start(&mut problems);
+    // A port that did not open is a problem of the build, as a failed start is.
+    if let Some(e) = components.get::<super::midi_surface::MidiSurface>().and_then(|m| m.last_error()) {
+        problems.push(e);
     }
     Run {
         plan,
         processor: Arc::new(Handoff::new(Box::new(processor))),
         input: Arc::new(Handoff::new(Box::new(input))),
-        screen,
         snapshots,
         stats,
         take,
@@ -247,12 +237,9 @@ pub(super) fn build_run(
         changed_since: None,
         saving: None,
         save_tapes_to: None,
-        take_presses,
+        components,
+        controls,
         take_presses_seen: 0,
-        midi,
-        learn,
-        activity,
-        selected,
         problems,
     }
 }

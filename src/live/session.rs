@@ -11,19 +11,23 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::describe::{describe_activity, describe_binding};
+use super::describe::describe_binding;
 use super::flush::{self, FlushState};
+use super::keys::KeysSurface;
+use super::midi_surface::MidiSurface;
 use super::run::{build_run, make_plan, null_options, Run};
 use super::{report, PlayReport, RETRY_S};
 use crate::bridge::LiveStats;
 use crate::engine::{Command, EngineSnapshot};
-use crate::io::midi::{CLIENT_NAME, VIRTUAL_PORT};
 use crate::io::null::NullBackend;
 use crate::io::{self, AudioBackend, AudioOptions, Health, StreamSettings};
-use crate::midi_map::{save_learned_binding, LearnRequest, MidiBinding, SelectedTrack};
+use crate::midi_map::{save_learned_binding, MidiBinding, SelectedTrack};
+use crate::osc::OscOptions;
 use crate::patch::Patch;
 use crate::session::LiveTapes;
 use crate::take::{TakeHandle, TakeStatus};
+
+mod requests;
 
 /// How long stopping waits for the take writer to close its files.
 const FINISH_WAIT: Duration = Duration::from_secs(5);
@@ -59,6 +63,9 @@ pub struct LiveOptions {
     /// Continue from the patch's newest autosave when it is newer than the
     /// patch file (after a crash or a quit without saving).
     pub recover: bool,
+    /// `--osc [PORT]`, `--osc-bind ADDR`: the OSC server, when asked for
+    /// here (the patch's `[osc]` table can also ask for it).
+    pub osc: Option<OscOptions>,
 }
 
 impl Default for LiveOptions {
@@ -75,6 +82,7 @@ impl Default for LiveOptions {
             autosave: true,
             autosave_every: crate::session::AUTOSAVE_INTERVAL,
             recover: false,
+            osc: None,
         }
     }
 }
@@ -96,6 +104,10 @@ pub struct LiveSession {
     warning: Option<String>,
     run: Run,
     learned: VecDeque<String>,
+    /// What the last request from a surface came to, for the surfaces.
+    last_request: Option<String>,
+    /// Component warnings already printed.
+    said_warnings: Vec<String>,
 }
 
 impl LiveSession {
@@ -141,6 +153,8 @@ impl LiveSession {
             warning: None,
             run,
             learned: VecDeque::new(),
+            last_request: None,
+            said_warnings: Vec::new(),
         };
         if let Err(e) = session.backend.start(session.run.processor.clone(), session.run.input.clone()) {
             if !fallback_allowed {
@@ -163,6 +177,8 @@ impl LiveSession {
         }
         session.after_start();
         session.update_warning();
+        // What starting said is already in `warning()`: not said again on the first tick.
+        session.said_warnings = session.run.components.statuses().filter_map(|(_, s)| s.warning).collect();
         Ok(session)
     }
 
@@ -187,15 +203,15 @@ impl LiveSession {
         self.watch_device(say);
         self.save_learned(say);
         self.autosave_when_due(say);
-        // A MIDI take binding pressed: each press starts or stops a take.
-        if let Some(presses) = self.run.take_presses.as_ref().map(|p| p.count()) {
-            let new = presses.wrapping_sub(self.run.take_presses_seen);
-            self.run.take_presses_seen = presses;
-            if new % 2 == 1 {
-                let recording = self.toggle_take();
-                say(if recording { "take: recording (MIDI)" } else { "take: stopped (MIDI)" });
-            }
+        // A take button pressed on any surface: each press starts or stops a take.
+        let presses = self.run.controls.take_presses.count();
+        let new = presses.wrapping_sub(self.run.take_presses_seen);
+        self.run.take_presses_seen = presses;
+        if new % 2 == 1 {
+            let recording = self.toggle_take();
+            say(if recording { "take: recording (MIDI)" } else { "take: stopped (MIDI)" });
         }
+        self.tick_components(say);
         if let Some(take) = &self.run.take {
             let status = take.status();
             if self.run.take_request.is_some_and(|(wanted, _)| wanted == status.recording) {
@@ -265,8 +281,7 @@ impl LiveSession {
     }
 
     fn save_learned(&mut self, say: &mut dyn FnMut(&str)) {
-        let Some(learn) = self.run.learn.as_mut() else { return };
-        while let Some(learned) = learn.learned() {
+        while let Some(learned) = self.run.components.get_mut::<MidiSurface>().and_then(|m| m.learned()) {
             let path = self.options.midi_map.clone().unwrap_or_else(|| self.run.plan.patch_path.clone());
             let described = describe_binding(&learned.binding);
             self.run
@@ -363,15 +378,20 @@ impl LiveSession {
     }
 
     fn update_warning(&mut self) {
-        let midi = self.run.problems.first().cloned();
+        let problem = self.run.problems.first().cloned();
+        // A surface's warning (OSC reachable from the network) goes before
+        // the null-backend note and the build's problems: it is about who
+        // can play the instrument.
+        let surface = self.run.components.statuses().find_map(|(_, s)| s.warning);
         self.warning = self
             .device_problem
             .clone()
             .or_else(|| self.take_problem.as_ref().map(|e| format!("take: {e}")))
             .or_else(|| self.autosave_problem.clone())
             .or_else(|| self.learn_problem.clone())
+            .or(surface)
             .or_else(|| self.fallback.clone())
-            .or(midi);
+            .or(problem);
     }
 
     /// Keep the tapes beside a patch the screen just saved at `patch_path`
@@ -395,12 +415,12 @@ impl LiveSession {
 
     /// Follow the screen's track selection (MIDI bindings for "selected").
     pub fn select_track(&mut self, track: u8) {
-        self.run.selected.set(track);
+        self.run.controls.selected.set(track);
     }
 
-    /// Queue a command from the screen. False when the queue was full.
+    /// Queue a command from the screen's keys. False when the queue was full.
     pub fn send(&mut self, command: Command) -> bool {
-        self.run.screen.send_now(command)
+        self.run.components.get_mut::<KeysSurface>().is_some_and(|keys| keys.send(command))
     }
 
     /// The newest engine snapshot since the last call.
@@ -413,6 +433,7 @@ impl LiveSession {
             self.run.last_seen = seen;
             self.run.changed_since.get_or_insert_with(Instant::now);
         }
+        self.run.components.observe(&snapshot);
         Some(snapshot)
     }
 
@@ -431,26 +452,9 @@ impl LiveSession {
         self.warning.as_deref()
     }
 
-    /// Open MIDI input ports, the virtual one first.
-    pub fn midi_ports(&self) -> Vec<String> {
-        let Some(midi) = &self.run.midi else { return Vec::new() };
-        let mut ports = Vec::new();
-        if midi.has_virtual_port() {
-            ports.push(format!("{CLIENT_NAME}:{VIRTUAL_PORT}"));
-        }
-        ports.extend(midi.status().open);
-        ports
-    }
-
-    /// The last MIDI message and what it did: "CC 21 = 64 ch 1 → track 1 speed".
-    pub fn last_midi(&self) -> Option<String> {
-        let activity = self.run.activity.as_ref()?.latest()?;
-        Some(describe_activity(&activity, &self.run.plan.bindings))
-    }
-
     /// The track MIDI `selected` bindings act on, shared with the screen.
     pub fn selected_track(&self) -> SelectedTrack {
-        self.run.selected.clone()
+        self.run.controls.selected.clone()
     }
 
     /// The bindings in force (patch, map file, learned).
@@ -466,17 +470,6 @@ impl LiveSession {
     /// The patch file playing.
     pub fn patch_path(&self) -> &Path {
         &self.run.plan.patch_path
-    }
-
-    /// Bind the next control that moves. False without MIDI input.
-    pub fn learn(&mut self, request: LearnRequest) -> bool {
-        self.run.midi.is_some() && self.run.learn.as_mut().is_some_and(|l| l.request(request))
-    }
-
-    pub fn cancel_learn(&mut self) {
-        if let Some(learn) = self.run.learn.as_mut() {
-            learn.cancel();
-        }
     }
 
     /// A binding just learned (already saved by [`tick`](Self::tick)), described.
@@ -553,13 +546,11 @@ impl LiveSession {
         report(&stats, rate, faults)
     }
 
-    /// Tear the run down (the stream must be stopped): MIDI, take, autosave.
-    /// Returns the engine's fault count.
+    /// Tear the run down (the stream must be stopped): surfaces, take,
+    /// autosave. Returns the engine's fault count.
     fn shut_down(&mut self, final_autosave: bool) -> u64 {
         let run = &mut self.run;
-        if let Some(midi) = run.midi.take() {
-            midi.stop();
-        }
+        run.components.stop();
         if let Some(take) = &run.take {
             take.stop();
         }
@@ -592,7 +583,7 @@ impl Drop for LiveSession {
     fn drop(&mut self) {
         // `stop` is the way out; this covers an early return or a panic
         // unwinding through the owner.
-        if self.run.midi.is_some() || self.run.take.is_some() {
+        if self.run.components.running() || self.run.take.is_some() {
             self.backend.stop();
             self.shut_down(false);
         }

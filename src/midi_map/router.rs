@@ -7,7 +7,7 @@
 //! allocates nothing: the binding table is preallocated to [`MAX_BINDINGS`],
 //! and learn requests and results cross fixed-capacity lock-free queues.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +18,10 @@ use super::binding::{BindingMode, BindingTarget, Control, MidiBinding, SelectTra
 use super::learn::LearnRequest;
 use super::message::{MidiMessage, MidiParser};
 use crate::bridge::CommandSink;
-use crate::engine::{Command, Param, MAX_TRACKS};
+use crate::engine::{Command, Param};
+// The control state every surface shares belongs to the live session; the
+// router only reads and presses it.
+pub use crate::live::controls::{SelectedTrack, TakePresses};
 
 /// Most bindings one router holds; a map file, a patch, or a patch and its
 /// map file together with more are refused when they load.
@@ -26,61 +29,6 @@ pub const MAX_BINDINGS: usize = 256;
 
 /// Learn requests or results waiting at once before new ones are dropped.
 const LEARN_QUEUE: usize = 16;
-
-/// The selected track, shared by the MIDI thread and the screen.
-#[derive(Clone, Debug)]
-pub struct SelectedTrack(Arc<SelectionCell>);
-
-#[derive(Debug)]
-struct SelectionCell {
-    /// 0-based selected track.
-    index: AtomicU8,
-    /// Tracks in the loaded patch, 1-16.
-    count: AtomicU8,
-}
-
-impl SelectedTrack {
-    /// Track 1 selected, of `track_count` tracks (clamped to 1-16).
-    pub fn new(track_count: usize) -> SelectedTrack {
-        let count = track_count.clamp(1, MAX_TRACKS) as u8;
-        SelectedTrack(Arc::new(SelectionCell { index: AtomicU8::new(0), count: AtomicU8::new(count) }))
-    }
-
-    /// The 0-based selected track; always below [`Self::track_count`].
-    pub fn get(&self) -> u8 {
-        self.0.index.load(Ordering::Relaxed).min(self.track_count() - 1)
-    }
-
-    /// Select a 0-based track; false (and no change) if it does not exist.
-    pub fn set(&self, index: u8) -> bool {
-        let ok = index < self.track_count();
-        if ok {
-            self.0.index.store(index, Ordering::Relaxed);
-        }
-        ok
-    }
-
-    /// Number of tracks in the patch, 1-16.
-    pub fn track_count(&self) -> u8 {
-        self.0.count.load(Ordering::Relaxed).clamp(1, MAX_TRACKS as u8)
-    }
-
-    /// After a patch load: the selection is kept if it still exists.
-    pub fn set_track_count(&self, track_count: usize) {
-        let count = track_count.clamp(1, MAX_TRACKS) as u8;
-        self.0.count.store(count, Ordering::Relaxed);
-        if self.0.index.load(Ordering::Relaxed) >= count {
-            self.0.index.store(count - 1, Ordering::Relaxed);
-        }
-    }
-
-    /// Move the selection by `by` tracks, wrapping round.
-    pub fn step(&self, by: i32) {
-        let count = i32::from(self.track_count());
-        let index = (i32::from(self.get()) + by).rem_euclid(count);
-        self.0.index.store(index as u8, Ordering::Relaxed);
-    }
-}
 
 /// The kind of the last message received, for the screen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,23 +192,6 @@ enum Input {
     NoteOff,
 }
 
-/// How many times a take binding was pressed: the MIDI thread counts, the
-/// session compares with what it has seen and starts or stops a take. A
-/// counter, not a flag, so two quick presses are never merged into one.
-#[derive(Clone, Debug, Default)]
-pub struct TakePresses(std::sync::Arc<std::sync::atomic::AtomicU32>);
-
-impl TakePresses {
-    fn press(&self) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Presses since the router was made (wraps after 2^32).
-    pub fn count(&self) -> u32 {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
 /// Bytes in, commands out, for one set of bindings. See the module docs.
 pub struct MidiRouter {
     slots: Vec<Slot>,
@@ -319,6 +250,13 @@ impl MidiRouter {
     /// A handle the session polls for take start/stop presses.
     pub fn take_presses(&self) -> TakePresses {
         self.takes.clone()
+    }
+
+    /// Count take presses on the session's shared counter instead of the
+    /// router's own.
+    pub fn with_take_presses(mut self, presses: TakePresses) -> MidiRouter {
+        self.takes = presses;
+        self
     }
 
     /// A handle the screen polls for the last message.

@@ -66,6 +66,8 @@ pub struct LinkStatus {
     pub midi_ports: Vec<String>,
     /// The last MIDI message received, as text ("CC 21 = 64 ch 1").
     pub last_midi: String,
+    /// Other surfaces' parts of the status ("osc 127.0.0.1:9951 clients 1 bad 0").
+    pub surfaces: Vec<String>,
     /// What the take recorder is doing ("take 3: 01:12", "off").
     pub take: String,
     /// A problem the performer should know about, in one short line ("audio

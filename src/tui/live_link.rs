@@ -94,6 +94,7 @@ impl InstrumentLink for LiveLink {
             dropped_commands: LiveStats::get(&stats.dropped_commands),
             midi_ports: self.session.midi_ports(),
             last_midi: self.session.last_midi().unwrap_or_default(),
+            surfaces: self.session.surface_status(),
             take,
             warning,
             warning_details,

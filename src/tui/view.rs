@@ -188,6 +188,9 @@ impl App {
         if !s.last_midi.is_empty() {
             left.push(Span::styled(format!(" · last {}", s.last_midi), theme.label()));
         }
+        for part in &s.surfaces {
+            left.push(Span::styled(format!(" · {part}"), theme.label()));
+        }
         let take = if s.take.is_empty() { "off" } else { s.take.as_str() };
         let right =
             vec![Span::styled("take ", theme.label()), Span::styled(format!("{take} "), theme.value())];

@@ -1,0 +1,106 @@
+//! MIDI inputs as a surface: the router with the patch's bindings, on its
+//! own command ring, with MIDI learn and the last message for the screen.
+
+use super::component::{Component, Setup};
+use super::describe::describe_activity;
+use crate::io;
+use crate::io::midi::{MidiInputConfig, MidiInputs, PortSelection, CLIENT_NAME, DEFAULT_POLL, VIRTUAL_PORT};
+use crate::midi_map::{
+    learn_channel, ActivityMonitor, LearnControl, LearnRequest, LearnedBinding, MidiRouter,
+};
+
+/// The MIDI inputs of a run.
+pub struct MidiSurface {
+    /// Until [`Component::start`] opens the ports.
+    pending: Option<(MidiInputConfig, MidiRouter, crate::bridge::CommandSender)>,
+    inputs: Option<MidiInputs>,
+    learn: LearnControl,
+    activity: ActivityMonitor,
+}
+
+/// Wanted with the virtual port or any `--midi` port.
+pub fn surface(setup: &mut Setup<'_>) -> Option<Box<dyn Component>> {
+    let options = setup.options;
+    if !options.virtual_midi && options.midi_ports.is_empty() {
+        return None;
+    }
+    let sender = setup.register("midi")?;
+    let (learn, endpoint) = learn_channel();
+    let router = MidiRouter::new(setup.bindings, setup.controls.selected.clone())
+        .with_take_presses(setup.controls.take_presses.clone())
+        .with_learn(endpoint);
+    let activity = router.activity();
+    let config = MidiInputConfig {
+        ports: PortSelection::from_args(&options.midi_ports),
+        virtual_port: options.virtual_midi,
+        poll: DEFAULT_POLL,
+    };
+    Some(Box::new(MidiSurface { pending: Some((config, router, sender)), inputs: None, learn, activity }))
+}
+
+impl MidiSurface {
+    /// Open MIDI input ports, the virtual one first.
+    pub fn ports(&self) -> Vec<String> {
+        let Some(inputs) = &self.inputs else { return Vec::new() };
+        let mut ports = Vec::new();
+        if inputs.has_virtual_port() {
+            ports.push(format!("{CLIENT_NAME}:{VIRTUAL_PORT}"));
+        }
+        ports.extend(inputs.status().open);
+        ports
+    }
+
+    /// The last message and what it did, described with `bindings`.
+    pub fn last_message(&self, bindings: &[crate::midi_map::MidiBinding]) -> Option<String> {
+        Some(describe_activity(&self.activity.latest()?, bindings))
+    }
+
+    /// Bind the next control that moves. False without open inputs.
+    pub fn learn(&mut self, request: LearnRequest) -> bool {
+        self.inputs.is_some() && self.learn.request(request)
+    }
+
+    pub fn cancel_learn(&mut self) {
+        self.learn.cancel();
+    }
+
+    /// A binding the router has learned, if any.
+    pub fn learned(&mut self) -> Option<LearnedBinding> {
+        self.learn.learned()
+    }
+
+    /// The last problem opening a port.
+    pub fn last_error(&self) -> Option<String> {
+        self.inputs.as_ref()?.status().last_error
+    }
+}
+
+impl Component for MidiSurface {
+    fn name(&self) -> &'static str {
+        "midi"
+    }
+
+    fn start(&mut self) -> Result<(), String> {
+        let Some((config, router, sender)) = self.pending.take() else { return Ok(()) };
+        // alsa-lib reports a missing sequencer on stderr: keep it in the log.
+        let capture = io::stderr::StderrCapture::begin();
+        let started = MidiInputs::start(config, router, Box::new(sender));
+        drop(capture);
+        self.inputs = Some(started?);
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        if let Some(inputs) = self.inputs.take() {
+            inputs.stop();
+        }
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
