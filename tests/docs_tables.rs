@@ -132,3 +132,14 @@ fn midi_targets_list_every_parameter() {
     let expected: Vec<&str> = Param::ALL.iter().map(|p| p.key()).collect();
     assert_eq!(listed, expected);
 }
+
+/// Every OSC command the server understands is in `docs/osc.md`'s command table.
+#[test]
+fn the_osc_command_table_names_every_command() {
+    let doc = std::fs::read_to_string("docs/osc.md").expect("docs/osc.md");
+    let section =
+        doc.split("### Commands").nth(1).and_then(|s| s.split("### ").next()).expect("a Commands section");
+    for name in ferrotape::osc::sl::sl_command_names() {
+        assert!(section.contains(&format!("`{name}`")), "`{name}` is not in docs/osc.md's command table");
+    }
+}

@@ -24,6 +24,7 @@ seed = 1
 
 [[track]]
 length = 1.0
+max_length = 3.0
 inertia_s = 0.0
 
 [[track]]
@@ -383,4 +384,46 @@ fn takes_and_patch_saves_by_osc() {
     }
     let (code, out, err) = run(&["check", saved.to_str().unwrap()], &[], PATIENCE);
     assert_eq!(code, Some(0), "{out}{err}");
+}
+
+#[test]
+fn the_looper_grammar_by_hit_multiply_undo_pause_oneshot() {
+    if !liblo_tools() {
+        return;
+    }
+    let scratch = Scratch::new("live-osc-grammar");
+    let (port, reply_port) = (free_port(), free_port());
+    let (_play, _said, _dump, replies) = start(&scratch, port, reply_port);
+    let url = format!("osc.udp://127.0.0.1:{reply_port}/");
+    let get = |control: &str, wanted: &dyn Fn(f32) -> bool| {
+        let path = format!("/{control}");
+        last_float(&ask_until(
+            &replies,
+            || oscsend(port, "/sl/0/get", "sss", &[control, &url, &path]),
+            control,
+            |l| l.contains(&format!("{path} isf 0 \"{control}\"")) && wanted(last_float(l)),
+        ))
+    };
+    get("state", &|s| s == 4.0);
+    oscsend(port, "/sl/0/hit", "s", &["multiply"]);
+    get("state", &|s| s == 6.0);
+    std::thread::sleep(Duration::from_millis(1300));
+    oscsend(port, "/sl/0/hit", "s", &["multiply"]);
+    get("state", &|s| s == 4.0);
+    // The loop is now a whole number (2 or 3, as the press fell) of 1 s cycles.
+    let cycle = get("cycle_len", &|c| c > 0.0);
+    let grown = get("loop_len", &|l| l > 1.5);
+    let cycles = grown / cycle;
+    assert!((cycle - 1.0).abs() < 1e-3, "cycle_len {cycle}");
+    assert!((cycles - cycles.round()).abs() < 1e-3 && cycles >= 2.0, "loop_len {grown} over cycle {cycle}");
+    oscsend(port, "/sl/0/hit", "s", &["undo"]);
+    get("loop_len", &|l| (l - 1.0).abs() < 1e-3);
+    oscsend(port, "/sl/0/hit", "s", &["pause"]);
+    get("state", &|s| s == 14.0);
+    oscsend(port, "/sl/0/hit", "s", &["pause"]);
+    get("state", &|s| s == 4.0);
+    oscsend(port, "/sl/0/hit", "s", &["oneshot"]);
+    get("state", &|s| s == 12.0);
+    // After one pass it waits, paused, at the top.
+    get("state", &|s| s == 14.0);
 }

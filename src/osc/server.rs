@@ -23,6 +23,12 @@ use crate::live::{SessionRequest, SharedControls};
 pub const MAX_PACKET: usize = 8192;
 /// Clients registered with `/register` or `/ferrotape/register`, each.
 const MAX_CLIENTS: usize = 32;
+/// A `down` held this long makes its `up` end what it started.
+const HOLD: Duration = Duration::from_millis(500);
+/// Buttons remembered as held at once (a client that never sends `up`
+/// cannot grow the list).
+const MAX_HELD: usize = 256;
+
 /// Update registrations held at once.
 const MAX_UPDATES: usize = 256;
 /// Messages read from one bundle (nested ones included).
@@ -80,6 +86,8 @@ pub(super) struct Server {
     /// What the native clients were last sent.
     pushed: Option<EngineSnapshot>,
     updates: Vec<Update>,
+    /// When a `down` arrived, per track and command, until its `up`.
+    held: Vec<(u8, SlCommand, Instant)>,
 }
 
 impl Server {
@@ -115,6 +123,7 @@ impl Server {
             native_clients: Vec::new(),
             pushed: None,
             updates: Vec::new(),
+            held: Vec::new(),
         }
     }
 
@@ -322,14 +331,31 @@ impl Server {
     }
 
     /// One SooperLooper button message on one track. `down` acts like a
-    /// hit and `up` does nothing (every press latches, as a short press
-    /// does in SooperLooper); `upforce` ends the command's operation if it
-    /// is running.
+    /// hit; its `up` ends a record, overdub, replace, substitute or erase
+    /// when the button was held for `HOLD` or longer (a tap latches, a hold
+    /// is momentary, as in SooperLooper); `upforce` ends the command's
+    /// operation if it is running.
     fn press(&mut self, track: u8, press: Press, command: SlCommand) {
         let seen = self.snapshot.tracks[track as usize];
+        if press == Press::Down {
+            self.held.retain(|(t, c, _)| (*t, *c) != (track, command));
+            if self.held.len() < MAX_HELD {
+                self.held.push((track, command, Instant::now()));
+            }
+        }
         let action = match press {
             Press::Hit | Press::Down => command.resolve(&seen),
-            Press::Up => None,
+            Press::Up => {
+                let down = self.held.iter().position(|(t, c, _)| (*t, *c) == (track, command));
+                let held_long = down.is_some_and(|i| self.held[i].2.elapsed() >= HOLD);
+                if let Some(i) = down {
+                    self.held.swap_remove(i);
+                }
+                match command {
+                    SlCommand::Toggle(action, mode) if held_long && seen.mode == mode => action.opposite(),
+                    _ => None,
+                }
+            }
             Press::UpForce => match command {
                 SlCommand::Toggle(_, mode) if seen.mode == mode => Some(TrackAction::Play),
                 SlCommand::Press(a @ (TrackAction::Multiply | TrackAction::Insert))

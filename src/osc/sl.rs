@@ -3,7 +3,7 @@
 //! state numbers. The one place the mapping is written; `docs/osc.md`
 //! lists the same.
 
-use crate::engine::{HeadMode, Param, TrackAction, TrackSnapshot};
+use crate::engine::{Button, HeadMode, Param, TrackAction, TrackSnapshot};
 
 /// On, off, or the other way from what the surface last saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,43 +27,57 @@ pub enum SlCommand {
     Pause(Switch),
 }
 
-/// Every command an SL client can send, by its SooperLooper name (and the
-/// ones this instrument adds: play, stop, erase, clear).
-pub const SL_COMMANDS: [(&str, SlCommand); 29] = [
-    ("record", SlCommand::Toggle(TrackAction::Record, HeadMode::Record)),
-    ("overdub", SlCommand::Toggle(TrackAction::Dub, HeadMode::Dub)),
-    ("multiply", SlCommand::Press(TrackAction::Multiply)),
-    ("insert", SlCommand::Press(TrackAction::Insert)),
-    ("replace", SlCommand::Toggle(TrackAction::Replace, HeadMode::Replace)),
-    ("substitute", SlCommand::Toggle(TrackAction::Substitute, HeadMode::Substitute)),
-    ("undo", SlCommand::Press(TrackAction::Undo)),
-    ("redo", SlCommand::Press(TrackAction::Redo)),
-    ("undo_all", SlCommand::Press(TrackAction::UndoAll)),
-    ("redo_all", SlCommand::Press(TrackAction::RedoAll)),
-    ("trigger", SlCommand::Press(TrackAction::Trigger)),
-    ("oneshot", SlCommand::Press(TrackAction::Oneshot)),
+/// SooperLooper's words whose meaning depends on what the track is doing:
+/// its mute, solo and pause toggle, and their explicit forms. Every other
+/// command is an action's declared OSC name (or its own name: play, stop,
+/// erase, clear, dub, unmute …), from the one table of actions.
+const SWITCHES: [(&str, SlCommand); 12] = [
     ("mute", SlCommand::Mute(Switch::Toggle)),
+    ("mute_trigger", SlCommand::Mute(Switch::Toggle)),
     ("mute_on", SlCommand::Mute(Switch::On)),
     ("mute_off", SlCommand::Mute(Switch::Off)),
-    ("mute_trigger", SlCommand::Mute(Switch::Toggle)),
-    ("pause", SlCommand::Pause(Switch::Toggle)),
-    ("pause_on", SlCommand::Pause(Switch::On)),
-    ("pause_off", SlCommand::Pause(Switch::Off)),
-    ("reverse", SlCommand::Press(TrackAction::Reverse)),
+    ("unmute", SlCommand::Mute(Switch::Off)),
     ("solo", SlCommand::Solo(Switch::Toggle)),
     ("solo_on", SlCommand::Solo(Switch::On)),
     ("solo_off", SlCommand::Solo(Switch::Off)),
-    ("play", SlCommand::Press(TrackAction::Play)),
-    ("stop", SlCommand::Press(TrackAction::Stop)),
-    ("erase", SlCommand::Press(TrackAction::Erase)),
-    ("clear", SlCommand::Press(TrackAction::Clear)),
-    ("unmute", SlCommand::Mute(Switch::Off)),
     ("unsolo", SlCommand::Solo(Switch::Off)),
+    ("pause", SlCommand::Pause(Switch::Toggle)),
+    ("pause_on", SlCommand::Pause(Switch::On)),
+    ("pause_off", SlCommand::Pause(Switch::Off)),
 ];
+
+/// The head mode an action puts a track in and holds until it is ended
+/// (by a second press or the release of a held button), if it does.
+fn held_mode(action: TrackAction) -> Option<HeadMode> {
+    use TrackAction::*;
+    match action {
+        Record => Some(HeadMode::Record),
+        Dub => Some(HeadMode::Dub),
+        Erase => Some(HeadMode::Erase),
+        Replace => Some(HeadMode::Replace),
+        Substitute => Some(HeadMode::Substitute),
+        Play | Stop | Clear | Reverse | Undo | Redo | UndoAll | RedoAll | Multiply | Insert | Trigger
+        | Oneshot | Pause | Mute | Unmute | Solo | Unsolo => None,
+    }
+}
 
 /// The SooperLooper command of that name.
 pub fn sl_command(name: &str) -> Option<SlCommand> {
-    SL_COMMANDS.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+    if let Some((_, command)) = SWITCHES.iter().find(|(n, _)| *n == name) {
+        return Some(*command);
+    }
+    let action = TrackAction::from_osc_name(name).or_else(|| TrackAction::from_name(name))?;
+    // A button held for an action (record, overdub, …) ends it on release;
+    // pressed on its own, the second press ends it.
+    Some(match (action.button(), held_mode(action)) {
+        (Button::Momentary { .. }, Some(mode)) => SlCommand::Toggle(action, mode),
+        _ => SlCommand::Press(action),
+    })
+}
+
+/// Every SooperLooper command name this server understands, for the docs.
+pub fn sl_command_names() -> impl Iterator<Item = &'static str> {
+    SWITCHES.iter().map(|(n, _)| *n).chain(TrackAction::ALL.iter().map(|a| a.osc_name()))
 }
 
 impl SlCommand {
@@ -243,8 +257,8 @@ mod tests {
     #[test]
     fn every_action_has_an_sl_command() {
         for action in TrackAction::ALL {
-            let found = SL_COMMANDS.iter().any(|(_, c)| match c {
-                SlCommand::Press(a) | SlCommand::Toggle(a, _) => *a == action,
+            let found = sl_command_names().filter_map(sl_command).any(|c| match c {
+                SlCommand::Press(a) | SlCommand::Toggle(a, _) => a == action,
                 SlCommand::Mute(_) => matches!(action, TrackAction::Mute | TrackAction::Unmute),
                 SlCommand::Solo(_) => matches!(action, TrackAction::Solo | TrackAction::Unsolo),
                 SlCommand::Pause(_) => action == TrackAction::Pause,

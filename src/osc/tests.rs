@@ -125,3 +125,23 @@ fn any_bytes_at_all_are_counted_never_a_panic() {
     }
     assert!(rig.stats.bad.load(Ordering::Relaxed) > 10_000);
 }
+
+#[test]
+fn a_held_button_is_momentary_and_a_tap_latches() {
+    let mut rig = rig();
+    let press =
+        |kind: &str, command: &str| message(&format!("/sl/0/{kind}"), vec![OscType::String(command.into())]);
+    let track = |action| Command::Track { track: 0, action };
+    // A tap: down then up at once; the overdub latches.
+    rig.server.packet(&press("down", "overdub"), rig.from);
+    rig.server.packet(&press("up", "overdub"), rig.from);
+    assert_eq!(popped(&mut rig.audio), [track(TrackAction::Dub)]);
+    // Held past the hold time: the release goes back to play.
+    rig.server.packet(&press("down", "replace"), rig.from);
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    rig.server.packet(&press("up", "replace"), rig.from);
+    assert_eq!(popped(&mut rig.audio), [track(TrackAction::Replace), track(TrackAction::Play)]);
+    // An up with no down before it does nothing.
+    rig.server.packet(&press("up", "record"), rig.from);
+    assert_eq!(popped(&mut rig.audio), []);
+}
