@@ -328,7 +328,10 @@ fn bad_packets_are_counted_and_the_instrument_plays_on() {
             && l.split(" bad ")
                 .nth(1)
                 .and_then(|n| n.split_whitespace().next()?.parse::<u64>().ok())
-                .is_some_and(|n| n > 100)
+                // How many arrive depends on the kernel's socket buffer under
+                // load; that each one that arrives is counted, the in-process
+                // server test checks exactly.
+                .is_some_and(|n| n > 0 && n <= sent)
     });
     assert!(line.contains(" 1 PLAY") || line.contains(" 1 DUB"), "{line}");
 }
