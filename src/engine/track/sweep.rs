@@ -72,13 +72,7 @@ impl Track {
             }
             if self.tape.job_active() {
                 // The previous level of an undo_all or redo_all is still being exchanged.
-                self.tape.step_job(SWAP_CELLS_PER_SAMPLE);
-                self.sweep_samples += 1;
-                if !self.tape.job_active() {
-                    if let Some(cells) = self.resize_after_sweep.take() {
-                        self.resize_loop(cells);
-                    }
-                }
+                self.step_sweep_job();
                 return;
             }
             let started = self.begin_sweep(sweep);
@@ -92,12 +86,7 @@ impl Track {
             self.last_written = None;
         }
         if self.tape.job_active() {
-            self.tape.step_job(SWAP_CELLS_PER_SAMPLE);
-            self.sweep_samples += 1;
-            if !self.tape.job_active() {
-                if let Some(cells) = self.resize_after_sweep.take() {
-                    self.resize_loop(cells);
-                }
+            if self.step_sweep_job() {
                 if let Some(mode) = self.deferred_mode.take() {
                     self.set_mode(mode);
                 }
@@ -116,6 +105,20 @@ impl Track {
                 self.duck.set_target(1.0);
             }
         }
+    }
+
+    /// Move the tape's exchange or wipe on; when it has just finished, take
+    /// on the length it leaves (a free track forgetting its loop) and say so.
+    fn step_sweep_job(&mut self) -> bool {
+        self.tape.step_job(SWAP_CELLS_PER_SAMPLE);
+        self.sweep_samples += 1;
+        if self.tape.job_active() {
+            return false;
+        }
+        if let Some(cells) = self.resize_after_sweep.take() {
+            self.resize_loop(cells);
+        }
+        true
     }
 
     /// Begin one sweep; false when there was nothing to do.
