@@ -112,88 +112,98 @@ fn marker(i: usize) -> f32 {
 
 #[test]
 fn multiply_grows_the_loop_to_whole_cycles_and_undo_takes_it_back() {
-    let cycle = at(0.5) as usize;
-    let mut engine = engine_with(growing_track(0.5, 4.0));
-    let original: Vec<f32> = (0..cycle).map(marker).collect();
-    engine.load_tape(0, &original);
-    run(&mut engine, &[], 0.3);
-    let before = tape(&engine);
-    // Multiply from 0.3 s into the cycle for 0.3 s, dubbing a tone: the
-    // record head ends in the second cycle, so the loop becomes two.
-    let start = engine.record_position(0).unwrap().floor() as usize;
-    press(&mut engine, TrackAction::Multiply);
-    assert_eq!(engine.snapshot().tracks[0].mode, HeadMode::Multiply);
-    let dubbed = sine(700.0, 0.2, SRF, at(0.3) as usize);
-    run(&mut engine, &dubbed, 0.3);
-    press(&mut engine, TrackAction::Multiply);
-    run(&mut engine, &[], 0.1);
-    let snapshot = engine.snapshot().tracks[0];
-    assert_eq!(snapshot.mode, HeadMode::Play);
-    assert_eq!(snapshot.loop_cells, 2 * cycle, "two whole cycles, to the frame");
-    assert_eq!(snapshot.cycle_cells, cycle);
-    let grown = tape(&engine);
-    // Before the multiply began, the first cycle is as it was; past where it
-    // ended, the second cycle is a copy of the first as it was before the
-    // multiply, bit for bit (not of what was dubbed onto it).
-    let fade = at(0.012) as usize;
-    let end = start + at(0.3) as usize;
-    assert_eq!(&grown[..start - fade], &original[..start - fade]);
-    assert_eq!(&grown[end + fade..], &original[end + fade - cycle..]);
-    let dubbed_cells = (0..2 * cycle).filter(|&i| grown[i] != original[i % cycle]).count();
-    let expected = at(0.3) as usize;
-    assert!(
-        dubbed_cells.abs_diff(expected) < at(0.03) as usize,
-        "{dubbed_cells} cells dubbed, the multiply lasted {expected}"
-    );
-    // The output now repeats every two cycles.
-    let out = run(&mut engine, &[], 2.5);
-    let period = 2 * cycle;
-    let a = &out[at(0.2) as usize..at(0.2) as usize + period];
-    let b = &out[at(0.2) as usize + period..at(0.2) as usize + 2 * period];
-    let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
-    assert!(worst < 1e-6, "the grown loop's output differs by {worst} between passes");
+    // With no latency, and with a real rig's round trip (1 792 frames: the
+    // record head a loop-position 37 ms behind the play head).
+    for latency in [0, 1792] {
+        let cycle = at(0.5) as usize;
+        let mut engine = engine_with(growing_track(0.5, 4.0));
+        engine.set_record_latency(latency);
+        let original: Vec<f32> = (0..cycle).map(marker).collect();
+        engine.load_tape(0, &original);
+        run(&mut engine, &[], 0.3);
+        let before = tape(&engine);
+        // Multiply from 0.3 s into the cycle for 0.3 s, dubbing a tone: the
+        // record head ends in the second cycle, so the loop becomes two.
+        let start = engine.record_position(0).unwrap().floor() as usize;
+        press(&mut engine, TrackAction::Multiply);
+        assert_eq!(engine.snapshot().tracks[0].mode, HeadMode::Multiply);
+        let dubbed = sine(700.0, 0.2, SRF, at(0.3) as usize);
+        run(&mut engine, &dubbed, 0.3);
+        press(&mut engine, TrackAction::Multiply);
+        run(&mut engine, &[], 0.1);
+        let snapshot = engine.snapshot().tracks[0];
+        assert_eq!(snapshot.mode, HeadMode::Play);
+        assert_eq!(snapshot.loop_cells, 2 * cycle, "two whole cycles, to the frame");
+        assert_eq!(snapshot.cycle_cells, cycle);
+        let grown = tape(&engine);
+        // Before the multiply began, the first cycle is as it was; past where it
+        // ended, the second cycle is a copy of the first as it was before the
+        // multiply, bit for bit (not of what was dubbed onto it).
+        let fade = at(0.012) as usize;
+        let end = start + at(0.3) as usize;
+        assert_eq!(&grown[..start - fade], &original[..start - fade]);
+        assert_eq!(&grown[end + fade..], &original[end + fade - cycle..]);
+        let dubbed_cells = (0..2 * cycle).filter(|&i| grown[i] != original[i % cycle]).count();
+        let expected = at(0.3) as usize;
+        assert!(
+            dubbed_cells.abs_diff(expected) < at(0.03) as usize,
+            "{dubbed_cells} cells dubbed, the multiply lasted {expected}"
+        );
+        // The output now repeats every two cycles.
+        let out = run(&mut engine, &[], 2.5);
+        let period = 2 * cycle;
+        let a = &out[at(0.2) as usize..at(0.2) as usize + period];
+        let b = &out[at(0.2) as usize + period..at(0.2) as usize + 2 * period];
+        let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-6, "the grown loop's output differs by {worst} between passes");
 
-    press(&mut engine, TrackAction::Undo);
-    run(&mut engine, &[], 0.1);
-    assert_eq!(engine.snapshot().tracks[0].loop_cells, cycle);
-    assert_eq!(tape(&engine), before, "undo of multiply");
-    press(&mut engine, TrackAction::Redo);
-    run(&mut engine, &[], 0.1);
-    assert_eq!(tape(&engine), grown, "redo of multiply");
+        press(&mut engine, TrackAction::Undo);
+        run(&mut engine, &[], 0.1);
+        assert_eq!(engine.snapshot().tracks[0].loop_cells, cycle);
+        assert_eq!(tape(&engine), before, "undo of multiply");
+        press(&mut engine, TrackAction::Redo);
+        run(&mut engine, &[], 0.1);
+        assert_eq!(tape(&engine), grown, "redo of multiply");
+    }
 }
 
 #[test]
 fn insert_puts_whole_cycles_at_the_record_head_and_moves_the_rest_after_them() {
-    let cycle = at(0.5) as usize;
-    let mut engine = engine_with(growing_track(0.5, 3.0));
-    let original: Vec<f32> = (0..cycle).map(marker).collect();
-    engine.load_tape(0, &original);
-    run(&mut engine, &[], 0.2);
-    let start = engine.record_position(0).unwrap().floor() as usize;
-    press(&mut engine, TrackAction::Insert);
-    assert_eq!(engine.snapshot().tracks[0].mode, HeadMode::Insert);
-    let new = sine(500.0, 0.25, SRF, at(0.6) as usize);
-    let during = run(&mut engine, &new, 0.3);
-    assert!(rms(&during[at(0.01) as usize..]) < 1e-6, "the old material is silent while inserting");
-    press(&mut engine, TrackAction::Insert);
-    // Recording runs on to the end of the cycle.
-    run(&mut engine, &new[at(0.3) as usize..], 0.3);
-    let snapshot = engine.snapshot().tracks[0];
-    assert_eq!(snapshot.mode, HeadMode::Play);
-    assert_eq!(snapshot.loop_cells, 2 * cycle, "one cycle inserted, to the frame");
-    let grown = tape(&engine);
-    // Before the insert point: the loop as it was (apart from the punch-in fade).
-    let fade = at(0.012) as usize;
-    assert_eq!(&grown[..start - fade], &original[..start - fade]);
-    // After the inserted cycle: the rest of the loop, bit for bit, past the punch-out fade.
-    assert_eq!(&grown[start + cycle + fade..], &original[start + fade..]);
-    // In between: the new material, loud.
-    assert!(db(rms(&grown[start + fade..start + cycle - fade])) > -16.0);
+    // With no latency, and with a real rig's round trip (1 792 frames: the
+    // record head a loop-position 37 ms behind the play head).
+    for latency in [0, 1792] {
+        let cycle = at(0.5) as usize;
+        let mut engine = engine_with(growing_track(0.5, 3.0));
+        engine.set_record_latency(latency);
+        let original: Vec<f32> = (0..cycle).map(marker).collect();
+        engine.load_tape(0, &original);
+        run(&mut engine, &[], 0.2);
+        let start = engine.record_position(0).unwrap().floor() as usize;
+        press(&mut engine, TrackAction::Insert);
+        assert_eq!(engine.snapshot().tracks[0].mode, HeadMode::Insert);
+        let new = sine(500.0, 0.25, SRF, at(0.6) as usize);
+        let during = run(&mut engine, &new, 0.3);
+        assert!(rms(&during[at(0.01) as usize..]) < 1e-6, "the old material is silent while inserting");
+        press(&mut engine, TrackAction::Insert);
+        // Recording runs on to the end of the cycle.
+        run(&mut engine, &new[at(0.3) as usize..], 0.3);
+        let snapshot = engine.snapshot().tracks[0];
+        assert_eq!(snapshot.mode, HeadMode::Play);
+        assert_eq!(snapshot.loop_cells, 2 * cycle, "one cycle inserted, to the frame");
+        let grown = tape(&engine);
+        // Before the insert point: the loop as it was (apart from the punch-in fade).
+        let fade = at(0.012) as usize;
+        assert_eq!(&grown[..start - fade], &original[..start - fade]);
+        // After the inserted cycle: the rest of the loop, bit for bit, past the punch-out fade.
+        assert_eq!(&grown[start + cycle + fade..], &original[start + fade..]);
+        // In between: the new material, loud.
+        assert!(db(rms(&grown[start + fade..start + cycle - fade])) > -16.0);
 
-    press(&mut engine, TrackAction::Undo);
-    run(&mut engine, &[], 0.1);
-    assert_eq!(engine.snapshot().tracks[0].loop_cells, cycle);
-    assert_eq!(tape(&engine), original, "undo of insert");
+        press(&mut engine, TrackAction::Undo);
+        run(&mut engine, &[], 0.1);
+        assert_eq!(engine.snapshot().tracks[0].loop_cells, cycle);
+        assert_eq!(tape(&engine), original, "undo of insert");
+    }
 }
 
 #[test]
