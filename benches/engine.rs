@@ -48,6 +48,7 @@ fn engine(tracks: usize, dubbing: usize, quality: Quality, speed: f32) -> Engine
         master_db: 0.0,
         monitor_db: -120.0,
         tracks: (0..tracks).map(full_track).collect(),
+        ..EngineConfig::default()
     };
     let mut engine = Engine::new(config, SAMPLE_RATE, BLOCK);
     for t in 0..tracks as u8 {

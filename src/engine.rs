@@ -11,6 +11,7 @@ pub mod action;
 pub mod color;
 pub mod command;
 pub mod filter;
+pub mod grid;
 pub mod mixer;
 pub mod noise;
 pub mod params;
@@ -21,12 +22,14 @@ pub mod transport;
 
 pub use action::{ActionSpec, Button, TakeRule};
 pub use command::{Command, TimedCommand, TrackAction};
+pub use grid::{GridCommand, GridState, Lock, SyncConfig, SyncSource};
 pub use params::{
     EngineConfig, Param, Quality, SaturationModel, TapeLength, ToneModel, TrackConfig, TrackParams,
     MAX_TRACKS,
 };
 pub use snapshot::{EngineSnapshot, HeadMode, TrackSnapshot, TrackState};
 
+use grid::Grid;
 use mixer::{pan_gains, smoothing_coefficient, MasterBus, PanStage, SMOOTHING_S};
 use tape::SincTable;
 use track::Track;
@@ -58,6 +61,9 @@ pub struct Engine {
     frames: u64,
     master_peak: [f32; 2],
     record_latency: u32,
+    grid: Grid,
+    /// The engine frame of the sample being processed (commands apply here).
+    now: u64,
 }
 
 impl Engine {
@@ -77,6 +83,8 @@ impl Engine {
             frames: 0,
             master_peak: [0.0; 2],
             record_latency: 0,
+            grid: Grid::new(&grid::SyncConfig::default(), sample_rate),
+            now: 0,
         };
         engine.prepare(sample_rate, max_block);
         engine
@@ -100,6 +108,8 @@ impl Engine {
         self.pan_smoothing = smoothing_coefficient(sample_rate, SMOOTHING_S);
         self.monitor = self.monitor_target();
         self.frames = 0;
+        self.now = 0;
+        self.grid = Grid::new(&self.config.sync, sample_rate);
         let latency = self.record_latency;
         self.set_record_latency(latency);
         self.update_audibility();
@@ -185,14 +195,29 @@ impl Engine {
         }
     }
 
+    /// The time grid as it stands.
+    pub fn grid(&self) -> grid::GridState {
+        let mut state = self.grid.state();
+        state.frame = self.frames;
+        state
+    }
+
     /// Apply a command now. Commands for tracks that do not exist are ignored.
     pub fn apply(&mut self, command: Command) {
         let Some(index) = command.track() else {
-            if let Command::RecordLatency { frames } = command {
-                self.set_record_latency(frames);
+            match command {
+                Command::RecordLatency { frames } => self.set_record_latency(frames),
+                Command::Grid(grid) => {
+                    self.grid.apply(grid, self.now);
+                }
+                _ => {}
             }
             return;
         };
+        if let Command::Track { action: TrackAction::Tap, .. } = command {
+            self.grid.apply(grid::GridCommand::Tap, self.now);
+            return;
+        }
         let Some(track) = self.tracks.get_mut(usize::from(index)) else { return };
         match command {
             Command::Track { action, .. } => {
@@ -209,7 +234,7 @@ impl Engine {
                 let value = track.params().get(param) + delta;
                 track.set_param(param, value);
             }
-            Command::RecordLatency { .. } => {}
+            Command::RecordLatency { .. } | Command::Grid(_) => {}
         }
     }
 
@@ -259,15 +284,24 @@ impl Engine {
         right.fill(0.0);
         // Offset of a command within this piece; late ones apply at the last frame.
         let local = |c: &TimedCommand| (c.offset as usize).saturating_sub(base).min(frames - 1);
+        let piece_start = self.frames;
         let mut start = 0;
         let mut next_command = 0;
         while start < frames {
-            // Apply every command due at `start`, then run to the next one.
+            // Apply every command due at `start`, then deliver a grid point
+            // that falls here, then run to the next command or grid point.
+            self.now = piece_start + start as u64;
             while next_command < commands.len() && local(&commands[next_command]) <= start {
                 self.apply(commands[next_command].command);
                 next_command += 1;
             }
-            let end = commands.get(next_command).map_or(frames, |c| local(c).max(start + 1));
+            self.deliver_grid_point();
+            let mut end = commands.get(next_command).map_or(frames, |c| local(c).max(start + 1));
+            if let Some((at, _)) = self.grid.next_point() {
+                if at < piece_start + end as u64 {
+                    end = end.min((at - piece_start) as usize).max(start + 1);
+                }
+            }
             for (t, track) in self.tracks.iter_mut().enumerate() {
                 let stem = &mut self.stems[t][start..end];
                 for (i, out) in stem.iter_mut().enumerate() {
@@ -301,6 +335,16 @@ impl Engine {
         }
         self.master_peak = [self.master_peak[0].max(peak[0]), self.master_peak[1].max(peak[1])];
         self.frames += frames as u64;
+    }
+
+    /// Hand the grid point at the current frame, if one falls here, to the tracks.
+    fn deliver_grid_point(&mut self) {
+        while let Some((at, _point)) = self.grid.next_point() {
+            if at > self.now {
+                break;
+            }
+            self.grid.passed(self.now);
+        }
     }
 
     /// A track's output for the last processed block (after level and mute,

@@ -22,17 +22,20 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::engine::{Command, Param, TrackAction, MAX_RECORD_LATENCY, MAX_TRACKS};
+use crate::engine::grid::TEMPO_RANGE;
+use crate::engine::{Command, GridCommand, Param, TrackAction, MAX_RECORD_LATENCY, MAX_TRACKS};
 use crate::file_error::FileError;
 use crate::patch::array_of_tables;
 use crate::patch::reader::{did_you_mean, fields, float_f32, float_f64, unknown_key, Field, Source};
 
 /// Keys an `[[event]]` table accepts.
-pub const EVENT_KEYS: [&str; 6] = ["at", "track", "do", "set", "to", "by"];
+pub const EVENT_KEYS: [&str; 9] = ["at", "track", "do", "set", "to", "by", "grid", "beat", "frames_per_beat"];
 
 /// `set` names of settings that belong to the whole engine (an event
 /// without `track`), besides the per-track [`Param`] keys.
 pub const RECORD_LATENCY_KEY: &str = "record_latency_frames";
+/// `set = "tempo"`: the internal tempo in BPM, for the whole engine.
+pub const TEMPO_KEY: &str = "tempo";
 
 /// One command at one moment.
 #[derive(Clone, Copy, Debug)]
@@ -140,6 +143,23 @@ impl EventList {
                 Command::RecordLatency { frames } => {
                     let _ = writeln!(out, "set = \"{RECORD_LATENCY_KEY}\"\nto = {frames}");
                 }
+                Command::Grid(GridCommand::Tempo { bpm }) => {
+                    let _ = writeln!(out, "set = \"{TEMPO_KEY}\"\nto = {}", float_f64(bpm));
+                }
+                Command::Grid(GridCommand::Position { beat, frames_per_beat }) => {
+                    let _ = writeln!(
+                        out,
+                        "grid = \"position\"\nbeat = {}\nframes_per_beat = {}",
+                        float_f64(beat),
+                        float_f64(frames_per_beat)
+                    );
+                }
+                Command::Grid(GridCommand::Stop) => {
+                    let _ = writeln!(out, "grid = \"stop\"");
+                }
+                Command::Grid(GridCommand::Tap) => {
+                    let _ = writeln!(out, "grid = \"tap\"");
+                }
             }
         }
         out
@@ -169,6 +189,7 @@ fn action_names() -> Vec<&'static str> {
 fn param_keys() -> Vec<&'static str> {
     let mut keys: Vec<&'static str> = Param::ALL.iter().map(|p| p.key()).collect();
     keys.push(RECORD_LATENCY_KEY);
+    keys.push(TEMPO_KEY);
     keys
 }
 
@@ -189,6 +210,12 @@ fn read_event(
     let mut param: Option<(Param, std::ops::Range<usize>)> = None;
     // `set = "record_latency_frames"`: an engine setting, not a track parameter.
     let mut latency: Option<std::ops::Range<usize>> = None;
+    // `set = "tempo"`: the internal tempo.
+    let mut tempo: Option<std::ops::Range<usize>> = None;
+    // `grid = "position" | "stop" | "tap"`: what a sync source told the grid.
+    let mut grid: Option<(&str, std::ops::Range<usize>)> = None;
+    let mut beat: Option<(f64, &Field<'_, '_>)> = None;
+    let mut frames_per_beat: Option<(f64, &Field<'_, '_>)> = None;
     let mut to: Option<(f64, &Field<'_, '_>)> = None;
     let mut by: Option<(f64, &Field<'_, '_>)> = None;
     let event_fields = fields(table);
@@ -248,6 +275,10 @@ fn read_event(
                     latency = Some(field.key_span.clone());
                     continue;
                 }
+                if key == TEMPO_KEY {
+                    tempo = Some(field.key_span.clone());
+                    continue;
+                }
                 let Some(found) = Param::from_key(key) else {
                     let message = format!(
                         "{} is not a parameter{} (allowed: {allowed})",
@@ -260,6 +291,25 @@ fn read_event(
             }
             "to" => to = Some((field.number(source, "a number").map_err(|m| err(field, m))?, field)),
             "by" => by = Some((field.number(source, "a number").map_err(|m| err(field, m))?, field)),
+            "grid" => {
+                let allowed = GRID_EVENTS.join(", ");
+                let name =
+                    field.string(source, &format!("a grid event ({allowed})")).map_err(|m| err(field, m))?;
+                if !GRID_EVENTS.contains(&name) {
+                    let message = format!(
+                        "{} is not a grid event{} (allowed: {allowed})",
+                        field.quoted(source),
+                        hint(name, &GRID_EVENTS)
+                    );
+                    return Err(err(field, message));
+                }
+                grid = Some((name, field.key_span.clone()));
+            }
+            "beat" => beat = Some((field.number(source, "beats since bar 1").map_err(|m| err(field, m))?, field)),
+            "frames_per_beat" => {
+                let value = field.number(source, "frames per beat").map_err(|m| err(field, m))?;
+                frames_per_beat = Some((value, field));
+            }
             key => return Err(err(field, unknown_key(key, &EVENT_KEYS))),
         }
     }
@@ -269,6 +319,17 @@ fn read_event(
     if let Some(span) = latency {
         let command = read_latency(source, &span, track.is_some(), action.is_some(), to, by)?;
         return Ok(Event { at, command, line: Some(source.line(header)) });
+    }
+    if let Some(span) = tempo {
+        let command = read_tempo(source, &span, track.is_some(), action.is_some(), to, by)?;
+        return Ok(Event { at, command, line: Some(source.line(header)) });
+    }
+    if let Some((name, span)) = grid {
+        let command = read_grid(source, name, &span, track.is_some() || action.is_some(), beat, frames_per_beat)?;
+        return Ok(Event { at, command, line: Some(source.line(header)) });
+    }
+    if let Some((_, field)) = beat.or(frames_per_beat) {
+        return Err(err(field, format!("`{}` only goes with `grid = \"position\"`", field.key)));
     }
     let track = track.ok_or_else(|| missing(&format!("`track` (1 to {MAX_TRACKS})")))?;
     let command = match (action, param) {
@@ -337,6 +398,81 @@ fn read_event(
         },
     };
     Ok(Event { at, command, line: Some(source.line(header)) })
+}
+
+/// What `grid = "..."` accepts.
+const GRID_EVENTS: [&str; 3] = ["position", "stop", "tap"];
+
+/// `set = "tempo"` with `to` in BPM and no `track`.
+fn read_tempo(
+    source: &Source<'_>,
+    set_span: &std::ops::Range<usize>,
+    has_track: bool,
+    has_action: bool,
+    to: Option<(f64, &Field<'_, '_>)>,
+    by: Option<(f64, &Field<'_, '_>)>,
+) -> Result<Command, FileError> {
+    let fail = |message: String| Err(source.error(set_span, message));
+    if has_action {
+        return fail("an event has either `do` (an action) or `set`, not both; split it into two events".into());
+    }
+    if has_track {
+        return fail(format!("{TEMPO_KEY} is set for the whole engine, not for one track; remove `track`"));
+    }
+    if let Some((_, field)) = by {
+        return Err(source.error(&field.key_span, format!("{TEMPO_KEY} takes `to = BPM`, not `by`")));
+    }
+    let Some((bpm, field)) = to else {
+        return fail(format!("set = \"{TEMPO_KEY}\" needs `to = BPM`"));
+    };
+    if !TEMPO_RANGE.contains(&bpm) {
+        return Err(source.error(
+            &field.key_span,
+            format!(
+                "{} is out of range for {TEMPO_KEY} ({} to {} BPM)",
+                field.quoted(source),
+                TEMPO_RANGE.start(),
+                TEMPO_RANGE.end()
+            ),
+        ));
+    }
+    Ok(Command::Grid(GridCommand::Tempo { bpm }))
+}
+
+/// `grid = "position"` (with `beat` and `frames_per_beat`), `"stop"` or `"tap"`.
+fn read_grid(
+    source: &Source<'_>,
+    name: &str,
+    span: &std::ops::Range<usize>,
+    has_track_or_action: bool,
+    beat: Option<(f64, &Field<'_, '_>)>,
+    frames_per_beat: Option<(f64, &Field<'_, '_>)>,
+) -> Result<Command, FileError> {
+    if has_track_or_action {
+        return Err(source.error(span, "a grid event is for the whole engine: no `track` or `do`".to_string()));
+    }
+    let command = match name {
+        "position" => {
+            let (Some((beat, _)), Some((frames_per_beat, field))) = (beat, frames_per_beat) else {
+                return Err(source.error(span, "grid = \"position\" needs `beat` and `frames_per_beat`".to_string()));
+            };
+            if !(frames_per_beat.is_finite() && frames_per_beat > 0.0) {
+                return Err(source.error(
+                    &field.key_span,
+                    format!("{} must be a positive number of frames", field.quoted(source)),
+                ));
+            }
+            GridCommand::Position { beat, frames_per_beat }
+        }
+        "stop" => GridCommand::Stop,
+        _ => GridCommand::Tap,
+    };
+    if name != "position" {
+        if let Some((_, field)) = beat.or(frames_per_beat) {
+            return Err(source.error(&field.key_span, format!("`{}` only goes with `grid = \"position\"`", field.key)));
+        }
+    }
+    Ok(Command::Grid(command))
 }
 
 /// `set = "record_latency_frames"` with `to` a whole number of frames and no `track`.

@@ -5,6 +5,7 @@
 //! from [`Param::spec`], so the engine, this reader and that document agree.
 
 pub(crate) mod reader;
+pub mod sync_table;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -26,8 +27,8 @@ pub const PATCH_VERSION: u32 = 1;
 pub const SAMPLE_RATE_RANGE: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 
 /// Keys allowed at the top of a patch.
-pub const TOP_KEYS: [&str; 10] =
-    ["version", "name", "seed", "sample_rate", "quality", "master_db", "monitor_db", "track", "midi", "osc"];
+pub const TOP_KEYS: [&str; 11] =
+    ["version", "name", "seed", "sample_rate", "quality", "master_db", "monitor_db", "track", "midi", "osc", "sync"];
 
 /// Keys of a `[[track]]` table that are not [`Param`]s.
 pub const TRACK_EXTRA_KEYS: [&str; 7] =
@@ -57,6 +58,8 @@ pub struct Patch {
     pub midi: Vec<toml::Table>,
     /// The `[osc]` table (see `crate::osc`): present, the OSC server runs.
     pub osc: Option<crate::osc::OscTable>,
+    /// The `[sync]` table: the time grid and MIDI clock out.
+    pub sync: sync_table::SyncTable,
 }
 
 impl Default for Patch {
@@ -72,6 +75,7 @@ impl Default for Patch {
             tracks: vec![TrackConfig::default()],
             midi: Vec::new(),
             osc: None,
+            sync: sync_table::SyncTable::default(),
         }
     }
 }
@@ -157,11 +161,16 @@ impl Patch {
                 }
                 "midi" => patch.midi = read_midi(&source, field)?,
                 "osc" => patch.osc = Some(crate::osc::config::read_osc_table(&source, field)?),
+                "sync" => patch.sync = sync_table::read_sync_table(&source, field)?,
                 other => return Err(err(field, misplaced_or_unknown_top_key(other))),
             }
         }
         if !saw_track || patch.tracks.is_empty() {
             return Err(FileError::new(path, None, "a patch needs at least one [[track]]"));
+        }
+        if let Err(message) = sync_table::check_tracks(&patch.sync, patch.tracks.len()) {
+            let line = root_fields.iter().find(|f| f.key == "sync").map(|f| source.line(&f.key_span));
+            return Err(FileError::new(path, line, message));
         }
         Ok(patch)
     }
@@ -173,6 +182,7 @@ impl Patch {
             quality: self.quality,
             master_db: self.master_db,
             monitor_db: self.monitor_db,
+            sync: self.sync.config,
             tracks: self.tracks.clone(),
         }
     }
@@ -195,6 +205,7 @@ impl Patch {
             out.push('\n');
             write_track(&mut out, track);
         }
+        out.push_str(&self.sync.to_toml());
         if let Some(osc) = &self.osc {
             out.push_str(&osc.to_toml());
         }

@@ -415,7 +415,7 @@ pub fn loggable(command: Command) -> Command {
         Command::RecordLatency { frames } => {
             Command::RecordLatency { frames: frames.min(crate::engine::MAX_RECORD_LATENCY) }
         }
-        Command::Track { .. } => command,
+        Command::Track { .. } | Command::Grid(_) => command,
     }
 }
 

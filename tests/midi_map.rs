@@ -537,6 +537,7 @@ proptest! {
                     }
                     Command::Track { .. } => {}
                     Command::RecordLatency { .. } => prop_assert!(false, "MIDI set the latency: {command:?}"),
+                    Command::Grid(_) => prop_assert!(false, "a binding moved the grid: {command:?}"),
                 }
             }
         }

@@ -53,7 +53,7 @@ fn everything(quality: Quality) -> EngineConfig {
         }
         tracks.push(track);
     }
-    EngineConfig { seed: 99, quality, master_db: 0.0, monitor_db: -6.0, tracks }
+    EngineConfig { seed: 99, quality, master_db: 0.0, monitor_db: -6.0, tracks, ..EngineConfig::default() }
 }
 
 /// Every action and a sweep of every parameter, spread over `seconds`.

@@ -279,6 +279,12 @@ declare_actions! {
         name: "unsolo", help: "take the track out of the solo", key: None,
         button: trigger_or(TrackAction::Solo), take: Logged, osc: "unsolo",
     }
+    /// One tap of tap tempo: the internal tempo follows the taps (for the
+    /// whole instrument, whichever track the press is for).
+    Tap {
+        name: "tap", help: "tap the tempo (the whole instrument)", key: Some("b"),
+        button: ONCE, take: Logged, osc: "tap_tempo",
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! What the outside world can ask of the engine. `Copy`, no heap data, so a
 //! command can cross a lock-free queue from any thread.
 
+use super::grid::GridCommand;
 use super::params::Param;
 
 pub use super::action::TrackAction;
@@ -31,6 +32,8 @@ pub enum Command {
     RecordLatency {
         frames: u32,
     },
+    /// Move, stop or retempo the time grid (see [`super::grid`]).
+    Grid(GridCommand),
 }
 
 impl Command {
@@ -40,7 +43,7 @@ impl Command {
             Command::Track { track, .. } | Command::Set { track, .. } | Command::Nudge { track, .. } => {
                 Some(track)
             }
-            Command::RecordLatency { .. } => None,
+            Command::RecordLatency { .. } | Command::Grid(_) => None,
         }
     }
 }

@@ -304,6 +304,8 @@ pub struct EngineConfig {
     /// Level of the live input passed straight to the output (centre), in
     /// dB; -120 turns it off (for interfaces that monitor directly).
     pub monitor_db: f32,
+    /// The time grid: source, tempo, bar, the loop that `quantize = "loop"` follows.
+    pub sync: super::grid::SyncConfig,
     pub tracks: Vec<TrackConfig>,
 }
 
@@ -314,6 +316,7 @@ impl Default for EngineConfig {
             quality: Quality::Full,
             master_db: 0.0,
             monitor_db: -120.0,
+            sync: super::grid::SyncConfig::default(),
             tracks: vec![TrackConfig::default()],
         }
     }

@@ -30,6 +30,8 @@ enum Setting {
     Selection,
     /// Take start/stop (session-wide).
     Take,
+    /// The tempo (tap tempo).
+    Tempo,
 }
 
 impl Setting {
@@ -43,6 +45,7 @@ impl Setting {
             Reverse => Setting::Direction,
             Undo | Redo | UndoAll | RedoAll => Setting::History,
             Clear => Setting::Clear,
+            Tap => Setting::Tempo,
         }
     }
 
@@ -57,6 +60,7 @@ impl Setting {
             Setting::Clear => "clear".to_string(),
             Setting::Selection => "the track selection".to_string(),
             Setting::Take => "takes".to_string(),
+            Setting::Tempo => "the tempo".to_string(),
         }
     }
 

@@ -57,7 +57,7 @@ fn held_mode(action: TrackAction) -> Option<HeadMode> {
         Replace => Some(HeadMode::Replace),
         Substitute => Some(HeadMode::Substitute),
         Play | Stop | Clear | Reverse | Undo | Redo | UndoAll | RedoAll | Multiply | Insert | Trigger
-        | Oneshot | Pause | Mute | Unmute | Solo | Unsolo => None,
+        | Oneshot | Pause | Mute | Unmute | Solo | Unsolo | Tap => None,
     }
 }
 

@@ -446,7 +446,8 @@ impl App {
                 | TrackAction::Substitute
                 | TrackAction::Trigger
                 | TrackAction::Oneshot
-                | TrackAction::Pause => {}
+                | TrackAction::Pause
+                | TrackAction::Tap => {}
             }
         }
     }

@@ -46,6 +46,8 @@ impl Track {
             TrackAction::Unmute => self.muted = false,
             TrackAction::Solo => self.soloed = true,
             TrackAction::Unsolo => self.soloed = false,
+            // The engine's grid takes the tap; the track has nothing to do.
+            TrackAction::Tap => {}
         }
     }
 
