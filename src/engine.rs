@@ -15,12 +15,13 @@ pub mod grid;
 pub mod mixer;
 pub mod noise;
 pub mod params;
+mod quantize;
 pub mod snapshot;
 pub mod tape;
 pub mod track;
 pub mod transport;
 
-pub use action::{ActionSpec, Button, TakeRule};
+pub use action::{ActionSpec, Button, GridRule, TakeRule};
 pub use command::{Command, TimedCommand, TrackAction};
 pub use grid::{GridCommand, GridState, Lock, SyncConfig, SyncSource};
 pub use params::{
@@ -62,6 +63,8 @@ pub struct Engine {
     master_peak: [f32; 2],
     record_latency: u32,
     grid: Grid,
+    /// The leading track's loop came round at the end of the last segment.
+    loop_top_pending: bool,
     /// The engine frame of the sample being processed (commands apply here).
     now: u64,
 }
@@ -84,6 +87,7 @@ impl Engine {
             master_peak: [0.0; 2],
             record_latency: 0,
             grid: Grid::new(&grid::SyncConfig::default(), sample_rate),
+            loop_top_pending: false,
             now: 0,
         };
         engine.prepare(sample_rate, max_block);
@@ -110,6 +114,7 @@ impl Engine {
         self.frames = 0;
         self.now = 0;
         self.grid = Grid::new(&self.config.sync, sample_rate);
+        self.loop_top_pending = false;
         let latency = self.record_latency;
         self.set_record_latency(latency);
         self.update_audibility();
@@ -207,28 +212,22 @@ impl Engine {
         let Some(index) = command.track() else {
             match command {
                 Command::RecordLatency { frames } => self.set_record_latency(frames),
-                Command::Grid(grid) => {
-                    self.grid.apply(grid, self.now);
-                }
+                Command::Grid(grid) => self.apply_grid(grid),
                 _ => {}
             }
             return;
         };
         if let Command::Track { action: TrackAction::Tap, .. } = command {
-            self.grid.apply(grid::GridCommand::Tap, self.now);
+            self.apply_grid(grid::GridCommand::Tap);
+            return;
+        }
+        if let Command::Track { action, .. } = command {
+            self.press(usize::from(index), action);
             return;
         }
         let Some(track) = self.tracks.get_mut(usize::from(index)) else { return };
         match command {
-            Command::Track { action, .. } => {
-                track.apply(action);
-                if matches!(
-                    action,
-                    TrackAction::Mute | TrackAction::Unmute | TrackAction::Solo | TrackAction::Unsolo
-                ) {
-                    self.update_audibility();
-                }
-            }
+            Command::Track { .. } => {}
             Command::Set { param, value, .. } => track.set_param(param, value),
             Command::Nudge { param, delta, .. } => {
                 let value = track.params().get(param) + delta;
@@ -243,7 +242,7 @@ impl Engine {
         filter::db_to_gain(self.config.monitor_db) * std::f32::consts::FRAC_1_SQRT_2
     }
 
-    fn update_audibility(&mut self) {
+    pub(crate) fn update_audibility(&mut self) {
         let any_solo = self.tracks.iter().any(Track::is_soloed);
         for track in &mut self.tracks {
             let audible = !track.is_muted() && (!any_solo || track.is_soloed());
@@ -296,21 +295,31 @@ impl Engine {
                 next_command += 1;
             }
             self.deliver_grid_point();
+            self.deliver_loop_top();
+            self.on_frame();
             let mut end = commands.get(next_command).map_or(frames, |c| local(c).max(start + 1));
-            if let Some((at, _)) = self.grid.next_point() {
+            let next_event = [self.grid.next_point().map(|(at, _)| at), self.next_frame_wait()];
+            for at in next_event.into_iter().flatten() {
                 if at < piece_start + end as u64 {
-                    end = end.min((at - piece_start) as usize).max(start + 1);
+                    end = end.min(at.saturating_sub(piece_start) as usize).max(start + 1);
                 }
             }
-            for (t, track) in self.tracks.iter_mut().enumerate() {
-                let stem = &mut self.stems[t][start..end];
-                for (i, out) in stem.iter_mut().enumerate() {
-                    let x = input.get(start + i).copied().unwrap_or(0.0);
-                    *out = track.tick(if x.is_finite() { x } else { 0.0 }, &self.sinc);
+            // A track whose loop top others wait for runs first: the segment
+            // ends where it wraps, and the next one begins with the top.
+            let leader = self.loop_leader();
+            if let Some(l) = leader {
+                end = self.run_track(l, input, start, end, true);
+                self.loop_top_pending = self.tracks[l].wrapped();
+            }
+            for t in 0..self.tracks.len() {
+                if Some(t) != leader {
+                    self.run_track(t, input, start, end, false);
                 }
+            }
+            for (t, track) in self.tracks.iter().enumerate() {
                 let target = pan_gains(track.params().get(Param::Pan));
                 let pan = &mut self.pans[t];
-                for (i, &y) in stem.iter().enumerate() {
+                for (i, &y) in self.stems[t][start..end].iter().enumerate() {
                     pan.mix(target, self.pan_smoothing, y, &mut left[start + i], &mut right[start + i]);
                 }
             }
@@ -337,14 +346,64 @@ impl Engine {
         self.frames += frames as u64;
     }
 
+    /// Move the grid; locked loops follow a new tempo.
+    fn apply_grid(&mut self, command: grid::GridCommand) {
+        if self.grid.apply(command, self.now) {
+            let fpb = self.grid.frames_per_beat();
+            for track in &mut self.tracks {
+                track.follow_tempo(fpb);
+            }
+        }
+    }
+
     /// Hand the grid point at the current frame, if one falls here, to the tracks.
     fn deliver_grid_point(&mut self) {
-        while let Some((at, _point)) = self.grid.next_point() {
+        while let Some((at, point)) = self.grid.next_point() {
             if at > self.now {
                 break;
             }
             self.grid.passed(self.now);
+            self.on_grid_point(point);
         }
+    }
+
+    /// The leading track's loop came round at the current frame: presses
+    /// waiting for it act, and a grid derived from it (`clock_from`) is
+    /// moved onto it.
+    fn deliver_loop_top(&mut self) {
+        if !std::mem::take(&mut self.loop_top_pending) {
+            return;
+        }
+        self.on_loop_top();
+        if let Some((t, beats)) = self.config.sync.clock_from {
+            if let Some(track) = self.tracks.get(t) {
+                let period = track.period_frames();
+                if period.is_finite() && !track.length_unset() {
+                    let beat = if self.grid.running() {
+                        (self.grid.state().beat_at(self.now) / beats).round() * beats
+                    } else {
+                        0.0
+                    };
+                    self.apply_grid(grid::GridCommand::Position { beat, frames_per_beat: period / beats });
+                }
+            }
+        }
+    }
+
+    /// Run track `t` over `[start, end)` of this piece, into its stem.
+    /// With `stop_at_top`, stop after the sample in which its play head
+    /// wraps; returns where it stopped.
+    fn run_track(&mut self, t: usize, input: &[f32], start: usize, end: usize, stop_at_top: bool) -> usize {
+        let track = &mut self.tracks[t];
+        let stem = &mut self.stems[t];
+        for i in start..end {
+            let x = input.get(i).copied().unwrap_or(0.0);
+            stem[i] = track.tick(if x.is_finite() { x } else { 0.0 }, &self.sinc);
+            if stop_at_top && track.wrapped() {
+                return i + 1;
+            }
+        }
+        end
     }
 
     /// A track's output for the last processed block (after level and mute,
@@ -360,6 +419,7 @@ impl Engine {
             sample_rate: self.sample_rate.round() as u32,
             track_count: self.tracks.len(),
             master_peak: self.master_peak,
+            grid: self.grid(),
             ..EngineSnapshot::default()
         };
         for (slot, track) in snapshot.tracks.iter_mut().zip(self.tracks.iter_mut()) {

@@ -134,9 +134,14 @@ impl EventList {
                 Command::Track { action, .. } => {
                     let _ = writeln!(out, "do = \"{}\"", action.name());
                 }
-                Command::Set { param, value, .. } => {
-                    let _ = writeln!(out, "set = \"{}\"\nto = {}", param.key(), float_f32(value));
-                }
+                Command::Set { param, value, .. } => match param.choice_name(value) {
+                    Some(name) if value.fract() == 0.0 => {
+                        let _ = writeln!(out, "set = \"{}\"\nto = \"{name}\"", param.key());
+                    }
+                    _ => {
+                        let _ = writeln!(out, "set = \"{}\"\nto = {}", param.key(), float_f32(value));
+                    }
+                },
                 Command::Nudge { param, delta, .. } => {
                     let _ = writeln!(out, "set = \"{}\"\nby = {}", param.key(), float_f32(delta));
                 }
@@ -217,6 +222,7 @@ fn read_event(
     let mut beat: Option<(f64, &Field<'_, '_>)> = None;
     let mut frames_per_beat: Option<(f64, &Field<'_, '_>)> = None;
     let mut to: Option<(f64, &Field<'_, '_>)> = None;
+    let mut to_name: Option<(&str, &Field<'_, '_>)> = None;
     let mut by: Option<(f64, &Field<'_, '_>)> = None;
     let event_fields = fields(table);
     for field in &event_fields {
@@ -289,7 +295,18 @@ fn read_event(
                 };
                 param = Some((found, field.key_span.clone()));
             }
-            "to" => to = Some((field.number(source, "a number").map_err(|m| err(field, m))?, field)),
+            "to" => {
+                // A stepped parameter's value may be given by name (`to = "bar"`).
+                let value = match field.value {
+                    toml::de::DeValue::String(_) => {
+                        let name = field.string(source, "a value name").map_err(|m| err(field, m))?;
+                        to_name = Some((name, field));
+                        0.0
+                    }
+                    _ => field.number(source, "a number").map_err(|m| err(field, m))?,
+                };
+                to = Some((value, field));
+            }
             "by" => by = Some((field.number(source, "a number").map_err(|m| err(field, m))?, field)),
             "grid" => {
                 let allowed = GRID_EVENTS.join(", ");
@@ -305,7 +322,9 @@ fn read_event(
                 }
                 grid = Some((name, field.key_span.clone()));
             }
-            "beat" => beat = Some((field.number(source, "beats since bar 1").map_err(|m| err(field, m))?, field)),
+            "beat" => {
+                beat = Some((field.number(source, "beats since bar 1").map_err(|m| err(field, m))?, field))
+            }
             "frames_per_beat" => {
                 let value = field.number(source, "frames per beat").map_err(|m| err(field, m))?;
                 frames_per_beat = Some((value, field));
@@ -325,7 +344,8 @@ fn read_event(
         return Ok(Event { at, command, line: Some(source.line(header)) });
     }
     if let Some((name, span)) = grid {
-        let command = read_grid(source, name, &span, track.is_some() || action.is_some(), beat, frames_per_beat)?;
+        let command =
+            read_grid(source, name, &span, track.is_some() || action.is_some(), beat, frames_per_beat)?;
         return Ok(Event { at, command, line: Some(source.line(header)) });
     }
     if let Some((_, field)) = beat.or(frames_per_beat) {
@@ -361,7 +381,26 @@ fn read_event(
             }
             (Some((value, field)), None) => {
                 let spec = param.spec();
-                let value = value as f32;
+                let value = match to_name {
+                    Some((name, field)) => {
+                        let choices = param.choices();
+                        let Some(value) = param.choice_value(name) else {
+                            let message = if choices.is_empty() {
+                                format!("{} is a name, but {} takes a number", field.quoted(source), spec.key)
+                            } else {
+                                format!(
+                                    "{} is not a value of {} (allowed: {})",
+                                    field.quoted(source),
+                                    spec.key,
+                                    choices.join(", ")
+                                )
+                            };
+                            return Err(err(field, message));
+                        };
+                        value
+                    }
+                    None => value as f32,
+                };
                 if !param.contains(value) {
                     return Err(err(
                         field,
@@ -414,7 +453,9 @@ fn read_tempo(
 ) -> Result<Command, FileError> {
     let fail = |message: String| Err(source.error(set_span, message));
     if has_action {
-        return fail("an event has either `do` (an action) or `set`, not both; split it into two events".into());
+        return fail(
+            "an event has either `do` (an action) or `set`, not both; split it into two events".into(),
+        );
     }
     if has_track {
         return fail(format!("{TEMPO_KEY} is set for the whole engine, not for one track; remove `track`"));
@@ -449,12 +490,16 @@ fn read_grid(
     frames_per_beat: Option<(f64, &Field<'_, '_>)>,
 ) -> Result<Command, FileError> {
     if has_track_or_action {
-        return Err(source.error(span, "a grid event is for the whole engine: no `track` or `do`".to_string()));
+        return Err(
+            source.error(span, "a grid event is for the whole engine: no `track` or `do`".to_string())
+        );
     }
     let command = match name {
         "position" => {
             let (Some((beat, _)), Some((frames_per_beat, field))) = (beat, frames_per_beat) else {
-                return Err(source.error(span, "grid = \"position\" needs `beat` and `frames_per_beat`".to_string()));
+                return Err(
+                    source.error(span, "grid = \"position\" needs `beat` and `frames_per_beat`".to_string())
+                );
             };
             if !(frames_per_beat.is_finite() && frames_per_beat > 0.0) {
                 return Err(source.error(
@@ -469,7 +514,8 @@ fn read_grid(
     };
     if name != "position" {
         if let Some((_, field)) = beat.or(frames_per_beat) {
-            return Err(source.error(&field.key_span, format!("`{}` only goes with `grid = \"position\"`", field.key)));
+            return Err(source
+                .error(&field.key_span, format!("`{}` only goes with `grid = \"position\"`", field.key)));
         }
     }
     Ok(Command::Grid(command))

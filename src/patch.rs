@@ -27,8 +27,19 @@ pub const PATCH_VERSION: u32 = 1;
 pub const SAMPLE_RATE_RANGE: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 
 /// Keys allowed at the top of a patch.
-pub const TOP_KEYS: [&str; 11] =
-    ["version", "name", "seed", "sample_rate", "quality", "master_db", "monitor_db", "track", "midi", "osc", "sync"];
+pub const TOP_KEYS: [&str; 11] = [
+    "version",
+    "name",
+    "seed",
+    "sample_rate",
+    "quality",
+    "master_db",
+    "monitor_db",
+    "track",
+    "midi",
+    "osc",
+    "sync",
+];
 
 /// Keys of a `[[track]]` table that are not [`Param`]s.
 pub const TRACK_EXTRA_KEYS: [&str; 7] =
@@ -406,7 +417,15 @@ fn write_track(out: &mut String, track: &TrackConfig) {
         }
     }
     for param in Param::ALL.into_iter().filter(|p| *p != Param::Length) {
-        let _ = writeln!(out, "{} = {}", param.key(), float_f32(track.params.get(param)));
+        let value = track.params.get(param);
+        match param.choice_name(value) {
+            Some(name) => {
+                let _ = writeln!(out, "{} = \"{name}\"", param.key());
+            }
+            None => {
+                let _ = writeln!(out, "{} = {}", param.key(), float_f32(value));
+            }
+        }
     }
     if track.undo_mb != DEFAULT_UNDO_MB {
         let _ = writeln!(out, "undo_mb = {}", float_f64(track.undo_mb));

@@ -63,6 +63,17 @@ pub struct ActionSpec {
     /// The command name over OSC: SooperLooper's where it has the command,
     /// so its clients work unchanged.
     pub osc: &'static str,
+    /// Whether a quantized track's press waits for the grid.
+    pub grid: GridRule,
+}
+
+/// What a press does on a track with `quantize` on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GridRule {
+    /// Waits for the next grid point (beat, bar or loop top), then acts.
+    Waits,
+    /// Acts at once whatever the quantize setting.
+    Now,
 }
 
 /// Generates the enum, `ALL` and `spec()` from one list, so the three
@@ -74,7 +85,8 @@ macro_rules! declare_actions {
         key: $key:expr,
         button: $button:expr,
         take: $take:ident,
-        osc: $osc:literal $(,)?
+        osc: $osc:literal,
+        grid: $grid:ident $(,)?
     } )*) => {
         /// Something a performer does to one track.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +110,7 @@ macro_rules! declare_actions {
                         button: $button,
                         take: TakeRule::$take,
                         osc: $osc,
+                        grid: GridRule::$grid,
                     }, )*
                 }
             }
@@ -151,6 +164,11 @@ impl TrackAction {
         }
     }
 
+    /// Whether a press on a quantized track waits for the grid.
+    pub const fn waits_for_grid(self) -> bool {
+        matches!(self.spec().grid, GridRule::Waits)
+    }
+
     /// Whether, with takes armed (always-on), this action starts a take.
     pub const fn starts_take(self) -> bool {
         matches!(self.spec().take, TakeRule::StartsTake)
@@ -170,120 +188,120 @@ declare_actions! {
     /// Heads read only; the motor runs at the track's speed.
     Play {
         name: "play", help: "the heads only read, at the track's speed", key: Some("p"),
-        button: trigger_or(TrackAction::Stop), take: Logged, osc: "play",
+        button: trigger_or(TrackAction::Stop), take: Logged, osc: "play", grid: Waits,
     }
     /// The motor glides to a halt; the play head keeps reading as it slows.
     Stop {
         name: "stop", help: "the motor glides to a halt", key: Some("s"),
-        button: trigger_or(TrackAction::Play), take: Logged, osc: "stop",
+        button: trigger_or(TrackAction::Play), take: Logged, osc: "stop", grid: Waits,
     }
     /// Replace what is on the tape with the input.
     Record {
         name: "record", help: "replace what is on the tape with the input", key: Some("r"),
-        button: BACK_TO_PLAY, take: StartsTake, osc: "record",
+        button: BACK_TO_PLAY, take: StartsTake, osc: "record", grid: Waits,
     }
     /// Keep `feedback` of the old signal and add the input.
     Dub {
         name: "dub", help: "add the input, keeping feedback of the old", key: Some("d"),
-        button: BACK_TO_PLAY, take: StartsTake, osc: "overdub",
+        button: BACK_TO_PLAY, take: StartsTake, osc: "overdub", grid: Waits,
     }
     /// Wipe the tape as it passes the heads, writing nothing.
     Erase {
         name: "erase", help: "wipe the tape as it passes the heads", key: Some("e"),
-        button: BACK_TO_PLAY, take: Logged, osc: "erase",
+        button: BACK_TO_PLAY, take: Logged, osc: "erase", grid: Waits,
     }
     /// Wipe the whole tape at once (undoable).
     Clear {
         name: "clear", help: "wipe the whole tape at once (undoable)", key: Some("c"),
-        button: ONCE, take: Logged, osc: "clear",
+        button: ONCE, take: Logged, osc: "clear", grid: Waits,
     }
     /// Flip the direction of the transport.
     Reverse {
         name: "reverse", help: "flip the direction of the transport", key: Some("v"),
-        button: trigger_or(TrackAction::Reverse), take: Logged, osc: "reverse",
+        button: trigger_or(TrackAction::Reverse), take: Logged, osc: "reverse", grid: Now,
     }
     /// Take back the last record, dub, erase, clear, multiply, insert or replace.
     Undo {
         name: "undo", help: "take back the last change to the tape", key: Some("u"),
-        button: trigger_or(TrackAction::Redo), take: Logged, osc: "undo",
+        button: trigger_or(TrackAction::Redo), take: Logged, osc: "undo", grid: Now,
     }
     /// Re-apply what the last undo took back.
     Redo {
         name: "redo", help: "re-apply what the last undo took back", key: Some("U"),
-        button: trigger_or(TrackAction::Undo), take: Logged, osc: "redo",
+        button: trigger_or(TrackAction::Undo), take: Logged, osc: "redo", grid: Now,
     }
     /// Take back every level the undo store holds.
     UndoAll {
         name: "undo_all", help: "take back every level undo holds", key: Some("alt+u"),
-        button: trigger_or(TrackAction::RedoAll), take: Logged, osc: "undo_all",
+        button: trigger_or(TrackAction::RedoAll), take: Logged, osc: "undo_all", grid: Now,
     }
     /// Re-apply every level undo took back.
     RedoAll {
         name: "redo_all", help: "re-apply every level undo took back", key: Some("alt+U"),
-        button: trigger_or(TrackAction::UndoAll), take: Logged, osc: "redo_all",
+        button: trigger_or(TrackAction::UndoAll), take: Logged, osc: "redo_all", grid: Now,
     }
     /// Press to start, press again to end: the loop grows by whole cycles
     /// while what is played is dubbed onto the repeating cycle.
     Multiply {
         name: "multiply", help: "grow the loop by cycles; press again to end", key: Some("x"),
-        button: toggle(TrackAction::Multiply), take: StartsTake, osc: "multiply",
+        button: toggle(TrackAction::Multiply), take: StartsTake, osc: "multiply", grid: Waits,
     }
     /// Press to start, press again to end: whole cycles of new material are
     /// inserted at the record head, the rest of the loop moves later.
     Insert {
         name: "insert", help: "insert whole new cycles; press again to end", key: Some("i"),
-        button: toggle(TrackAction::Insert), take: StartsTake, osc: "insert",
+        button: toggle(TrackAction::Insert), take: StartsTake, osc: "insert", grid: Waits,
     }
     /// Punch-replace under the record head, the loop keeping its length;
     /// the old material is silent while it is replaced. Ends with another
     /// press or `play`, so a held pad replaces while down.
     Replace {
         name: "replace", help: "overwrite under the head until pressed again", key: Some("R"),
-        button: BACK_TO_PLAY, take: StartsTake, osc: "replace",
+        button: BACK_TO_PLAY, take: StartsTake, osc: "replace", grid: Waits,
     }
     /// Like replace, but the old material is heard while it is replaced.
     Substitute {
         name: "substitute", help: "replace, still hearing the old as it goes", key: Some("S"),
-        button: BACK_TO_PLAY, take: StartsTake, osc: "substitute",
+        button: BACK_TO_PLAY, take: StartsTake, osc: "substitute", grid: Waits,
     }
     /// Restart from the top of the loop (and play, if stopped).
     Trigger {
         name: "trigger", help: "restart from the top of the loop", key: Some("T"),
-        button: ONCE, take: Logged, osc: "trigger",
+        button: ONCE, take: Logged, osc: "trigger", grid: Waits,
     }
     /// Play from the top once, then pause.
     Oneshot {
         name: "oneshot", help: "play from the top once, then pause", key: Some("O"),
-        button: trigger_or(TrackAction::Play), take: Logged, osc: "oneshot",
+        button: trigger_or(TrackAction::Play), take: Logged, osc: "oneshot", grid: Waits,
     }
     /// Stop at once, without the motor's glide; pressed again, resume in place.
     Pause {
         name: "pause", help: "stop at once, no glide; press again to resume", key: Some("P"),
-        button: toggle(TrackAction::Pause), take: Logged, osc: "pause",
+        button: toggle(TrackAction::Pause), take: Logged, osc: "pause", grid: Waits,
     }
     /// Silence the track's output (the tape keeps running).
     Mute {
         name: "mute", help: "silence the track's output", key: None,
-        button: toggle(TrackAction::Unmute), take: Logged, osc: "mute_on",
+        button: toggle(TrackAction::Unmute), take: Logged, osc: "mute_on", grid: Now,
     }
     Unmute {
         name: "unmute", help: "hear the track's output again", key: None,
-        button: trigger_or(TrackAction::Mute), take: Logged, osc: "mute_off",
+        button: trigger_or(TrackAction::Mute), take: Logged, osc: "mute_off", grid: Now,
     }
     /// Hear only the soloed tracks.
     Solo {
         name: "solo", help: "hear only the soloed tracks", key: None,
-        button: toggle(TrackAction::Unsolo), take: Logged, osc: "solo",
+        button: toggle(TrackAction::Unsolo), take: Logged, osc: "solo", grid: Now,
     }
     Unsolo {
         name: "unsolo", help: "take the track out of the solo", key: None,
-        button: trigger_or(TrackAction::Solo), take: Logged, osc: "unsolo",
+        button: trigger_or(TrackAction::Solo), take: Logged, osc: "unsolo", grid: Now,
     }
     /// One tap of tap tempo: the internal tempo follows the taps (for the
     /// whole instrument, whichever track the press is for).
     Tap {
         name: "tap", help: "tap the tempo (the whole instrument)", key: Some("b"),
-        button: ONCE, take: Logged, osc: "tap_tempo",
+        button: ONCE, take: Logged, osc: "tap_tempo", grid: Now,
     }
 }
 

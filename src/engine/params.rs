@@ -76,6 +76,41 @@ declare_params! {
     Age = ("age", "", 0.0, 1.0, 0.0),
     /// Seconds the motor takes to settle after a speed change.
     InertiaS = ("inertia_s", "s", 0.0, 5.0, 0.3),
+    /// What a record, dub, play, stop or clear press waits for: 0 off
+    /// (acts at once), 1 the next beat, 2 the next bar, 3 the top of the
+    /// sync track's loop. Named in files: see [`QUANTIZE_NAMES`].
+    Quantize = ("quantize", "", 0.0, 3.0, 0.0),
+    /// 1: a quantized free take starts at the press and ends when it is a
+    /// whole number of grid units long (the press's phase, the grid's length).
+    QuantizeRelative = ("quantize_relative", "", 0.0, 1.0, 0.0),
+}
+
+/// The values of `quantize`, by number.
+pub const QUANTIZE_NAMES: [&str; 4] = ["off", "beat", "bar", "loop"];
+/// The values of `quantize_relative`, by number.
+pub const SWITCH_NAMES: [&str; 2] = ["off", "on"];
+
+/// What a quantized press waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Quantize {
+    #[default]
+    Off,
+    Beat,
+    Bar,
+    /// The top of the sync track's loop.
+    Loop,
+}
+
+impl Quantize {
+    /// From the parameter's value (rounded to the nearest step).
+    pub fn from_value(value: f32) -> Quantize {
+        match value.round() as i32 {
+            1 => Quantize::Beat,
+            2 => Quantize::Bar,
+            3 => Quantize::Loop,
+            _ => Quantize::Off,
+        }
+    }
 }
 
 impl Param {
@@ -105,6 +140,28 @@ impl Param {
     pub fn contains(self, value: f32) -> bool {
         let spec = self.spec();
         value >= spec.min && value <= spec.max
+    }
+
+    /// The names of a stepped parameter's values (value `i` is `names[i]`);
+    /// empty for a continuous one.
+    pub const fn choices(self) -> &'static [&'static str] {
+        match self {
+            Param::Quantize => &QUANTIZE_NAMES,
+            Param::QuantizeRelative => &SWITCH_NAMES,
+            _ => &[],
+        }
+    }
+
+    /// A stepped parameter's value by name.
+    pub fn choice_value(self, name: &str) -> Option<f32> {
+        self.choices().iter().position(|n| *n == name).map(|i| i as f32)
+    }
+
+    /// The name of a stepped parameter's value (nearest step).
+    pub fn choice_name(self, value: f32) -> Option<&'static str> {
+        let choices = self.choices();
+        let index = value.round().clamp(0.0, choices.len().saturating_sub(1) as f32) as usize;
+        choices.get(index).copied()
     }
 }
 

@@ -81,6 +81,10 @@ pub struct TrackSnapshot {
     pub peak: f32,
     pub muted: bool,
     pub soloed: bool,
+    /// A press waiting for the grid (quantize), shown as WAIT.
+    pub waiting: Option<super::TrackAction>,
+    /// Beats a loop locked to the grid spans; 0 when it runs free.
+    pub locked_beats: f32,
     pub can_undo: bool,
     pub can_redo: bool,
     /// Levels the undo store holds that undo can take back, and that redo can re-apply.
@@ -144,6 +148,8 @@ impl Default for TrackSnapshot {
             peak: 0.0,
             muted: false,
             soloed: false,
+            waiting: None,
+            locked_beats: 0.0,
             can_undo: false,
             can_redo: false,
             undo_levels: 0,
@@ -171,6 +177,8 @@ pub struct EngineSnapshot {
     pub master_peak: [f32; 2],
     /// Non-finite values caught and replaced with silence since start.
     pub faults: u64,
+    /// The time grid: source, tempo, position, lock.
+    pub grid: super::grid::GridState,
 }
 
 impl Default for EngineSnapshot {
@@ -182,6 +190,7 @@ impl Default for EngineSnapshot {
             tracks: [TrackSnapshot::default(); MAX_TRACKS],
             master_peak: [0.0; 2],
             faults: 0,
+            grid: super::grid::GridState::default(),
         }
     }
 }

@@ -8,6 +8,7 @@
 mod cycles;
 mod head_distance;
 mod modes;
+mod quantize;
 mod record;
 mod sweep;
 
@@ -19,6 +20,8 @@ use super::snapshot::{HeadMode, TrackSnapshot, TrackState, OVERVIEW_BINS};
 use super::tape::{SincTable, Tape};
 use cycles::{Copier, CycleOp};
 use head_distance::Slide;
+use quantize::{GridTake, LoopLock};
+pub use quantize::{GridUnit, Wait, WaitFor};
 use record::{record_delay, RecordHead};
 pub use record::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
 use sweep::Sweep;
@@ -117,6 +120,19 @@ pub struct Track {
     /// A loop length change gliding the play head (see `head_distance`).
     slide: Option<Slide>,
 
+    /// A press waiting for the grid (see `quantize`).
+    wait: Option<Wait>,
+    /// A free track's first take begun on the grid.
+    grid_take: Option<GridTake>,
+    /// The length a first take that ends on the grid closes at, cells.
+    take_cells: Option<usize>,
+    /// A loop that is a whole number of beats, held to the grid's period.
+    lock: Option<LoopLock>,
+    /// Motor scale that holds a locked loop to the grid; exactly 1 otherwise.
+    servo: f64,
+    /// The play head wrapped round the loop in the last tick.
+    wrapped: bool,
+
     /// The record head, following the play head's path one round trip late.
     record: RecordHead,
     clock: u64,
@@ -185,6 +201,12 @@ impl Track {
             halted: false,
             rewind_on_halt: false,
             slide: None,
+            wait: None,
+            grid_take: None,
+            take_cells: None,
+            lock: None,
+            servo: 1.0,
+            wrapped: false,
             record: RecordHead::new(
                 record_delay(0),
                 0.0,
@@ -335,6 +357,8 @@ impl Track {
                 if let Some(free) = self.free.as_mut() {
                     free.cells = None;
                 }
+                self.lock = None;
+                self.servo = 1.0;
                 self.resize_loop(self.tape.capacity());
             }
         }
@@ -363,7 +387,7 @@ impl Track {
             _ => speed,
         };
         // A halted motor does not move, and its wow and flutter wait for it.
-        let motor = if self.halted { 0.0 } else { self.transport.next(&self.params, target) };
+        let motor = if self.halted { 0.0 } else { self.transport.next(&self.params, target) * self.servo };
         // A loop length change slides the heads along the tape as they run.
         let v = motor + self.slide_step(motor);
         // How far the record head moves this sample (the play head's velocity
@@ -403,7 +427,8 @@ impl Track {
             self.set_mode(HeadMode::Play);
         }
         let len = self.tape.len() as f64;
-        if self.pos >= len || self.pos < 0.0 {
+        self.wrapped = self.pos >= len || self.pos < 0.0;
+        if self.wrapped {
             self.passes += 1;
         }
         self.pos = wrap_position(self.pos, len);
@@ -492,6 +517,8 @@ impl Track {
             peak: self.peak,
             muted: self.muted,
             soloed: self.soloed,
+            waiting: self.wait.map(|w| w.action),
+            locked_beats: self.lock.map_or(0.0, |l| l.beats as f32),
             can_undo: self.tape.can_undo() || self.mode.writes(),
             can_redo: self.tape.can_redo(),
             undo_levels: self.tape.undo_levels().0 as u16,

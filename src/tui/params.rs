@@ -20,7 +20,7 @@ const fn p(param: Param, label: &'static str, coarse: f32, fine: f32) -> ScreenP
 }
 
 /// The order Left/Right walks through, and the order a strip lists them.
-pub const SCREEN_PARAMS: [ScreenParam; 12] = [
+pub const SCREEN_PARAMS: [ScreenParam; 14] = [
     p(Param::Speed, "speed", 0.1, 0.01),
     p(Param::LevelDb, "level", 1.0, 0.1),
     p(Param::Pan, "pan", 0.1, 0.01),
@@ -33,10 +33,15 @@ pub const SCREEN_PARAMS: [ScreenParam; 12] = [
     p(Param::HissDb, "hiss", 3.0, 0.5),
     p(Param::Age, "age", 0.05, 0.01),
     p(Param::InertiaS, "inertia", 0.1, 0.02),
+    p(Param::Quantize, "quant", 1.0, 1.0),
+    p(Param::QuantizeRelative, "rel", 1.0, 1.0),
 ];
 
 /// A value as a strip shows it: short, with its unit.
 pub fn format_value(param: Param, value: f32) -> String {
+    if let Some(name) = param.choice_name(value) {
+        return name.to_string();
+    }
     match param {
         Param::Speed => format!("{value:+.2}×"),
         Param::LevelDb | Param::HissDb if value <= -119.5 => "off".into(),
@@ -61,8 +66,10 @@ mod tests {
         assert_eq!(format_value(Param::Pan, -0.6), "L0.60");
         assert_eq!(format_value(Param::Pan, 0.0), "C");
         assert_eq!(format_value(Param::WowPct, 0.08), "0.08%");
+        assert_eq!(format_value(Param::Quantize, 2.0), "bar");
         for sp in SCREEN_PARAMS {
-            assert!(sp.fine < sp.coarse && sp.fine > 0.0, "{}", sp.label);
+            let stepped = !sp.param.choices().is_empty();
+            assert!((sp.fine < sp.coarse || stepped) && sp.fine > 0.0, "{}", sp.label);
         }
     }
 }

@@ -141,7 +141,8 @@ impl Track {
     /// The first take ends: the cells the record head has written become the loop.
     pub(super) fn close_free_take(&mut self, next: HeadMode) {
         let record_cell = self.record.pos.floor().max(0.0) as usize;
-        let cells = (record_cell + 1).clamp(1, self.tape.capacity());
+        // A take that ends on the grid is as long as the grid says.
+        let cells = self.take_cells.take().unwrap_or(record_cell + 1).clamp(1, self.tape.capacity());
         self.resize_loop(cells);
         if let Some(free) = self.free.as_mut() {
             free.cells = Some(cells);
