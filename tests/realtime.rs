@@ -7,8 +7,8 @@ use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 use common::*;
 use ferrotape::analysis::sine;
 use ferrotape::engine::{
-    Command, Engine, EngineConfig, Param, Quality, SaturationModel, TapeLength, TimedCommand, ToneModel,
-    TrackAction, TrackConfig,
+    Command, Engine, EngineConfig, GridCommand, Param, Quality, SaturationModel, SyncConfig, SyncSource,
+    TapeLength, TimedCommand, ToneModel, TrackAction, TrackConfig,
 };
 use ferrotape::render::render_to_memory;
 
@@ -53,14 +53,24 @@ fn everything(quality: Quality) -> EngineConfig {
         }
         tracks.push(track);
     }
-    EngineConfig { seed: 99, quality, master_db: 0.0, monitor_db: -6.0, tracks, ..EngineConfig::default() }
+    // On an internal grid: quantized presses wait for it and locked loops follow it.
+    let sync = SyncConfig { source: SyncSource::Internal, tempo_bpm: 140.0, ..SyncConfig::default() };
+    EngineConfig {
+        seed: 99,
+        quality,
+        master_db: 0.0,
+        monitor_db: -6.0,
+        tracks,
+        sync,
+        ..EngineConfig::default()
+    }
 }
 
 /// Every action and a sweep of every parameter, spread over `seconds`.
 fn storm(seconds: f64, tracks: u8) -> Vec<(u64, Command)> {
     let mut score = Vec::new();
     let mut t = 0.01;
-    let step = seconds / (2.0 * (TrackAction::ALL.len() + Param::ALL.len()) as f64 + 30.0);
+    let step = seconds / (2.0 * (TrackAction::ALL.len() + Param::ALL.len()) as f64 + 50.0);
     for track in 0..tracks {
         for action in [TrackAction::Record, TrackAction::Dub, TrackAction::Play] {
             score.push((at(t), act(track, action)));
@@ -108,6 +118,31 @@ fn storm(seconds: f64, tracks: u8) -> Vec<(u64, Command)> {
         score.push((at(t + step), set(track, Param::Length, 0.5)));
     }
     t += 2.0 * step;
+    // Quantized by bar, by loop and relative, with the grid moved, stopped,
+    // retempoed and tapped while presses wait.
+    for (quantize, relative) in [(2.0, 0.0), (3.0, 0.0), (1.0, 1.0)] {
+        for track in 0..tracks {
+            score.push((at(t), set(track, Param::Quantize, quantize)));
+            score.push((at(t), set(track, Param::QuantizeRelative, relative)));
+            score.push((at(t), act(track, TrackAction::Clear)));
+            score.push((at(t + step), act(track, TrackAction::Record)));
+            score.push((at(t + 3.0 * step), act(track, TrackAction::Play)));
+        }
+        t += 4.0 * step;
+    }
+    let grid = [
+        GridCommand::Position { beat: 3.5, frames_per_beat: 21_000.0 },
+        GridCommand::Tempo { bpm: 97.0 },
+        GridCommand::Tap,
+        GridCommand::Stop,
+        GridCommand::Tap,
+        GridCommand::Position { beat: 0.0, frames_per_beat: 19_000.0 },
+    ];
+    for command in grid {
+        score.push((at(t), Command::Grid(command)));
+        score.push((at(t), act(0, TrackAction::Tap)));
+        t += step / 2.0;
+    }
     score.push((at(t), act(0, TrackAction::Record)));
     score.sort_by_key(|(frame, _)| *frame);
     score

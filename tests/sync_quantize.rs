@@ -68,7 +68,12 @@ impl Rig {
             self.frame += n as u64;
         }
         if let Some(command) = command {
-            self.engine.process(&[0.0], &mut self.left[..1], &mut self.right[..1], &[TimedCommand { offset: 0, command }]);
+            self.engine.process(
+                &[0.0],
+                &mut self.left[..1],
+                &mut self.right[..1],
+                &[TimedCommand { offset: 0, command }],
+            );
             let x = signal(self.frame);
             self.input[0] = x;
             if let Some(out) = self.out.as_mut() {
@@ -155,7 +160,13 @@ fn a_locked_loop_stays_on_the_grid_for_ten_minutes() {
 #[test]
 fn the_rendered_period_is_the_grid_at_speed_one_and_twice_it_at_half_speed() {
     let mut rig = Rig::new(internal(vec![quantized_free(2.0)]));
-    let click = |frame: u64| if (beat_frame(4.0) + 4800..beat_frame(4.0) + 4802).contains(&frame) { 0.9 } else { 0.0 };
+    let click = |frame: u64| {
+        if (beat_frame(4.0) + 4800..beat_frame(4.0) + 4802).contains(&frame) {
+            0.9
+        } else {
+            0.0
+        }
+    };
     rig.press(at(0.5), 0, TrackAction::Record, &click);
     rig.press(at(5.0), 0, TrackAction::Play, &click);
     rig.run_to(beat_frame(12.0), &click, None);
@@ -195,7 +206,11 @@ fn a_locked_loop_follows_the_clock_and_wow_moves_the_sound_not_the_grid() {
     // A clock at 130 BPM takes over at a bar line: the loop follows it.
     let fpb130 = frames_per_beat(130.0, SRF);
     let bar = beat_frame(20.0);
-    rig.run_to(bar, &silent, Some(Command::Grid(GridCommand::Position { beat: 20.0, frames_per_beat: fpb130 })));
+    rig.run_to(
+        bar,
+        &silent,
+        Some(Command::Grid(GridCommand::Position { beat: 20.0, frames_per_beat: fpb130 })),
+    );
     let cells = rig.engine.tape(0).unwrap().len() as f64;
     let first = rig.engine.play_position(0).unwrap();
     let mut worst: f64 = 0.0;
@@ -218,7 +233,11 @@ fn a_relative_take_keeps_the_press_and_the_grid_length() {
     let mut rig = Rig::new(internal(vec![track]));
     let start = at(0.65);
     rig.press(start, 0, TrackAction::Record, &tone);
-    assert_eq!(rig.engine.snapshot().tracks[0].mode, ferrotape::engine::HeadMode::Record, "starts at the press");
+    assert_eq!(
+        rig.engine.snapshot().tracks[0].mode,
+        ferrotape::engine::HeadMode::Record,
+        "starts at the press"
+    );
     rig.press(at(4.5), 0, TrackAction::Play, &tone);
     assert_eq!(rig.engine.snapshot().tracks[0].waiting, Some(TrackAction::Play));
     rig.run_to(at(9.0), &tone, None);
@@ -261,12 +280,19 @@ fn a_stopped_clock_holds_the_presses_until_it_runs() {
     assert_eq!(snapshot.tracks[0].waiting, Some(TrackAction::Record), "no clock, no beat");
     assert_eq!(snapshot.grid.lock, ferrotape::engine::Lock::Waiting);
     let start = at(2.5);
-    rig.run_to(start, &tone, Some(Command::Grid(GridCommand::Position { beat: -0.5, frames_per_beat: 24_000.0 })));
+    rig.run_to(
+        start,
+        &tone,
+        Some(Command::Grid(GridCommand::Position { beat: -0.5, frames_per_beat: 24_000.0 })),
+    );
     rig.run_to(start + 11_999, &tone, None);
     assert_eq!(rig.engine.snapshot().tracks[0].waiting, Some(TrackAction::Record));
     rig.run_to(start + 12_002, &tone, None);
     let snapshot = rig.engine.snapshot();
-    assert_eq!((snapshot.tracks[0].waiting, snapshot.tracks[0].mode), (None, ferrotape::engine::HeadMode::Record));
+    assert_eq!(
+        (snapshot.tracks[0].waiting, snapshot.tracks[0].mode),
+        (None, ferrotape::engine::HeadMode::Record)
+    );
     assert_eq!(snapshot.grid.lock, ferrotape::engine::Lock::Locked);
 }
 
