@@ -25,7 +25,7 @@ pub use describe::{describe_activity, describe_binding, describe_target};
 pub use flush::stop_requested;
 pub use keys::KeysSurface;
 pub use midi_surface::MidiSurface;
-pub use session::{LiveOptions, LiveSession};
+pub use session::{LiveOptions, LiveSession, SyncOverrides};
 
 use crate::bridge::LiveStats;
 use crate::engine::EngineSnapshot;
@@ -220,10 +220,32 @@ pub fn status_line(stats: &LiveStats, snapshot: &EngineSnapshot, rate: f64) -> S
         LiveStats::get(&stats.input_overruns),
         latency_text(stats, rate),
     );
+    if let Some(tempo) = tempo_text(&snapshot.grid, rate) {
+        line.push_str(" | ");
+        line.push_str(&tempo);
+    }
     for (i, t) in snapshot.tracks().iter().enumerate() {
         line.push_str(&format!(" | {} {} {:.2}", i + 1, t.mode.label(), t.position));
+        if let Some(action) = t.waiting {
+            line.push_str(&format!(" (waits to {})", action.name()));
+        }
     }
     line
+}
+
+/// "tempo 123.0 BPM (midi, locked) bar 3 beat 2", or `None` without a grid.
+pub fn tempo_text(grid: &crate::engine::GridState, rate: f64) -> Option<String> {
+    use crate::engine::{Lock, SyncSource};
+    if grid.source == SyncSource::None && !grid.running {
+        return None;
+    }
+    let tempo =
+        format!("tempo {:.1} BPM ({}, {})", grid.tempo_bpm(rate), grid.source.name(), grid.lock.label());
+    if grid.lock == Lock::Waiting && !grid.running {
+        return Some(tempo);
+    }
+    let (bar, beat) = grid.bar_beat();
+    Some(format!("{tempo} bar {bar} beat {beat}"))
 }
 
 /// "latency 1792 fr (37.3 ms, from stream timestamps)".

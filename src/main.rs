@@ -189,6 +189,23 @@ struct LiveArgs {
     /// Address the OSC server listens on (default 127.0.0.1; others can then play the instrument).
     #[arg(long, value_name = "ADDR")]
     osc_bind: Option<String>,
+    /// Where the tempo comes from: none (loops run free), internal, midi (clock in) or jack (transport).
+    #[arg(long, value_name = "SOURCE", value_parser = parse_sync_source)]
+    sync: Option<ferrotape::engine::SyncSource>,
+    /// Tempo in BPM (20 to 300); alone, it starts the internal grid.
+    #[arg(long, value_name = "BPM")]
+    tempo: Option<f64>,
+    /// Beats in a bar (1 to 16).
+    #[arg(long, value_name = "N")]
+    beats_per_bar: Option<u32>,
+    /// Send MIDI clock (24 ppq, start, stop) from the grid.
+    #[arg(long)]
+    clock_out: bool,
+}
+
+fn parse_sync_source(name: &str) -> Result<ferrotape::engine::SyncSource, String> {
+    ferrotape::engine::SyncSource::from_name(name)
+        .ok_or_else(|| format!("{name}: use one of {}", ferrotape::engine::SyncSource::NAMES.join(", ")))
 }
 
 impl LiveArgs {
@@ -204,7 +221,15 @@ impl LiveArgs {
                 self.autosave_every
             ));
         }
+        let sync = ferrotape::live::SyncOverrides {
+            source: self.sync,
+            tempo: self.tempo,
+            beats_per_bar: self.beats_per_bar,
+            clock_out: self.clock_out,
+        };
+        sync.validate()?;
         Ok(LiveOptions {
+            sync,
             audio,
             midi_ports: self.midi,
             virtual_midi: !self.no_virtual_midi,

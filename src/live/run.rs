@@ -98,6 +98,7 @@ pub(super) fn make_plan(
         }
         None => None,
     };
+    options.sync.apply(&mut patch.sync);
     let tracks = patch.tracks.len();
     let mut map = MidiMap::from_patch_tables(&patch.midi, patch_path).map_err(|e| e.to_string())?;
     if let Some(path) = &options.midi_map {

@@ -66,6 +66,57 @@ pub struct LiveOptions {
     /// `--osc [PORT]`, `--osc-bind ADDR`: the OSC server, when asked for
     /// here (the patch's `[osc]` table can also ask for it).
     pub osc: Option<OscOptions>,
+    /// `--sync`, `--tempo`, `--beats-per-bar`, `--clock-out`: over the patch's `[sync]`.
+    pub sync: SyncOverrides,
+}
+
+/// What the command line says about the time grid, over the patch's `[sync]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SyncOverrides {
+    pub source: Option<crate::engine::SyncSource>,
+    /// BPM.
+    pub tempo: Option<f64>,
+    pub beats_per_bar: Option<u32>,
+    /// Send MIDI clock.
+    pub clock_out: bool,
+}
+
+impl SyncOverrides {
+    /// Check the values (one line naming the flag), as the patch reader would.
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::engine::grid::{BEATS_PER_BAR_RANGE, TEMPO_RANGE};
+        if let Some(bpm) = self.tempo.filter(|t| !TEMPO_RANGE.contains(t)) {
+            return Err(format!(
+                "--tempo {bpm} is out of range ({} to {} BPM)",
+                TEMPO_RANGE.start(),
+                TEMPO_RANGE.end()
+            ));
+        }
+        if let Some(n) = self.beats_per_bar.filter(|n| !BEATS_PER_BAR_RANGE.contains(n)) {
+            let (lo, hi) = (BEATS_PER_BAR_RANGE.start(), BEATS_PER_BAR_RANGE.end());
+            return Err(format!("--beats-per-bar {n} is out of range ({lo} to {hi})"));
+        }
+        Ok(())
+    }
+
+    /// Put these over a patch's `[sync]`.
+    pub fn apply(&self, sync: &mut crate::patch::sync_table::SyncTable) {
+        if let Some(source) = self.source {
+            sync.config.source = source;
+        }
+        if let Some(tempo) = self.tempo {
+            sync.config.tempo_bpm = tempo;
+            // A tempo on the command line asks for a grid: the internal one
+            // unless a source is named.
+            if self.source.is_none() && sync.config.source == crate::engine::SyncSource::None {
+                sync.config.source = crate::engine::SyncSource::Internal;
+            }
+        }
+        if let Some(n) = self.beats_per_bar {
+            sync.config.beats_per_bar = n;
+        }
+        sync.clock_out |= self.clock_out;
+    }
 }
 
 impl Default for LiveOptions {
@@ -83,6 +134,7 @@ impl Default for LiveOptions {
             autosave_every: crate::session::AUTOSAVE_INTERVAL,
             recover: false,
             osc: None,
+            sync: SyncOverrides::default(),
         }
     }
 }

@@ -151,6 +151,23 @@ impl Widget for &App {
     }
 }
 
+/// " · 123.0 BPM 3.2 midi locked": tempo, bar.beat, source and lock state,
+/// or nothing without a grid.
+fn tempo_spans(grid: &crate::engine::GridState, rate: f64, theme: Theme) -> Option<Vec<Span<'static>>> {
+    use crate::engine::{Lock, SyncSource};
+    if grid.source == SyncSource::None && !grid.running {
+        return None;
+    }
+    let (bar, beat) = grid.bar_beat();
+    let position = if grid.running { format!(" {bar}.{beat}") } else { String::new() };
+    let lock_style = if grid.lock == Lock::Waiting { theme.warning() } else { theme.label() };
+    Some(vec![
+        Span::styled(format!(" · {:.1} BPM", grid.tempo_bpm(rate)), theme.value()),
+        Span::styled(position, theme.value()),
+        Span::styled(format!(" {} {}", grid.source.name(), grid.lock.label()), lock_style),
+    ])
+}
+
 impl App {
     fn render_header(&self, area: Rect, buf: &mut Buffer, theme: Theme) {
         let s = &self.status;
@@ -159,6 +176,9 @@ impl App {
             vec![Span::styled(" ferrotape ", theme.title()), Span::styled(name.to_string(), theme.value())];
         if self.is_dirty() {
             left.push(Span::styled(" ● unsaved", theme.warning()));
+        }
+        if let Some(tempo) = tempo_spans(&self.snapshot.grid, f64::from(s.sample_rate.max(1)), theme) {
+            left.extend(tempo);
         }
         let mut extra = String::new();
         if s.dropped_commands > 0 {

@@ -77,7 +77,13 @@ impl Strip<'_> {
             Span::raw(" "),
             Span::styled(format!("{:<name_width$.name_width$}", self.name), theme.value()),
             Span::raw(" "),
-            Span::styled(format!(" {:<5} ", t.mode.label()), theme.mode_badge(t.mode)),
+            match t.waiting {
+                // "w:REC": waiting for the grid to record.
+                Some(action) => {
+                    Span::styled(format!(" w:{:<3.3} ", waiting_label(action)), theme.waiting_badge())
+                }
+                None => Span::styled(format!(" {:<5} ", t.mode.label()), theme.mode_badge(t.mode)),
+            },
             Span::styled(format!(" {length:>7}"), theme.value()),
             Span::styled(format!(" {speed}"), theme.value()),
         ];
@@ -264,5 +270,20 @@ mod tests {
         let narrow = flow(&widths, 0, 40, 1);
         assert_eq!(narrow[0].len(), 3);
         assert_eq!(flow(&widths, 9, 40, 1)[0], vec![9, 10, 11]);
+    }
+}
+
+/// Three letters for an action waiting for the grid, upper case.
+fn waiting_label(action: crate::engine::TrackAction) -> String {
+    use crate::engine::TrackAction;
+    match action {
+        TrackAction::Record => "REC".into(),
+        TrackAction::Clear => "CLR".into(),
+        TrackAction::Multiply => "MUL".into(),
+        TrackAction::Replace => "RPL".into(),
+        TrackAction::Substitute => "SUB".into(),
+        TrackAction::Oneshot => "ONE".into(),
+        TrackAction::Pause => "PAU".into(),
+        other => other.name().to_uppercase(),
     }
 }

@@ -20,6 +20,16 @@ impl Theme {
     }
 
     /// A head-mode badge, readable from across a room: bold on a solid block.
+    /// A press waiting for the grid: slow blink, like a looper's WAIT lamp.
+    pub fn waiting_badge(self) -> Style {
+        let style = Style::new().add_modifier(Modifier::BOLD | Modifier::SLOW_BLINK);
+        if self.color {
+            style.fg(Color::Black).bg(Color::Cyan)
+        } else {
+            style.add_modifier(Modifier::UNDERLINED)
+        }
+    }
+
     pub fn mode_badge(self, mode: HeadMode) -> Style {
         let bold = Style::new().add_modifier(Modifier::BOLD);
         if !self.color {
