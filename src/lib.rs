@@ -38,6 +38,7 @@ pub mod patch;
 pub mod render;
 pub mod session;
 pub mod shutdown;
+pub mod sync;
 pub mod take;
 pub mod tui;
 pub mod wav;
