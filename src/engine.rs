@@ -16,6 +16,7 @@ pub mod mixer;
 pub mod noise;
 pub mod params;
 mod quantize;
+pub use quantize::Acted;
 pub mod snapshot;
 pub mod tape;
 pub mod track;
@@ -67,6 +68,9 @@ pub struct Engine {
     loop_top_pending: bool,
     /// The engine frame of the sample being processed (commands apply here).
     now: u64,
+    /// Waited presses that acted, until drained.
+    acted: [Acted; quantize::MAX_ACTED],
+    acted_count: usize,
 }
 
 impl Engine {
@@ -89,6 +93,8 @@ impl Engine {
             grid: Grid::new(&grid::SyncConfig::default(), sample_rate),
             loop_top_pending: false,
             now: 0,
+            acted: [Acted { frame: 0, track: 0, action: TrackAction::Play }; quantize::MAX_ACTED],
+            acted_count: 0,
         };
         engine.prepare(sample_rate, max_block);
         engine

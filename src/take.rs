@@ -79,6 +79,8 @@ pub(crate) type Drops = (u64, u64);
 pub(crate) enum Note {
     /// A command the engine applied at this frame.
     Command(u64, Command),
+    /// A press that waited for the grid acted at this frame.
+    Acted(u64, u8, crate::engine::TrackAction),
     /// A take begins at this frame; the drops counted until then.
     Start(u64, Drops),
     /// The take ends before this frame; the drops counted until then.
@@ -259,6 +261,14 @@ impl TakeFeed {
             self.recording = true;
         }
         if self.notes.try_push(Note::Command(frame, loggable(command))).is_err() {
+            self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A press logged earlier waited for the grid and acted at `frame`: the
+    /// control log notes it (as a comment: replaying the press is enough).
+    pub fn acted(&mut self, frame: u64, track: u8, action: crate::engine::TrackAction) {
+        if self.notes.try_push(Note::Acted(frame, track, action)).is_err() {
             self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
         }
     }

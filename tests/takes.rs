@@ -72,6 +72,10 @@ fn a_take_re_renders_bit_for_bit() {
         - info.start_frame) as f64
         / RATE as f64;
     assert_eq!((first.at * RATE as f64).round(), (expected * RATE as f64).round());
+    // A press that waited for the grid is logged where it was pressed, and
+    // where it acted is noted beside it.
+    let log = std::fs::read_to_string(dir.join("events.toml")).expect("events.toml");
+    assert!(log.contains("on track 2 acted here (it waited for the grid)"), "{}", &log[..log.len().min(300)]);
     for name in ["patch.toml", "take.toml", "track-01.wav"] {
         assert!(dir.join(name).is_file(), "{name} written");
     }

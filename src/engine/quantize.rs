@@ -6,6 +6,18 @@ use super::params::Quantize;
 use super::track::{GridUnit, WaitFor};
 use super::{Engine, TrackAction};
 
+/// Most waited presses remembered between two [`Engine::drain_acted`] calls.
+pub const MAX_ACTED: usize = 64;
+
+/// A press that waited for the grid and acted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acted {
+    /// The engine frame it acted at.
+    pub frame: u64,
+    pub track: u8,
+    pub action: TrackAction,
+}
+
 impl Engine {
     /// A performer's press on track `t`: acted on now, or held for the grid.
     pub(super) fn press(&mut self, t: usize, action: TrackAction) {
@@ -156,5 +168,18 @@ impl Engine {
         let Some(wait) = self.tracks[t].take_wait() else { return };
         let unit = self.grid_unit(t);
         self.act(t, wait.action, unit);
+        if self.acted_count < self.acted.len() {
+            self.acted[self.acted_count] = Acted { frame: self.now, track: t as u8, action: wait.action };
+            self.acted_count += 1;
+        }
+    }
+
+    /// Hand over the waiting presses that acted since the last call, each
+    /// with the frame it acted at (a take's log notes them beside the press).
+    pub fn drain_acted(&mut self, mut each: impl FnMut(Acted)) {
+        for acted in &self.acted[..self.acted_count] {
+            each(*acted);
+        }
+        self.acted_count = 0;
     }
 }

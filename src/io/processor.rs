@@ -306,6 +306,7 @@ impl LiveProcessor {
         let input = if self.has_input { &self.input[..n] } else { &[][..] };
         self.engine.process(input, &mut self.left[..n], &mut self.right[..n], &self.timed[..count]);
         if let Some(feed) = self.take.as_mut() {
+            self.engine.drain_acted(|a| feed.acted(a.frame, a.track, a.action));
             let engine = &self.engine;
             feed.push(self.frames, input, &self.left[..n], &self.right[..n], |t| engine.stem(t, n));
         }

@@ -130,7 +130,10 @@ mod tests {
         // stays on the line, one that jumps a beat does not.
         let on_line = TransportPosition { rolling: true, frame: 5_256, bbt: Some(Bbt { tick: 977, ..bbt }) };
         assert_eq!(follower.cycle(on_line, 256), None);
-        let jumped = TransportPosition { rolling: true, frame: 5_512, bbt: Some(Bbt { beat: 4, tick: 994, ..bbt }) };
-        assert!(matches!(follower.cycle(jumped, 256), Some(GridCommand::Position { beat, .. }) if (beat - 7.5177).abs() < 1e-3));
+        let jumped =
+            TransportPosition { rolling: true, frame: 5_512, bbt: Some(Bbt { beat: 4, tick: 994, ..bbt }) };
+        assert!(
+            matches!(follower.cycle(jumped, 256), Some(GridCommand::Position { beat, .. }) if (beat - 7.5177).abs() < 1e-3)
+        );
     }
 }

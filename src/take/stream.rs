@@ -115,6 +115,14 @@ impl EventLog {
         self.file.write_all(text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", self.path.display()))
     }
 
+    /// Append a comment about engine frame `frame` ("# at = 1.951: …"):
+    /// what happened there without being a command to replay.
+    pub(crate) fn append_note(&mut self, frame: u64, note: &str) -> Result<(), String> {
+        let at = frame.saturating_sub(self.origin) as f64 / self.sample_rate;
+        let text = format!("# at = {}: {note}\n", crate::patch::reader::float_f64(at));
+        self.file.write_all(text.as_bytes()).map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+    }
+
     /// Push the log to the disk (called with the WAV flushes).
     pub(crate) fn sync(&mut self) -> Result<(), String> {
         self.file.sync_data().map_err(|e| format!("cannot write {}: {e}", self.path.display()))

@@ -209,6 +209,7 @@ impl Writer {
             any = true;
             match note {
                 Note::Command(frame, command) => self.log_command(frame, command),
+                Note::Acted(frame, track, action) => self.log_acted(frame, track, action),
                 Note::Start(frame, drops) => self.start_take(frame, drops),
                 Note::Stop(frame, drops) => {
                     if let Some(take) = self.takes.iter_mut().rev().find(|t| t.stop.is_none()) {
@@ -239,6 +240,31 @@ impl Writer {
                 if let Err(e) = log.append(frame, command) {
                     errors.push(e);
                     take.events = None;
+                }
+            }
+        }
+        for e in errors {
+            self.report(e);
+        }
+    }
+
+    fn log_acted(&mut self, frame: u64, track: u8, action: crate::engine::TrackAction) {
+        let note = format!(
+            "{} on track {} acted here (it waited for the grid)",
+            action.name(),
+            u32::from(track) + 1
+        );
+        let mut errors = Vec::new();
+        if let Some(log) = self.journal.as_mut().and_then(|j| j.events.as_mut()) {
+            if let Err(e) = log.append_note(frame, &note) {
+                errors.push(e);
+            }
+        }
+        for take in &mut self.takes {
+            let inside = frame >= take.start && take.stop.is_none_or(|stop| frame < stop);
+            if let (true, Some(log)) = (inside, take.events.as_mut()) {
+                if let Err(e) = log.append_note(frame, &note) {
+                    errors.push(e);
                 }
             }
         }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ferrotape::engine::{Command, Engine, Param, TimedCommand, TrackAction};
+use ferrotape::engine::{Command, Engine, GridCommand, Param, TimedCommand, TrackAction};
 use ferrotape::patch::Patch;
 use ferrotape::take::segment::segment_paths;
 use ferrotape::take::{spawn, TakeConfig, TakeFeed, TakeHandle};
@@ -33,6 +33,11 @@ length = "free"
 max_length = 4
 wow_pct = 0.4
 age = 0.2
+quantize = "beat"
+
+[sync]
+source = "internal"
+tempo = 97
 "#;
     Patch::parse(text, Path::new("wobbly.toml")).expect("test patch parses")
 }
@@ -73,6 +78,7 @@ pub fn perform(
             next += 1;
         }
         engine.process(&input[..n], &mut left[..n], &mut right[..n], &timed);
+        engine.drain_acted(|a| feed.acted(a.frame, a.track, a.action));
         feed.push(frame, &input[..n], &left[..n], &right[..n], |t| engine.stem(t, n));
         frame += n as u64;
     }
@@ -105,6 +111,13 @@ pub fn score() -> Vec<(u64, Command)> {
         (165_432, track(0, TrackAction::Trigger)),
         (175_000, track(0, TrackAction::Replace)),
         (185_000, track(0, TrackAction::Replace)),
+    ]);
+    // The grid moved while a quantized track waits and plays locked to it.
+    score.extend([
+        (125_000, Command::Grid(GridCommand::Tempo { bpm: 110.0 })),
+        (135_000, track(0, TrackAction::Tap)),
+        (158_000, track(1, TrackAction::Tap)),
+        (168_000, Command::Grid(GridCommand::Position { beat: 20.25, frames_per_beat: 26_000.0 })),
     ]);
     score.sort_by_key(|(frame, _)| *frame);
     score
