@@ -197,9 +197,21 @@ impl Engine {
     /// becomes as long as `samples`, up to its maximum. Returns false when the
     /// track does not exist.
     pub fn load_tape(&mut self, track: usize, samples: &[f32]) -> bool {
+        let has_grid = self.config.sync.source != SyncSource::None;
+        let fpb = self.grid.frames_per_beat();
         match self.tracks.get_mut(track) {
             Some(t) => {
                 t.load_tape(samples);
+                // A quantized loop saved on this grid is locked to it again:
+                // within a cell of a whole number of beats at the tempo.
+                let quantized = matches!(t.quantize(), params::Quantize::Beat | params::Quantize::Bar);
+                let speed = f64::from(t.params().get(Param::Speed).abs());
+                if has_grid && quantized && !t.length_unset() && speed > 0.0 {
+                    let beats = (t.tape().len() as f64 / (speed * fpb)).round();
+                    if beats >= 1.0 && (beats * fpb * speed - t.tape().len() as f64).abs() <= 1.0 {
+                        t.lock_to_grid(beats, fpb);
+                    }
+                }
                 true
             }
             None => false,

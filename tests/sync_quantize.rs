@@ -319,3 +319,19 @@ fn onsets(x: &[f32], from: u64) -> Vec<f64> {
     }
     found
 }
+
+#[test]
+fn a_quantized_loop_reopened_on_the_same_grid_is_locked_again() {
+    let mut rig = Rig::new(internal(vec![quantized_free(2.0)]));
+    rig.press(at(0.5), 0, TrackAction::Record, &tone);
+    rig.press(at(5.5), 0, TrackAction::Play, &tone);
+    rig.run_to(beat_frame(12.0) + 10, &tone, None);
+    assert_eq!(rig.engine.snapshot().tracks[0].locked_beats, 8.0);
+    let tape = rig.engine.tape(0).unwrap().to_vec();
+    let mut reopened = Engine::new(internal(vec![quantized_free(2.0)]), SRF, 512);
+    assert!(reopened.load_tape(0, &tape));
+    assert_eq!(reopened.snapshot().tracks[0].locked_beats, 8.0, "a saved two-bar loop locks again");
+    let mut free = Engine::new(internal(vec![quantized_free(0.0)]), SRF, 512);
+    free.load_tape(0, &tape);
+    assert_eq!(free.snapshot().tracks[0].locked_beats, 0.0, "quantize off: it runs free");
+}

@@ -40,7 +40,7 @@ impl AutosaveJob {
     /// every track's live parameters, mute, solo and loop length.
     pub fn save(&self, live: &LiveTapes) -> Result<PathBuf, String> {
         let base = self.patch.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let patch = live_patch(&base, &live.states, self.sample_rate);
+        let patch = live_patch(&base, &live.states, live.grid.as_ref(), self.sample_rate);
         self.autosave.save(&patch, &live.tapes, self.sample_rate)
     }
 

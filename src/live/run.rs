@@ -52,6 +52,8 @@ pub(super) struct Run {
     /// The tracks' modes and state in the last snapshot seen, and since when
     /// they differ from the last autosave.
     pub(super) last_seen: Vec<(crate::engine::HeadMode, crate::engine::TrackState)>,
+    /// The grid in the newest snapshot (its tempo is saved with the patch).
+    pub(super) last_grid: Option<crate::engine::GridState>,
     pub(super) changed_since: Option<Instant>,
     pub(super) saving: Option<JoinHandle<Result<PathBuf, String>>>,
     /// A patch just saved from the screen whose tapes go beside it with the
@@ -235,6 +237,7 @@ pub(super) fn build_run(
         autosave,
         clock: AutosaveClock::new(options.autosave_every),
         last_seen: Vec::new(),
+        last_grid: None,
         changed_since: None,
         saving: None,
         save_tapes_to: None,

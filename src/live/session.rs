@@ -485,6 +485,7 @@ impl LiveSession {
             self.run.last_seen = seen;
             self.run.changed_since.get_or_insert_with(Instant::now);
         }
+        self.run.last_grid = Some(snapshot.grid);
         self.run.components.observe(&snapshot);
         Some(snapshot)
     }

@@ -34,6 +34,8 @@ pub struct TapeCopy {
     copied: usize,
     /// The track's parameters, mute, solo and loop length when the copy ended.
     state: Option<TrackState>,
+    /// The time grid then (a tapped or followed tempo is live state too).
+    grid: Option<crate::engine::GridState>,
 }
 
 impl TapeCopy {
@@ -49,6 +51,8 @@ pub struct LiveTapes {
     pub tapes: Vec<Vec<f32>>,
     /// One per track: what [`crate::session::live_patch`] writes.
     pub states: Vec<TrackState>,
+    /// The time grid as it stood.
+    pub grid: Option<crate::engine::GridState>,
 }
 
 impl LiveTapes {
@@ -58,6 +62,7 @@ impl LiveTapes {
         LiveTapes {
             tapes: tracks.clone().map(|t| engine.tape(t).unwrap_or(&[]).to_vec()).collect(),
             states: tracks.filter_map(|t| engine.track_state(t)).collect(),
+            grid: Some(engine.grid()),
         }
     }
 }
@@ -94,7 +99,14 @@ pub fn tape_mirror(config: &EngineConfig, sample_rate: f64, budget: usize) -> (T
         .map(|(track, t)| {
             let seconds = t.tape_seconds();
             let capacity = seconds_to_cells(seconds, sample_rate).max(1);
-            Some(Box::new(TapeCopy { track, cells: vec![0.0; capacity], len: 0, copied: 0, state: None }))
+            Some(Box::new(TapeCopy {
+                track,
+                cells: vec![0.0; capacity],
+                len: 0,
+                copied: 0,
+                state: None,
+                grid: None,
+            }))
         })
         .collect();
     let copier = TapeCopier { requests: req_cons, done: done_prod, job: None, budget: budget.max(1) };
@@ -130,6 +142,7 @@ impl TapeCopier {
                 return;
             }
             job.state = engine.track_state(job.track);
+            job.grid = Some(engine.grid());
             let Some(job) = self.job.take() else { return };
             if let Err(job) = self.done.try_push(job) {
                 // The return queue has a slot per track, so this cannot
@@ -152,6 +165,7 @@ impl TapeCopyHandle {
                 copy.copied = 0;
                 copy.len = 0;
                 copy.state = None;
+                copy.grid = None;
                 if let Err(copy) = self.requests.try_push(copy) {
                     *slot = Some(copy);
                 }
@@ -174,11 +188,12 @@ impl TapeCopyHandle {
         }
         let copies = self.received.iter().flatten();
         let tapes = copies.clone().map(|c| c.cells().to_vec()).collect();
+        let grid = self.received.iter().flatten().filter_map(|c| c.grid).next_back();
         let states = copies.filter_map(|c| c.state).collect();
         for (slot, copy) in self.spare.iter_mut().zip(self.received.iter_mut()) {
             *slot = copy.take();
         }
-        Some(LiveTapes { tapes, states })
+        Some(LiveTapes { tapes, states, grid })
     }
 
     /// Whether a request is waiting for the audio side.

@@ -92,7 +92,11 @@ pub fn run(patch_path: &Path, takes: &Path, seconds: f64, segment_frames: Option
             copies.request();
         }
         if let Some(live) = copies.collect() {
-            autosave.save(&crate::session::live_patch(&patch, &live.states, rate), &live.tapes, rate)?;
+            autosave.save(
+                &crate::session::live_patch(&patch, &live.states, live.grid.as_ref(), rate),
+                &live.tapes,
+                rate,
+            )?;
         }
         let due = started + Duration::from_secs_f64(frame as f64 / rate as f64);
         if let Some(wait) = due.checked_duration_since(Instant::now()) {

@@ -165,7 +165,12 @@ impl App {
             return self.patch.clone();
         }
         let states: Vec<_> = self.snapshot.tracks().iter().map(|t| t.state()).collect();
-        let mut patch = crate::session::live_patch(&self.patch, &states, self.snapshot.sample_rate.max(1));
+        let mut patch = crate::session::live_patch(
+            &self.patch,
+            &states,
+            Some(&self.snapshot.grid),
+            self.snapshot.sample_rate.max(1),
+        );
         // The rate only turns cells into seconds here; it is the device's, not the patch's.
         patch.sample_rate = self.patch.sample_rate;
         patch

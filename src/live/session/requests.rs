@@ -69,7 +69,12 @@ impl LiveSession {
         let patch = if states.is_empty() {
             self.run.plan.patch.clone()
         } else {
-            crate::session::live_patch(&self.run.plan.patch, &states, self.settings.sample_rate)
+            crate::session::live_patch(
+                &self.run.plan.patch,
+                &states,
+                self.run.last_grid.as_ref(),
+                self.settings.sample_rate,
+            )
         };
         patch.save(path).map_err(|e| e.to_string())?;
         if self.run.autosave.is_some() {
