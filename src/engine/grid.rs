@@ -27,6 +27,8 @@ pub const CLOCK_PPQ: u32 = 24;
 /// Taps further apart than this start a new tap-tempo count, seconds
 /// (one beat at the slowest tempo).
 const TAP_RESET_S: f64 = 60.0 / 20.0;
+/// Taps closer than this to the last are the same tap, seconds.
+const TAP_DEBOUNCE_S: f64 = 0.03;
 /// Taps averaged for tap tempo (the intervals between the last few).
 const TAP_HISTORY: usize = 4;
 
@@ -368,6 +370,14 @@ impl Grid {
     }
 
     fn tap(&mut self, frame: u64) {
+        // One press reaching several tracks (OSC's "all loops"), or a
+        // bouncing contact: the same tap.
+        if self.tap_count > 0
+            && ((frame.saturating_sub(self.taps[self.tap_count - 1])) as f64)
+                < TAP_DEBOUNCE_S * self.sample_rate
+        {
+            return;
+        }
         let reset = self.tap_count > 0
             && frame.saturating_sub(self.taps[self.tap_count - 1]) as f64 > TAP_RESET_S * self.sample_rate;
         if reset {
@@ -508,6 +518,7 @@ mod tests {
         let mut grid = internal(120.0);
         for k in 0..4 {
             grid.apply(GridCommand::Tap, 100_000 + k * 20_000);
+            grid.apply(GridCommand::Tap, 100_000 + k * 20_000); // the same press, on another track
         }
         assert!((grid.state().tempo_bpm(48_000.0) - 144.0).abs() < 1e-9);
         assert_eq!(grid.next_point().unwrap().0, 160_000 + 20_000);
