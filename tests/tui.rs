@@ -606,3 +606,20 @@ fn w_without_a_warning_says_all_is_well() {
     rig.keys("w");
     assert!(rig.screen().contains("no warning: all is well"));
 }
+
+#[test]
+fn the_header_shows_the_grid_and_a_quantized_press_waits_in_its_strip() {
+    let mut rig = Rig::open("in_time", 100, 24);
+    rig.wait(0.4);
+    rig.keys("r");
+    rig.wait(0.05);
+    let screen = rig.screen();
+    assert!(screen.contains("96.0 BPM 1.1 internal locked"), "{screen}");
+    let strip = screen.lines().find(|l| l.contains("rhythm")).expect("the rhythm strip");
+    assert!(strip.contains("…REC"), "{strip}");
+    assert_eq!(rig.mode(0), HeadMode::Play, "not before the bar line");
+    rig.wait(2.2);
+    assert_eq!(rig.mode(0), HeadMode::Record, "at bar 2");
+    let screen = rig.screen();
+    assert!(screen.contains("96.0 BPM 2.1"), "{screen}");
+}

@@ -78,9 +78,9 @@ impl Strip<'_> {
             Span::styled(format!("{:<name_width$.name_width$}", self.name), theme.value()),
             Span::raw(" "),
             match t.waiting {
-                // "w:REC": waiting for the grid to record.
+                // "…REC": about to record, when the grid comes round.
                 Some(action) => {
-                    Span::styled(format!(" w:{:<3.3} ", waiting_label(action)), theme.waiting_badge())
+                    Span::styled(format!(" …{:<4.4} ", waiting_label(action)), theme.waiting_badge())
                 }
                 None => Span::styled(format!(" {:<5} ", t.mode.label()), theme.mode_badge(t.mode)),
             },
@@ -273,17 +273,17 @@ mod tests {
     }
 }
 
-/// Three letters for an action waiting for the grid, upper case.
+/// Up to four letters for an action waiting for the grid, upper case.
 fn waiting_label(action: crate::engine::TrackAction) -> String {
     use crate::engine::TrackAction;
     match action {
         TrackAction::Record => "REC".into(),
         TrackAction::Clear => "CLR".into(),
-        TrackAction::Multiply => "MUL".into(),
-        TrackAction::Replace => "RPL".into(),
-        TrackAction::Substitute => "SUB".into(),
-        TrackAction::Oneshot => "ONE".into(),
-        TrackAction::Pause => "PAU".into(),
+        TrackAction::Multiply => "MULT".into(),
+        TrackAction::Replace => "REPL".into(),
+        TrackAction::Substitute => "SUBS".into(),
+        TrackAction::Oneshot => "ONCE".into(),
+        TrackAction::Trigger => "TRIG".into(),
         other => other.name().to_uppercase(),
     }
 }
