@@ -167,6 +167,10 @@ pub(super) fn build_run(
     // into the processor; from then on the ring count is fixed.
     let mut bridge = Bridge::new(QueueSizes::default());
     let controls = SharedControls::new(tracks);
+    let native_midi = settings.native_midi.then(|| Arc::new(Handoff::empty()));
+    let native_client = settings
+        .native_midi
+        .then(|| options.audio.jack_name.clone().unwrap_or_else(|| "ferrotape".to_string()));
     let mut components = Components::build(
         &mut Setup {
             bridge: &mut bridge,
@@ -179,6 +183,8 @@ pub(super) fn build_run(
             track_count: tracks,
             interactive,
             problems: &mut problems,
+            native_midi: native_midi.clone(),
+            native_client,
         },
         super::surfaces::SURFACES,
     );
@@ -187,6 +193,9 @@ pub(super) fn build_run(
     let score = std::mem::take(&mut plan.score);
     let mut processor =
         LiveProcessor::new(engine, audio, score, settings.block, settings.has_input, fixed_latency);
+    if let Some(slot) = native_midi {
+        processor = processor.with_midi_router(slot);
+    }
 
     let mut take = None;
     if options.take || options.always_on || interactive {
