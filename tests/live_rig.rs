@@ -53,6 +53,8 @@ fn play_on_rig(
     let child = Command::new(binary())
         .args(["play", patch.to_str().unwrap(), "--no-tui", "--events", events.to_str().unwrap()])
         .args(["--duration", &seconds.to_string(), "--input-channel", "1", "--buffer", "256"])
+        // cpal's JACK host: what is measured here is its stream timestamps.
+        .args(["--audio-host", "jack"])
         .args(extra)
         .env("XDG_STATE_HOME", &scratch.0)
         .envs(server.env())

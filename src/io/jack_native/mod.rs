@@ -275,7 +275,7 @@ impl AudioBackend for JackBackend {
     fn health(&self) -> Health {
         match self.shared.failure.load(Ordering::Relaxed) {
             FAILURE_NONE => Health::Running,
-            FAILURE_SHUTDOWN => Health::Failed(format!("the JACK server stopped (client {})", self.name)),
+            FAILURE_SHUTDOWN => Health::Failed(format!("the JACK server went away (client {})", self.name)),
             FAILURE_RATE => Health::Failed(format!(
                 "the JACK server's sample rate changed from {} to {} Hz; the engine runs at {} Hz: \
                  set the server back, or restart ferrotape",
