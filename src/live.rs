@@ -234,7 +234,10 @@ pub fn latency_text(stats: &LiveStats, rate: f64) -> String {
 
 /// `ferrotape devices`: audio hosts and devices, then MIDI ports.
 pub fn devices_text() -> String {
-    let mut text = io::audio::describe_devices();
+    let mut text = String::new();
+    #[cfg(feature = "jack")]
+    text.push_str(&io::jack_native::describe());
+    text.push_str(&io::audio::describe_devices());
     text.push_str(&midi_ports_text());
     text
 }

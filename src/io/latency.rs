@@ -644,6 +644,27 @@ mod tests {
     }
 
     #[test]
+    fn a_reported_figure_starts_the_engine_and_a_change_waits_for_the_heads() {
+        let mut tracker = LatencyTracker::new(None);
+        assert!(!tracker.has_figure());
+        tracker.reported(768);
+        assert!(tracker.ready_to_start(true, false), "no measurement to wait for");
+        assert_eq!(tracker.take_pending(true), Some(768));
+        assert_eq!(tracker.source(), LatencySource::PortLatency);
+        tracker.reported(768);
+        assert_eq!(tracker.take_pending(false), None, "the same figure again is no change");
+        tracker.reported(1024);
+        assert_eq!(tracker.take_pending(true), None, "not under a recording");
+        assert_eq!(tracker.take_pending(false), Some(1024));
+        // --latency-ms wins over the ports.
+        let mut given = LatencyTracker::new(Some(480));
+        given.reported(768);
+        assert!(given.ready_to_start(true, false));
+        assert_eq!(given.take_pending(false), Some(480));
+        assert_eq!(given.source(), LatencySource::CommandLine);
+    }
+
+    #[test]
     fn a_given_figure_follows_only_what_a_restart_changes() {
         let mut tracker = LatencyTracker::new(Some(1000));
         assert!(tracker.ready_to_start(true, false));
