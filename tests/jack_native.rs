@@ -100,8 +100,11 @@ struct Heard {
 struct Tester {
     client: Option<jack::AsyncClient<(), jack::contrib::ClosureProcessHandler<(), TesterProcess>>>,
     heard: Arc<Mutex<Heard>>,
-    send: Arc<Mutex<VecDeque<Vec<(u32, Vec<u8>)>>>>,
+    send: Arc<Mutex<VecDeque<Batch>>>,
 }
+
+/// One cycle's MIDI events: (frame in the cycle, bytes).
+type Batch = Vec<(u32, Vec<u8>)>;
 
 type TesterProcess = Box<dyn FnMut(&Client, &ProcessScope) -> Control + Send>;
 
@@ -118,7 +121,7 @@ impl Tester {
         let mut midi = client.register_port("midi", MidiOut::default()).expect("port");
         let midi_back = client.register_port("midi_back", MidiIn::default()).expect("port");
         let heard = Arc::new(Mutex::new(Heard::default()));
-        let send = Arc::new(Mutex::new(VecDeque::<Vec<(u32, Vec<u8>)>>::new()));
+        let send = Arc::new(Mutex::new(VecDeque::<Batch>::new()));
         let (recorder, sender) = (heard.clone(), send.clone());
         let mut phase = 0.0f64;
         let mut cycle = 0u64;

@@ -98,7 +98,7 @@ impl JackBackend {
                  pipewire-jack running? Try --audio null (no hardware), --audio-host alsa, or `ferrotape devices`"
             )
         })?;
-        let rate = client.sample_rate() as u32;
+        let rate = client.sample_rate();
         if let Some(asked) = options.sample_rate {
             if asked != rate {
                 return Err(format!(
