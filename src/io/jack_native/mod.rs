@@ -94,8 +94,8 @@ impl JackBackend {
         drop(quiet);
         let (client, _status) = opened.map_err(|e| {
             format!(
-                "no audio output: cannot connect to a JACK server as `{wanted}` ({e}); is jackd or \
-                 pipewire-jack running? Try --audio null (no hardware), --audio-host alsa, or `ferrotape devices`"
+                "no audio output: cannot connect to a JACK server as `{wanted}` ({e}: is jackd or \
+                 pipewire-jack running?); try --audio null (no hardware), --audio-host alsa, or `ferrotape devices`"
             )
         })?;
         let rate = client.sample_rate();
