@@ -219,9 +219,9 @@ pub struct StreamSettings {
     /// (which shows those on their own): "null audio (no hardware)".
     pub devices: String,
     /// The backend routes MIDI input inside its process callback (the
-    /// native JACK client): the MIDI surface hands it its router instead of
-    /// opening midir.
-    pub native_midi: bool,
+    /// native JACK client, named this): the MIDI surface hands it its
+    /// router instead of opening midir.
+    pub native_midi: Option<String>,
 }
 
 /// The state of a running backend.

@@ -4,6 +4,8 @@
 //! trip is measured by ferrotape itself, then given with `--latency-ms`;
 //! either way what is recorded is what was heard, a take re-renders bit for
 //! bit, and its stems are whole when JACK's period is longer than `--buffer`.
+//! ferrotape plays through cpal's JACK host here (`--audio-host jack`): what
+//! is measured is the round trip read off its stream timestamps.
 #![cfg(feature = "jack")]
 
 mod live_support;

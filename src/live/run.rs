@@ -167,10 +167,8 @@ pub(super) fn build_run(
     // into the processor; from then on the ring count is fixed.
     let mut bridge = Bridge::new(QueueSizes::default());
     let controls = SharedControls::new(tracks);
-    let native_midi = settings.native_midi.then(|| Arc::new(Handoff::empty()));
-    let native_client = settings
-        .native_midi
-        .then(|| options.audio.jack_name.clone().unwrap_or_else(|| "ferrotape".to_string()));
+    let native_midi = settings.native_midi.as_ref().map(|_| Arc::new(Handoff::empty()));
+    let native_client = settings.native_midi.clone();
     let mut components = Components::build(
         &mut Setup {
             bridge: &mut bridge,

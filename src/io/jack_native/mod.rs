@@ -133,7 +133,7 @@ impl JackBackend {
                 one_clock: true,
                 description: format!("{devices}, {rate} Hz, {period} frames"),
                 devices,
-                native_midi: true,
+                native_midi: Some(name.clone()),
             },
             state: State::Idle(client, ports),
             shared,
