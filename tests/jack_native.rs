@@ -505,3 +505,41 @@ fn feedback_bytes_from_the_control_side_arrive_on_midi_out() {
     drop(heard);
     drop(tester);
 }
+
+#[test]
+fn a_longer_period_later_is_rendered_in_pieces() {
+    let _turn = serial();
+    let Some(server) = JackServer::start_with_period("native-period", 256) else { return };
+    let scratch = Scratch::new("native-period");
+    let patch = scratch.write("patch.toml", TWO_TRACKS);
+    let events = scratch.write("events.toml", RECORD_TRACK_1);
+    let tester = Tester::start(&server.env());
+    let args = [
+        "play",
+        patch.to_str().unwrap(),
+        "--no-tui",
+        "--duration",
+        "3.5",
+        "--events",
+        events.to_str().unwrap(),
+        "--track-outputs",
+        "--no-connect",
+    ];
+    let run = Ferrotape::start(&args, &server, &scratch.0);
+    tester.wait_for_port("ferrotape:track_01");
+    tester.connect("tester:tone", "ferrotape:in_1");
+    tester.connect("ferrotape:track_01", "tester:heard_1");
+    // The engine was prepared for 256 frames; the server now runs 1024.
+    tester.client().set_buffer_size(1024).expect("the server takes a new period");
+    assert_eq!(tester.client().buffer_size(), 1024);
+    let (stdout, _) = run.wait();
+    let heard = tester.heard.lock().unwrap();
+    let one = windows_db(&heard.audio[0]);
+    let loud = one.iter().filter(|&&d| d > -20.0).count();
+    let loudest = one.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let tone_db = db(TONE_AMPLITUDE as f64 / 2f64.sqrt());
+    eprintln!("at 1024 frames: {loud} loud windows, loudest {loudest:.2} dB\n{stdout}");
+    assert!(loud >= 7, "the loop plays on at the longer period: {one:?}");
+    assert!((loudest - tone_db).abs() < 1.0, "track_01 at {loudest:.2} dB, the tone is {tone_db:.2} dB");
+    assert!(stdout.contains("played "), "{stdout}");
+}
