@@ -171,6 +171,7 @@ impl LiveProcessor {
     pub fn midi_out_mut(&mut self) -> &mut MidiOut {
         &mut self.midi_out
     }
+
     /// Feed the take recorder from this processor. Its journal's frame 0 is
     /// the engine's frame 0, so give it a feed spawned for this engine
     /// before the first block.
