@@ -220,6 +220,17 @@ pub fn status_line(stats: &LiveStats, snapshot: &EngineSnapshot, rate: f64) -> S
         LiveStats::get(&stats.input_overruns),
         latency_text(stats, rate),
     );
+    // The native JACK client's own counters, when there is something to say.
+    for (counter, what) in [
+        (&stats.oversized_cycles, "cycles too long (silent)"),
+        (&stats.midi_in_dropped, "MIDI in dropped"),
+        (&stats.midi_out_dropped, "MIDI out dropped"),
+    ] {
+        let n = LiveStats::get(counter);
+        if n > 0 {
+            line.push_str(&format!(" | {what} {n}"));
+        }
+    }
     for (i, t) in snapshot.tracks().iter().enumerate() {
         line.push_str(&format!(" | {} {} {:.2}", i + 1, t.mode.label(), t.position));
     }
