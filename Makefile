@@ -104,7 +104,7 @@ demo: deps $(PHRASE)
 
 test: test-deps
 	$(CARGO) test
-	# The JACK build: cpal and midir on private JACK dummy servers.
+	# The JACK build: the native JACK client (and cpal and midir) on private JACK dummy servers.
 	$(CARGO) test --features jack
 	@if [ -f tests/soak.rs ]; then \
 		echo "$(CARGO) test --release --test soak -- --ignored"; \

@@ -8,6 +8,7 @@
 //!  input callback ──mono frames──► ring ──────────────────► audio
 //!  input callback ──CaptureStamp──► ring ─────────────────► audio (latency)
 //!  control ◄──EngineSnapshot── ring ◄───────────────────── audio
+//!  a surface ──raw MIDI──► ring ──────────────────────────► audio (midi_out port, frame 0)
 //!  everyone ──► LiveStats (atomics)
 //! ```
 //!
@@ -20,6 +21,7 @@
 
 use crate::engine::{Command, EngineSnapshot, TimedCommand};
 use crate::io::latency::{CaptureStamp, LatencySource};
+use crate::io::midi_out::{MidiOutSender, MidiPacket};
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -85,6 +87,14 @@ pub struct LiveStats {
     /// Callbacks that panicked (a bug): after the first the engine is
     /// silent and the session saves what it has (see `io::realtime`).
     pub engine_faults: AtomicU64,
+    /// Cycles longer than the processor renders without allocating
+    /// (`MAX_CHUNK`): played as silence.
+    pub oversized_cycles: AtomicU64,
+    /// MIDI out messages dropped: a cycle's list or the control side's
+    /// queue was full, or a message was too long.
+    pub midi_out_dropped: AtomicU64,
+    /// MIDI in commands dropped: a cycle held more than the processor takes.
+    pub midi_in_dropped: AtomicU64,
 }
 
 impl LiveStats {
@@ -199,6 +209,8 @@ pub struct AudioEnds {
     snapshots: HeapProd<EngineSnapshot>,
     pub(crate) input: HeapCons<f32>,
     pub(crate) input_stamps: HeapCons<CaptureStamp>,
+    /// Raw MIDI from the control side for the `midi_out` port.
+    pub(crate) midi_out: HeapCons<MidiPacket>,
     stats: Arc<LiveStats>,
 }
 
@@ -215,13 +227,15 @@ pub struct QueueSizes {
     pub snapshots: usize,
     /// Mono input frames between the input and output callbacks.
     pub input_frames: usize,
+    /// Raw MIDI messages from the control side waiting for the next cycle.
+    pub midi_out: usize,
 }
 
 impl Default for QueueSizes {
     fn default() -> Self {
         // 1024 commands is a burst of several seconds of dense MIDI; the
         // input ring holds about a second at 96 kHz.
-        QueueSizes { commands: 1024, snapshots: 16, input_frames: 1 << 17 }
+        QueueSizes { commands: 1024, snapshots: 16, input_frames: 1 << 17, midi_out: 256 }
     }
 }
 
@@ -236,6 +250,9 @@ pub struct Bridge {
     pub input: InputWriter,
     pub audio: AudioEnds,
     pub stats: Arc<LiveStats>,
+    /// The control side's end of the MIDI out queue, until a component
+    /// takes it ([`Bridge::take_midi_out`]).
+    midi_out: Option<MidiOutSender>,
 }
 
 impl Bridge {
@@ -244,6 +261,7 @@ impl Bridge {
         let (snap_p, snap_c) = HeapRb::new(sizes.snapshots.max(1)).split();
         let (in_p, in_c) = HeapRb::new(sizes.input_frames.max(1)).split();
         let (stamp_p, stamp_c) = HeapRb::new(INPUT_STAMPS).split();
+        let (midi_p, midi_c) = HeapRb::new(sizes.midi_out.max(1)).split();
         Bridge {
             sizes,
             snapshots: SnapshotReceiver { ring: snap_c },
@@ -253,8 +271,10 @@ impl Bridge {
                 snapshots: snap_p,
                 input: in_c,
                 input_stamps: stamp_c,
+                midi_out: midi_c,
                 stats: stats.clone(),
             },
+            midi_out: Some(MidiOutSender { ring: midi_p, stats: stats.clone() }),
             stats,
         }
     }
@@ -269,6 +289,12 @@ impl Bridge {
         let (ring, consumer) = HeapRb::<StampedCommand>::new(self.sizes.commands.max(1)).split();
         self.audio.commands.push(consumer);
         Some(CommandSender { ring, stats: self.stats.clone(), surface })
+    }
+
+    /// The one producer of raw MIDI for the `midi_out` port (LED feedback
+    /// from a surface); `None` once taken.
+    pub fn take_midi_out(&mut self) -> Option<MidiOutSender> {
+        self.midi_out.take()
     }
 
     /// Rings registered so far.

@@ -11,12 +11,19 @@
 //! - [`handoff`]: lock-free ownership hand-over between a callback and its owner.
 //! - [`stderr`]: keeping alsa-lib's and libjack's chatter off the terminal.
 //! - [`midi`]: MIDI input through midir, with ports reopened when they return.
+//! - [`midi_out`]: one cycle's MIDI out events and the control side's queue.
+//! - `jack_native` (`jack` feature): one JACK client for input, engine,
+//!   output and MIDI in one process callback; the default device backend
+//!   of `jack` builds on Linux.
 
 pub mod audio;
 pub mod handoff;
 pub mod input_sync;
+#[cfg(feature = "jack")]
+pub mod jack_native;
 pub mod latency;
 pub mod midi;
+pub mod midi_out;
 pub mod null;
 pub mod processor;
 pub mod realtime;
@@ -64,7 +71,21 @@ pub struct AudioOptions {
     /// Sample format to ask the device for; default: the device's own
     /// (when it is one of these), else the first of them it offers.
     pub sample_format: Option<SampleFormatChoice>,
+    /// Native JACK client: its name (`--jack-name`; default `ferrotape`).
+    pub jack_name: Option<String>,
+    /// Native JACK client: input ports `in_1`…`in_N` (`--inputs`, 1-8; default 1).
+    pub inputs: Option<u8>,
+    /// Native JACK client: one mono output per track (`--track-outputs`).
+    pub track_outputs: bool,
+    /// Native JACK client: connect nothing at start (`--no-connect`).
+    pub no_connect: bool,
+    /// Native JACK client: MIDI sources to connect to `midi_in` at start
+    /// (the `--midi` names; `all` for every one).
+    pub midi_sources: Vec<String>,
 }
+
+/// Most input ports of the native JACK client.
+pub const MAX_INPUTS: u8 = 8;
 
 /// The sample formats the callbacks are built for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +119,11 @@ impl Default for AudioOptions {
             input_channel: None,
             latency_ms: None,
             sample_format: None,
+            jack_name: None,
+            inputs: None,
+            track_outputs: false,
+            no_connect: false,
+            midi_sources: Vec::new(),
         }
     }
 }
@@ -114,6 +140,23 @@ impl AudioOptions {
                 processor::MAX_CHUNK
             ));
         }
+        if let Some(inputs) = self.inputs {
+            if inputs == 0 || inputs > MAX_INPUTS {
+                return Err(format!("--inputs {inputs} must be between 1 and {MAX_INPUTS}"));
+            }
+        }
+        if let Some(flag) = self.native_flag() {
+            if !cfg!(feature = "jack") {
+                return Err(format!(
+                    "{flag} is for the native JACK client: this build has no JACK (build with --features jack)"
+                ));
+            }
+            if self.backend == BackendKind::Device && !self.native_jack() {
+                return Err(format!(
+                    "{flag} is for the native JACK client, which --audio-host or --audio-device replaced with cpal"
+                ));
+            }
+        }
         if let Some(rate) = self.sample_rate {
             let range = crate::patch::SAMPLE_RATE_RANGE;
             if !range.contains(&rate) {
@@ -125,6 +168,33 @@ impl AudioOptions {
             }
         }
         Ok(())
+    }
+}
+
+impl AudioOptions {
+    /// The first native-JACK-only flag given, for error messages.
+    fn native_flag(&self) -> Option<&'static str> {
+        if self.jack_name.is_some() {
+            Some("--jack-name")
+        } else if self.inputs.is_some() {
+            Some("--inputs")
+        } else if self.track_outputs {
+            Some("--track-outputs")
+        } else if self.no_connect {
+            Some("--no-connect")
+        } else {
+            None
+        }
+    }
+
+    /// Whether a device backend is the native JACK client: in `jack`
+    /// builds on Linux (and FreeBSD) unless a cpal host or device is named
+    /// (`--audio-host jack` is cpal's JACK host).
+    pub fn native_jack(&self) -> bool {
+        cfg!(all(feature = "jack", any(target_os = "linux", target_os = "freebsd")))
+            && self.backend == BackendKind::Device
+            && self.host.is_none()
+            && self.device.is_none()
     }
 }
 
@@ -148,6 +218,10 @@ pub struct StreamSettings {
     /// The devices alone, without rate or block, for the screen's header
     /// (which shows those on their own): "null audio (no hardware)".
     pub devices: String,
+    /// The backend routes MIDI input inside its process callback (the
+    /// native JACK client, named this): the MIDI surface hands it its
+    /// router instead of opening midir.
+    pub native_midi: Option<String>,
 }
 
 /// The state of a running backend.
@@ -184,6 +258,10 @@ pub fn open_backend(
 ) -> Result<Box<dyn AudioBackend>, String> {
     match options.backend {
         BackendKind::Null => Ok(Box::new(null::NullBackend::new(options, preferred_rate))),
+        #[cfg(feature = "jack")]
+        BackendKind::Device if options.native_jack() => {
+            Ok(Box::new(jack_native::JackBackend::open(options, preferred_rate)?))
+        }
         BackendKind::Device => Ok(Box::new(audio::CpalBackend::open(options, preferred_rate)?)),
     }
 }

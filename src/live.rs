@@ -220,6 +220,17 @@ pub fn status_line(stats: &LiveStats, snapshot: &EngineSnapshot, rate: f64) -> S
         LiveStats::get(&stats.input_overruns),
         latency_text(stats, rate),
     );
+    // The native JACK client's own counters, when there is something to say.
+    for (counter, what) in [
+        (&stats.oversized_cycles, "cycles too long (silent)"),
+        (&stats.midi_in_dropped, "MIDI in dropped"),
+        (&stats.midi_out_dropped, "MIDI out dropped"),
+    ] {
+        let n = LiveStats::get(counter);
+        if n > 0 {
+            line.push_str(&format!(" | {what} {n}"));
+        }
+    }
     if let Some(tempo) = tempo_text(&snapshot.grid, rate) {
         line.push_str(" | ");
         line.push_str(&tempo);
@@ -256,7 +267,10 @@ pub fn latency_text(stats: &LiveStats, rate: f64) -> String {
 
 /// `ferrotape devices`: audio hosts and devices, then MIDI ports.
 pub fn devices_text() -> String {
-    let mut text = io::audio::describe_devices();
+    let mut text = String::new();
+    #[cfg(feature = "jack")]
+    text.push_str(&io::jack_native::describe());
+    text.push_str(&io::audio::describe_devices());
     text.push_str(&midi_ports_text());
     text
 }

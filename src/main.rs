@@ -147,6 +147,18 @@ struct AudioArgs {
     /// Sample format to ask the device for: f32, i16 or i32 (default: the device's).
     #[arg(long, value_name = "FORMAT", value_parser = ferrotape::io::SampleFormatChoice::parse)]
     sample_format: Option<ferrotape::io::SampleFormatChoice>,
+    /// Native JACK client (jack builds): the client's name (default ferrotape).
+    #[arg(long, value_name = "NAME")]
+    jack_name: Option<String>,
+    /// Native JACK client: input ports in_1 … in_N, 1-8 (default 1; recorded: their mean, or --input-channel).
+    #[arg(long, value_name = "N")]
+    inputs: Option<u8>,
+    /// Native JACK client: one mono output per track (track_01, track_02, …).
+    #[arg(long)]
+    track_outputs: bool,
+    /// Native JACK client: connect no ports at start.
+    #[arg(long)]
+    no_connect: bool,
 }
 
 /// MIDI, takes and autosave for a live session.
@@ -228,6 +240,8 @@ impl LiveArgs {
             clock_out: self.clock_out,
         };
         sync.validate()?;
+        // The native JACK client connects the --midi sources to its midi_in.
+        let audio = AudioOptions { midi_sources: self.midi.clone(), ..audio };
         Ok(LiveOptions {
             sync,
             audio,
@@ -258,6 +272,11 @@ impl AudioArgs {
             input_channel: self.input_channel,
             latency_ms: self.latency_ms,
             sample_format: self.sample_format,
+            jack_name: self.jack_name,
+            inputs: self.inputs,
+            track_outputs: self.track_outputs,
+            no_connect: self.no_connect,
+            midi_sources: Vec::new(),
         };
         options.validate()?;
         Ok(options)

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 static ALLOCATOR: AllocDisabler = AllocDisabler;
 
 fn small_queues() -> QueueSizes {
-    QueueSizes { commands: 4, snapshots: 2, input_frames: 1024 }
+    QueueSizes { commands: 4, snapshots: 2, input_frames: 1024, midi_out: 4 }
 }
 
 #[test]

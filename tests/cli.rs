@@ -296,3 +296,35 @@ fn sample_rate_outside_the_patch_range_is_refused_on_every_entry_point() {
         assert!(stdout.contains(&format!("{rate} Hz")), "{args:?}: {stdout}");
     }
 }
+
+#[test]
+fn native_jack_options_are_refused_where_there_is_no_native_client() {
+    let patch = "patches/cassette.toml";
+    let mut cases: Vec<(Vec<&str>, &str)> =
+        vec![(vec!["--inputs", "9"], "--inputs 9 must be between 1 and 8")];
+    if cfg!(feature = "jack") {
+        // A named cpal host replaces the native client.
+        cases.push((
+            vec!["--audio-host", "alsa", "--jack-name", "x"],
+            "--jack-name is for the native JACK client",
+        ));
+        cases.push((
+            vec!["--audio-host", "alsa", "--track-outputs"],
+            "--track-outputs is for the native JACK client",
+        ));
+    } else {
+        for flag in ["--track-outputs", "--no-connect"] {
+            cases.push((vec![flag], "is for the native JACK client: this build has no JACK"));
+        }
+        cases.push((vec!["--jack-name", "x"], "--jack-name is for the native JACK client"));
+    }
+    for (extra, mentions) in cases {
+        let mut args = vec!["play", patch, "--no-tui", "--duration", "0.1"];
+        args.extend(extra.iter().copied());
+        let output = ferrotape(&args);
+        let message = stderr_line(&output);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
+        assert_eq!(message.lines().count(), 1, "{args:?}: {message}");
+        assert!(message.contains(mentions), "{args:?}: {message}");
+    }
+}

@@ -1,6 +1,6 @@
 //! End to end through JACK (build with `--features jack`): the real binary
-//! plays a patch on a private JACK server; a test client feeds a tone into
-//! its input and records its output; the loop must give the tone back.
+//! plays a patch on a private JACK server as its native client `ferrotape`;
+//! a test client feeds a tone into its input and records its output; the loop must give the tone back.
 #![cfg(feature = "jack")]
 
 mod live_support;
@@ -34,9 +34,9 @@ fn a_tone_recorded_live_comes_back_out_of_the_loop() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run ferrotape");
-    let pid = child.id();
     let child = KillOnDrop(Some(child));
-    let (input, output) = (format!("cpal_client_{pid}_in:in_0"), format!("cpal_client_{pid}_out:out_0"));
+    // The native JACK client (the default of jack builds).
+    let (input, output) = ("ferrotape:in_1".to_string(), "ferrotape:out_L".to_string());
     let deadline = Instant::now() + Duration::from_secs(10);
     let c = active.as_client();
     while c.port_by_name(&input).is_none() || c.port_by_name(&output).is_none() {

@@ -1,5 +1,6 @@
 //! `play --no-tui` on a private JACK server (build with `--features jack`),
-//! driven by MIDI from a second client: the real binary, real midir and cpal.
+//! driven by MIDI from a second client: the real binary as the native JACK
+//! client `ferrotape`, its `midi_in` fed by a midir sender.
 //!
 //! - A note held to dub records a 440 Hz tone into the loop; a CC bound to
 //!   speed halves the pitch; a CC bound to erase pressure wipes the loop.
@@ -80,10 +81,6 @@ impl Ferrotape {
             .spawn()
             .expect("run ferrotape");
         Ferrotape(Some(child))
-    }
-
-    fn pid(&self) -> u32 {
-        self.0.as_ref().map_or(0, Child::id)
     }
 
     /// SIGTERM, then wait (up to 30 s) for a clean exit; (success, stdout, stderr).
@@ -185,8 +182,7 @@ fn midi_dubs_a_tone_halves_its_speed_and_erases_it() {
         &server,
         &scratch.0,
     );
-    let pid = app.pid();
-    let (input, output) = (format!("cpal_client_{pid}_in:in_0"), format!("cpal_client_{pid}_out:out_0"));
+    let (input, output) = ("ferrotape:in_1".to_string(), "ferrotape:out_L".to_string());
     wait_for_port(&server, &input);
     wait_for_port(&server, &output);
     wait_for_port(&server, "ferrotape:midi_in");

@@ -4,6 +4,8 @@
 //! trip is measured by ferrotape itself, then given with `--latency-ms`;
 //! either way what is recorded is what was heard, a take re-renders bit for
 //! bit, and its stems are whole when JACK's period is longer than `--buffer`.
+//! ferrotape plays through cpal's JACK host here (`--audio-host jack`): what
+//! is measured is the round trip read off its stream timestamps.
 #![cfg(feature = "jack")]
 
 mod live_support;
@@ -53,6 +55,8 @@ fn play_on_rig(
     let child = Command::new(binary())
         .args(["play", patch.to_str().unwrap(), "--no-tui", "--events", events.to_str().unwrap()])
         .args(["--duration", &seconds.to_string(), "--input-channel", "1", "--buffer", "256"])
+        // cpal's JACK host: what is measured here is its stream timestamps.
+        .args(["--audio-host", "jack"])
         .args(extra)
         .env("XDG_STATE_HOME", &scratch.0)
         .envs(server.env())

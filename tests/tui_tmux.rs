@@ -53,7 +53,7 @@ fn keys_on_the_screen_record_a_loop_that_plays_back() {
     let find = |pattern: &str| c.ports(Some(pattern), None, PortFlags::empty()).into_iter().next();
     let deadline = Instant::now() + Duration::from_secs(10);
     let (input, output) = loop {
-        if let (Some(i), Some(o)) = (find("cpal_client_.*_in:in_0"), find("cpal_client_.*_out:out_0")) {
+        if let (Some(i), Some(o)) = (find("^ferrotape:in_1$"), find("^ferrotape:out_L$")) {
             break (i, o);
         }
         assert!(Instant::now() < deadline, "ferrotape's ports did not appear");

@@ -168,6 +168,7 @@ impl CpalBackend {
                 one_clock: output.device.id().is_ok_and(|id| id.host().to_string() == "jack"),
                 description,
                 devices,
+                native_midi: None,
             },
             output,
             input,

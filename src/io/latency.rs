@@ -46,14 +46,18 @@ pub enum LatencySource {
     CommandLine,
     /// No input stream: nothing is recorded from outside, 0 is used.
     NoInput,
+    /// The native JACK client's port latency ranges: the capture latency
+    /// of its first input plus the playback latency of its left output.
+    PortLatency,
 }
 
 impl LatencySource {
-    pub const ALL: [LatencySource; 4] = [
+    pub const ALL: [LatencySource; 5] = [
         LatencySource::Pending,
         LatencySource::Timestamps,
         LatencySource::CommandLine,
         LatencySource::NoInput,
+        LatencySource::PortLatency,
     ];
 
     /// How it is described to the performer.
@@ -63,6 +67,7 @@ impl LatencySource {
             LatencySource::Timestamps => "from stream timestamps",
             LatencySource::CommandLine => "from --latency-ms",
             LatencySource::NoInput => "no input",
+            LatencySource::PortLatency => "from JACK port latencies",
         }
     }
 
@@ -73,6 +78,7 @@ impl LatencySource {
             LatencySource::Timestamps => "stream-timestamps",
             LatencySource::CommandLine => "command-line",
             LatencySource::NoInput => "no-input",
+            LatencySource::PortLatency => "port-latency",
         }
     }
 
@@ -237,8 +243,11 @@ impl LatencyMeter {
 /// whenever the input stream skips or repeats frames. Lives on the audio
 /// thread; never allocates.
 pub struct LatencyTracker {
-    /// `--latency-ms`, in frames: the round trip when the input starts.
+    /// `--latency-ms`, in frames: the round trip when the input starts; or
+    /// the figure a backend reports ([`Self::reported`]).
     fixed: Option<u32>,
+    /// Where `fixed` comes from: the command line, or the backend.
+    fixed_source: LatencySource,
     /// With `fixed`: the latest measurement of the steady stream. When the
     /// input restarts (an underrun, a reopened device) the given figure moves
     /// by as much as the next measurement differs from it: the round trip
@@ -306,6 +315,7 @@ impl LatencyTracker {
     pub fn new(fixed: Option<u32>) -> LatencyTracker {
         LatencyTracker {
             fixed: fixed.map(|f| f.min(MAX_RECORD_LATENCY)),
+            fixed_source: LatencySource::CommandLine,
             last_steady: None,
             fresh: true,
             meter: LatencyMeter::default(),
@@ -440,6 +450,10 @@ impl LatencyTracker {
     /// later ones when they differ from the figure in use and agree with
     /// each other. With a given figure, measurements only carry its changes.
     fn settle(&mut self, measured: u32) {
+        if self.fixed.is_some() && self.fixed_source == LatencySource::PortLatency {
+            // The ports' ranges are the figure; timestamps do not move it.
+            return;
+        }
         if self.fixed.is_some() {
             let current = self.pending.or(self.compensated);
             if let (true, Some(before), Some(current)) = (self.fresh, self.last_steady, current) {
@@ -474,13 +488,44 @@ impl LatencyTracker {
         self.fresh = false;
     }
 
+    /// The backend knows the round trip itself (the native JACK client
+    /// reads it off its ports' latency ranges): `frames` is the figure to
+    /// compensate from now on, unless `--latency-ms` gave one (it wins).
+    /// Before the engine starts it is the figure the first block sends;
+    /// afterwards a change waits, like a re-measured one, until no record
+    /// head writes. Never allocates.
+    pub fn reported(&mut self, frames: u32) {
+        if self.fixed.is_some() && self.fixed_source == LatencySource::CommandLine {
+            return;
+        }
+        let frames = frames.min(MAX_RECORD_LATENCY);
+        if self.fixed == Some(frames) {
+            return;
+        }
+        self.fixed = Some(frames);
+        self.fixed_source = LatencySource::PortLatency;
+        if self.compensated.is_some() || self.pending.is_some() {
+            self.source = LatencySource::PortLatency;
+            if self.pending.is_some() {
+                self.pending = Some(frames);
+            } else if self.compensated != Some(frames) {
+                self.deferred = Some(frames);
+            }
+        }
+    }
+
+    /// Whether a figure to start with is known (given, or reported).
+    pub fn has_figure(&self) -> bool {
+        self.fixed.is_some()
+    }
+
     /// The engine is about to start: whether the round trip is known well
     /// enough (`gave_up`: the input never came; start anyway). Sets the
     /// figure the first block sends.
     pub fn ready_to_start(&mut self, has_input: bool, gave_up: bool) -> bool {
         if let Some(fixed) = self.fixed {
             self.pending = Some(fixed);
-            self.source = LatencySource::CommandLine;
+            self.source = self.fixed_source;
         } else if !has_input {
             self.pending = Some(0);
             self.source = LatencySource::NoInput;
@@ -596,6 +641,27 @@ mod tests {
         // A real change, confirmed twice, waits while a head writes.
         assert!(run(&mut tracker, 1791.0, 3 * MEASURED_BLOCKS, true).is_empty());
         assert_eq!(run(&mut tracker, 1791.0, 1, false), [1791]);
+    }
+
+    #[test]
+    fn a_reported_figure_starts_the_engine_and_a_change_waits_for_the_heads() {
+        let mut tracker = LatencyTracker::new(None);
+        assert!(!tracker.has_figure());
+        tracker.reported(768);
+        assert!(tracker.ready_to_start(true, false), "no measurement to wait for");
+        assert_eq!(tracker.take_pending(true), Some(768));
+        assert_eq!(tracker.source(), LatencySource::PortLatency);
+        tracker.reported(768);
+        assert_eq!(tracker.take_pending(false), None, "the same figure again is no change");
+        tracker.reported(1024);
+        assert_eq!(tracker.take_pending(true), None, "not under a recording");
+        assert_eq!(tracker.take_pending(false), Some(1024));
+        // --latency-ms wins over the ports.
+        let mut given = LatencyTracker::new(Some(480));
+        given.reported(768);
+        assert!(given.ready_to_start(true, false));
+        assert_eq!(given.take_pending(false), Some(480));
+        assert_eq!(given.source(), LatencySource::CommandLine);
     }
 
     #[test]

@@ -32,6 +32,7 @@ impl NullBackend {
                 one_clock: true,
                 description: format!("{NULL_DEVICES}, {sample_rate} Hz, {block} frames"),
                 devices: NULL_DEVICES.to_string(),
+                native_midi: None,
             },
             running: Arc::new(AtomicBool::new(false)),
             thread: None,

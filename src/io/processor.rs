@@ -1,15 +1,23 @@
-//! What runs inside the audio output callback: [`LiveProcessor::render`],
-//! the one wrapper around `Engine::process`. Everything it touches was
-//! allocated in [`LiveProcessor::new`]; per block it pops commands into a
-//! fixed array, reads input frames from the ring, renders, publishes a
-//! snapshot now and then, and updates the statistics. No allocation, lock,
-//! print or system call (`Instant::now` reads the vDSO clock on Linux).
+//! What runs inside the audio callback: the one wrapper around
+//! `Engine::process`, with two entry points that share everything (commands,
+//! score, take feed, tape copier, snapshots, statistics, the fault guard):
+//! [`LiveProcessor::render`] fills an interleaved buffer (cpal's output
+//! callback; the input comes from the ring its input callback fills), and
+//! [`LiveProcessor::render_cycle`] renders one cycle of planar buffers with
+//! its input and MIDI given (the native JACK client's one process callback).
+//! Everything it touches was allocated in [`LiveProcessor::new`]; per block
+//! it pops commands into a fixed array, renders, publishes a snapshot now
+//! and then, and updates the statistics. No allocation, lock, print or
+//! system call (`Instant::now` reads the vDSO clock on Linux).
 
+use super::handoff::Handoff;
 use super::input_sync::InputSync;
 use super::latency::{LatencyTracker, OutputTimes};
+use super::midi_out::MidiOut;
 use super::realtime;
-use crate::bridge::{AudioEnds, LiveStats};
+use crate::bridge::{AudioEnds, CommandSink, LiveStats};
 use crate::engine::{Command, Engine, TimedCommand};
+use crate::midi_map::MidiRouter;
 use crate::session::TapeCopier;
 use crate::take::TakeFeed;
 use cpal::{FromSample, Sample};
@@ -64,6 +72,43 @@ pub struct LiveProcessor {
     faulted: bool,
     /// Panic in the next callback: how the fault path is tested.
     fail_next: bool,
+    /// The MIDI router of the run, when MIDI arrives inside the callback
+    /// ([`Self::render_cycle`]); the MIDI surface puts it in the slot.
+    midi_router: Option<Arc<Handoff<MidiRouter>>>,
+    /// The commands MIDI made this cycle, at their frame in the cycle.
+    cycle_midi: Vec<TimedCommand>,
+    cycle_midi_len: usize,
+    /// This cycle's MIDI out events.
+    midi_out: MidiOut,
+}
+
+/// One cycle's planar outputs for [`LiveProcessor::render_cycle`]: the mix
+/// and, for as many tracks as it has slices, each track's stem. Every
+/// slice is as long as the cycle.
+pub struct PlanarOut<'a, 'b> {
+    pub left: &'a mut [f32],
+    pub right: &'a mut [f32],
+    pub tracks: &'a mut [&'b mut [f32]],
+}
+
+/// Records what the router sends at the frame of the event being fed.
+struct CycleSink<'a> {
+    timed: &'a mut [TimedCommand],
+    len: usize,
+    offset: u32,
+    dropped: u64,
+}
+
+impl CommandSink for CycleSink<'_> {
+    fn send(&mut self, command: Command, _at: Instant) -> bool {
+        if self.len >= self.timed.len() {
+            self.dropped += 1;
+            return false;
+        }
+        self.timed[self.len] = TimedCommand { offset: self.offset, command };
+        self.len += 1;
+        true
+    }
 }
 
 impl LiveProcessor {
@@ -106,8 +151,27 @@ impl LiveProcessor {
             copier: None,
             faulted: false,
             fail_next: false,
+            midi_router: None,
+            cycle_midi: vec![TimedCommand { offset: 0, command: PLACEHOLDER }; MAX_COMMANDS_PER_BLOCK],
+            cycle_midi_len: 0,
+            midi_out: MidiOut::default(),
         }
     }
+
+    /// Route MIDI inside the callback with the router the slot holds (see
+    /// [`Self::render_cycle`]); an empty slot ignores MIDI.
+    pub fn with_midi_router(mut self, slot: Arc<Handoff<MidiRouter>>) -> LiveProcessor {
+        self.midi_router = Some(slot);
+        self
+    }
+
+    /// This cycle's MIDI out events, written to the `midi_out` port after
+    /// the cycle is rendered (the native JACK client). Cleared at the start
+    /// of every cycle, when the control side's messages go in at frame 0.
+    pub fn midi_out_mut(&mut self) -> &mut MidiOut {
+        &mut self.midi_out
+    }
+
     /// Feed the take recorder from this processor. Its journal's frame 0 is
     /// the engine's frame 0, so give it a feed spawned for this engine
     /// before the first block.
@@ -182,12 +246,122 @@ impl LiveProcessor {
         channels: usize,
         times: Option<OutputTimes>,
     ) {
-        if !self.faulted && realtime::callback(|| self.render_unguarded(data, channels, times)).is_none() {
+        let channels = channels.max(1);
+        let frames = data.len() / channels;
+        let ran = self.guarded(|p| {
+            // Only the native JACK client has a MIDI out port.
+            p.midi_out.clear();
+            p.render_frames(frames, times, None, |done, left, right, _| {
+                let out = &mut data[done * channels..(done + left.len()) * channels];
+                for (frame, (&l, &r)) in out.chunks_exact_mut(channels).zip(left.iter().zip(right)) {
+                    if channels == 1 {
+                        frame[0] = T::from_sample(0.5 * (l + r));
+                    } else {
+                        frame[0] = T::from_sample(l);
+                        frame[1] = T::from_sample(r);
+                        for s in &mut frame[2..] {
+                            *s = T::EQUILIBRIUM;
+                        }
+                    }
+                }
+            })
+        });
+        if !ran {
+            data.fill(T::EQUILIBRIUM);
+        }
+    }
+
+    /// One cycle of the native JACK client, planar: `input` is the mono
+    /// signal for the record heads (read from the input ports this same
+    /// cycle: no ring, no input sync), `out` the mix and the track stems to
+    /// fill, `midi` the cycle's MIDI input events (frame in the cycle, bytes)
+    /// in frame order, `port_latency` the round trip from the ports' latency
+    /// ranges when known. Each MIDI event goes through the run's router
+    /// here, and what it commands acts at the event's own frame of this
+    /// cycle. Before rendering, the control side's MIDI out messages go
+    /// into [`Self::midi_out_mut`] at frame 0. The same guard as
+    /// [`Self::render`]: silence and a counted fault after a panic.
+    pub fn render_cycle<'m>(
+        &mut self,
+        input: Option<&[f32]>,
+        out: PlanarOut<'_, '_>,
+        midi: impl IntoIterator<Item = (u32, &'m [u8])>,
+        port_latency: Option<u32>,
+    ) {
+        let PlanarOut { left, right, tracks } = out;
+        let frames = left.len().min(right.len());
+        let ran = self.guarded(|p| {
+            if let Some(frames) = port_latency {
+                p.latency.reported(frames);
+            }
+            p.route_cycle_midi(midi, frames);
+            p.midi_out.clear();
+            while let Some(packet) = p.ends.midi_out.try_pop() {
+                p.midi_out.push(0, packet.bytes());
+            }
+            let input = input.filter(|_| p.has_input).map(|x| &x[..frames.min(x.len())]);
+            p.render_frames(frames, None, input, |done, l, r, engine| {
+                let n = l.len();
+                left[done..done + n].copy_from_slice(l);
+                right[done..done + n].copy_from_slice(r);
+                for (track, stem_out) in tracks.iter_mut().enumerate() {
+                    let to = &mut stem_out[done..done + n];
+                    let stem = if track < engine.track_count() { engine.stem(track, n) } else { &[][..] };
+                    if stem.len() == n {
+                        to.copy_from_slice(stem);
+                    } else {
+                        to.fill(0.0);
+                    }
+                }
+            });
+            let dropped = p.midi_out.take_dropped();
+            if dropped > 0 {
+                LiveStats::add(&p.stats.midi_out_dropped, dropped);
+            }
+        });
+        if !ran {
+            left.fill(0.0);
+            right.fill(0.0);
+            for track in tracks.iter_mut() {
+                track.fill(0.0);
+            }
+            self.midi_out.clear();
+        }
+    }
+
+    /// Run `work` inside [`realtime::callback`] unless a callback has
+    /// faulted; after a panic, count it and never run the engine again.
+    /// Whether it ran to the end (false: output silence).
+    fn guarded(&mut self, work: impl FnOnce(&mut Self)) -> bool {
+        if !self.faulted && realtime::callback(|| work(self)).is_none() {
             self.faulted = true;
             LiveStats::add(&self.stats.engine_faults, 1);
         }
-        if self.faulted {
-            data.fill(T::EQUILIBRIUM);
+        !self.faulted
+    }
+
+    /// The cycle's MIDI events through the router, into `cycle_midi` at
+    /// their frames (clamped to the cycle). An empty slot drops them.
+    fn route_cycle_midi<'m>(&mut self, midi: impl IntoIterator<Item = (u32, &'m [u8])>, frames: usize) {
+        self.cycle_midi_len = 0;
+        let Some(slot) = self.midi_router.as_ref() else { return };
+        // When the cycle's events arrived: during the previous period.
+        let now = Instant::now();
+        let period = Duration::from_secs_f64(frames as f64 / self.sample_rate);
+        let began = now.checked_sub(period).unwrap_or(now);
+        let last = frames.saturating_sub(1) as u32;
+        let mut sink = CycleSink { timed: &mut self.cycle_midi, len: 0, offset: 0, dropped: 0 };
+        let rate = self.sample_rate;
+        slot.with(|router| {
+            for (offset, bytes) in midi {
+                sink.offset = offset.min(last);
+                let at = began + Duration::from_secs_f64(f64::from(sink.offset) / rate);
+                router.feed(bytes, at, &mut sink);
+            }
+        });
+        self.cycle_midi_len = sink.len;
+        if sink.dropped > 0 {
+            LiveStats::add(&self.stats.midi_in_dropped, sink.dropped);
         }
     }
 
@@ -202,18 +376,21 @@ impl LiveProcessor {
         self.fail_next = true;
     }
 
-    fn render_unguarded<T: Sample + FromSample<f32>>(
+    /// Render `frames` frames in pieces of at most the engine's block,
+    /// handing each piece's mix (and the engine, for its stems) to `write`
+    /// with the frame it starts at. `input`: the cycle's input, given
+    /// directly (else it comes from the ring).
+    fn render_frames(
         &mut self,
-        data: &mut [T],
-        channels: usize,
+        frames: usize,
         times: Option<OutputTimes>,
+        input: Option<&[f32]>,
+        mut write: impl FnMut(usize, &[f32], &[f32], &Engine),
     ) {
         if std::mem::take(&mut self.fail_next) {
             panic!("a deliberate fault in the audio callback");
         }
         let began = Instant::now();
-        let channels = channels.max(1);
-        let frames = data.len() / channels;
         let block_start = self.previous_block_start.replace(began).unwrap_or(began);
         let OutputTimes { called_at, plays_at } =
             times.unwrap_or(OutputTimes { called_at: began, plays_at: began });
@@ -221,20 +398,9 @@ impl LiveProcessor {
         while done < frames {
             let n = (frames - done).min(self.left.len());
             let offset = Duration::from_secs_f64(done as f64 / self.sample_rate);
-            self.render_chunk(n, block_start + offset, called_at, plays_at + offset);
-            let out = &mut data[done * channels..(done + n) * channels];
-            for (i, frame) in out.chunks_exact_mut(channels).enumerate() {
-                let (l, r) = (self.left[i], self.right[i]);
-                if channels == 1 {
-                    frame[0] = T::from_sample(0.5 * (l + r));
-                } else {
-                    frame[0] = T::from_sample(l);
-                    frame[1] = T::from_sample(r);
-                    for s in &mut frame[2..] {
-                        *s = T::EQUILIBRIUM;
-                    }
-                }
-            }
+            let given = input.map(|x| x.get(done..done + n).unwrap_or(&[]));
+            self.render_chunk(n, done, given, block_start + offset, called_at, plays_at + offset);
+            write(done, &self.left[..n], &self.right[..n], &self.engine);
             done += n;
         }
         let stats = self.ends.stats();
@@ -247,11 +413,15 @@ impl LiveProcessor {
         }
     }
 
-    /// One piece of a callback: `previous_block_start` places the commands
-    /// that arrived, `plays_at` is when its first frame will be heard.
+    /// One piece of a callback, starting `at` frames into it:
+    /// `previous_block_start` places the commands that arrived, `plays_at`
+    /// is when its first frame will be heard; `given` is its input when the
+    /// callback has it directly.
     fn render_chunk(
         &mut self,
         n: usize,
+        at: usize,
+        given: Option<&[f32]>,
         previous_block_start: Instant,
         called_at: Instant,
         plays_at: Instant,
@@ -259,7 +429,7 @@ impl LiveProcessor {
         self.latency.note_output(called_at, plays_at, n);
         let mut took_input = false;
         if !self.started {
-            self.take_input(n);
+            self.take_input(n, given);
             took_input = true;
             if !self.try_start(n) {
                 self.left[..n].fill(0.0);
@@ -277,23 +447,29 @@ impl LiveProcessor {
             self.publish_latency(frames);
         }
         while count < self.timed.len() && self.next_event < self.score.len() {
-            let (at, command) = self.score[self.next_event];
-            if at >= self.frames + n as u64 {
+            let (event_at, command) = self.score[self.next_event];
+            if event_at >= self.frames + n as u64 {
                 break;
             }
-            let offset = at.saturating_sub(self.frames) as u32;
-            // Keep the array sorted: events slot in after commands at or before them.
-            let mut j = count;
-            while j > 0 && self.timed[j - 1].offset > offset {
-                self.timed[j] = self.timed[j - 1];
-                j -= 1;
-            }
-            self.timed[j] = TimedCommand { offset, command };
-            count += 1;
+            let offset = event_at.saturating_sub(self.frames) as u32;
+            insert_sorted(&mut self.timed, &mut count, TimedCommand { offset, command });
             self.next_event += 1;
         }
+        // MIDI of this cycle at its own frames (already in frame order).
+        let (from, to) = (at as u32, (at + n) as u32);
+        for timed in &self.cycle_midi[..self.cycle_midi_len] {
+            if timed.offset < from || timed.offset >= to {
+                continue;
+            }
+            if count >= self.timed.len() {
+                LiveStats::add(&self.stats.midi_in_dropped, 1);
+                continue;
+            }
+            let command = TimedCommand { offset: timed.offset - from, command: timed.command };
+            insert_sorted(&mut self.timed, &mut count, command);
+        }
         if !took_input {
-            self.take_input(n);
+            self.take_input(n, given);
         }
         if let Some(feed) = self.take.as_mut() {
             // The exact frame each command is applied at (offsets are
@@ -323,9 +499,16 @@ impl LiveProcessor {
         }
     }
 
-    /// Read this block's input into `self.input` and follow the round trip.
-    fn take_input(&mut self, n: usize) {
+    /// Read this block's input into `self.input` (the given frames, else
+    /// the ring's) and follow the round trip.
+    fn take_input(&mut self, n: usize, given: Option<&[f32]>) {
         if !self.has_input {
+            return;
+        }
+        if let Some(given) = given {
+            let k = given.len().min(n);
+            self.input[..k].copy_from_slice(&given[..k]);
+            self.input[k..n].fill(0.0);
             return;
         }
         let first = self.latency.next_frame();
@@ -352,4 +535,16 @@ impl LiveProcessor {
         self.started = self.latency.ready_to_start(self.has_input, gave_up);
         self.started
     }
+}
+
+/// Put `command` into `timed[..count]`, kept sorted by offset: it goes after
+/// commands at or before its frame.
+fn insert_sorted(timed: &mut [TimedCommand], count: &mut usize, command: TimedCommand) {
+    let mut j = *count;
+    while j > 0 && timed[j - 1].offset > command.offset {
+        timed[j] = timed[j - 1];
+        j -= 1;
+    }
+    timed[j] = command;
+    *count += 1;
 }

@@ -23,8 +23,11 @@ use super::controls::SharedControls;
 use super::session::LiveOptions;
 use crate::bridge::{Bridge, CommandSender};
 use crate::engine::EngineSnapshot;
-use crate::midi_map::MidiBinding;
+use crate::io::midi_out::MidiOutSender;
+use crate::io::Handoff;
+use crate::midi_map::{MidiBinding, MidiRouter};
 use crate::patch::Patch;
+use std::sync::Arc;
 
 /// What a component reports about itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -105,6 +108,12 @@ pub struct Setup<'a> {
     pub interactive: bool,
     /// Problems for the performer (a surface that could not be made).
     pub problems: &'a mut Vec<String>,
+    /// When the backend routes MIDI in its process callback (the native
+    /// JACK client): the slot the MIDI surface puts its router in, instead
+    /// of opening midir. The processor borrows it every cycle.
+    pub native_midi: Option<Arc<Handoff<MidiRouter>>>,
+    /// The native client's name, for the ports a surface reports.
+    pub native_client: Option<String>,
 }
 
 impl Setup<'_> {
@@ -116,6 +125,13 @@ impl Setup<'_> {
             self.problems.push(format!("{surface}: no command ring left for it"));
         }
         sender
+    }
+
+    /// The one producer of raw MIDI for the `midi_out` port (sent at frame
+    /// 0 of the next cycle, on the native JACK client): for a surface that
+    /// sends feedback to a controller. `None` once a surface took it.
+    pub fn take_midi_out(&mut self) -> Option<MidiOutSender> {
+        self.bridge.take_midi_out()
     }
 }
 

@@ -170,6 +170,8 @@ pub(super) fn build_run(
     // into the processor; from then on the ring count is fixed.
     let mut bridge = Bridge::new(QueueSizes::default());
     let controls = SharedControls::new(tracks);
+    let native_midi = settings.native_midi.as_ref().map(|_| Arc::new(Handoff::empty()));
+    let native_client = settings.native_midi.clone();
     let mut components = Components::build(
         &mut Setup {
             bridge: &mut bridge,
@@ -182,6 +184,8 @@ pub(super) fn build_run(
             track_count: tracks,
             interactive,
             problems: &mut problems,
+            native_midi: native_midi.clone(),
+            native_client,
         },
         super::surfaces::SURFACES,
     );
@@ -190,6 +194,9 @@ pub(super) fn build_run(
     let score = std::mem::take(&mut plan.score);
     let mut processor =
         LiveProcessor::new(engine, audio, score, settings.block, settings.has_input, fixed_latency);
+    if let Some(slot) = native_midi {
+        processor = processor.with_midi_router(slot);
+    }
 
     let mut take = None;
     if options.take || options.always_on || interactive {

@@ -63,7 +63,8 @@ pub struct TakeInfo {
     /// began, frames; every later change is in the control log.
     #[serde(default)]
     pub record_latency_frames: u32,
-    /// Where that figure came from: stream-timestamps, command-line, no-input.
+    /// Where that figure came from: stream-timestamps, command-line, no-input,
+    /// port-latency (the native JACK client).
     #[serde(default)]
     pub latency_source: String,
     /// The 1-based input channel recorded; absent: the mix of all channels.
