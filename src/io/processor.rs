@@ -78,6 +78,8 @@ pub struct LiveProcessor {
     /// The commands MIDI made this cycle, at their frame in the cycle.
     cycle_midi: Vec<TimedCommand>,
     cycle_midi_len: usize,
+    /// Follows the JACK transport when the patch syncs to it.
+    transport: Option<crate::sync::transport::TransportFollower>,
     /// This cycle's MIDI out events.
     midi_out: MidiOut,
 }
@@ -127,6 +129,7 @@ impl LiveProcessor {
     ) -> LiveProcessor {
         let sample_rate = engine.sample_rate();
         let chunk = engine.max_block();
+        let engine_sync = engine.config().sync;
         LiveProcessor {
             engine,
             stats: ends.stats().clone(),
@@ -154,6 +157,8 @@ impl LiveProcessor {
             midi_router: None,
             cycle_midi: vec![TimedCommand { offset: 0, command: PLACEHOLDER }; MAX_COMMANDS_PER_BLOCK],
             cycle_midi_len: 0,
+            transport: (engine_sync.source == crate::engine::SyncSource::Jack)
+                .then(|| crate::sync::transport::TransportFollower::new(sample_rate, engine_sync.tempo_bpm)),
             midi_out: MidiOut::default(),
         }
     }
@@ -287,6 +292,7 @@ impl LiveProcessor {
         out: PlanarOut<'_, '_>,
         midi: impl IntoIterator<Item = (u32, &'m [u8])>,
         port_latency: Option<u32>,
+        transport: Option<crate::sync::transport::TransportPosition>,
     ) {
         let PlanarOut { left, right, tracks } = out;
         let frames = left.len().min(right.len());
@@ -295,6 +301,7 @@ impl LiveProcessor {
                 p.latency.reported(frames);
             }
             p.route_cycle_midi(midi, frames);
+            p.follow_transport(transport, frames);
             p.midi_out.clear();
             while let Some(packet) = p.ends.midi_out.try_pop() {
                 p.midi_out.push(0, packet.bytes());
@@ -363,6 +370,22 @@ impl LiveProcessor {
         if sink.dropped > 0 {
             LiveStats::add(&self.stats.midi_in_dropped, sink.dropped);
         }
+    }
+
+    /// Where the JACK transport stands at this cycle's start, when the patch
+    /// follows it: a start, stop, relocate or new tempo is a grid command at
+    /// the cycle's first frame, ahead of the cycle's MIDI.
+    fn follow_transport(
+        &mut self,
+        position: Option<crate::sync::transport::TransportPosition>,
+        frames: usize,
+    ) {
+        let (Some(follower), Some(position)) = (self.transport.as_mut(), position) else { return };
+        let Some(grid) = follower.cycle(position, frames as u32) else { return };
+        let len = self.cycle_midi_len.min(self.cycle_midi.len() - 1);
+        self.cycle_midi.copy_within(0..len, 1);
+        self.cycle_midi[0] = TimedCommand { offset: 0, command: Command::Grid(grid) };
+        self.cycle_midi_len = len + 1;
     }
 
     /// Whether a callback panicked (the engine no longer runs).

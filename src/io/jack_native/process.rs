@@ -17,6 +17,7 @@ use crate::bridge::LiveStats;
 use crate::engine::MAX_TRACKS;
 use crate::io::processor::{PlanarOut, MAX_CHUNK};
 use crate::io::{realtime, Handoff, LiveProcessor};
+use crate::sync::transport::{Bbt, TransportPosition};
 
 /// A latency not read yet.
 const UNKNOWN: u32 = u32::MAX;
@@ -79,7 +80,7 @@ impl Process {
     }
 
     /// One cycle: inputs → mono, MIDI in, engine, outputs, MIDI out.
-    fn cycle(&mut self, ps: &ProcessScope) {
+    fn cycle(&mut self, client: &Client, ps: &ProcessScope) {
         let n = ps.n_frames() as usize;
         let Ports { inputs, out_l, out_r, tracks, midi_in, midi_out } = &mut self.ports;
         let mut writer = midi_out.writer(ps);
@@ -121,12 +122,13 @@ impl Process {
             }
         }
         let latency = self.shared.round_trip();
+        let transport = transport_position(client);
         let midi = midi_in.iter(ps).map(|event| (event.time, event.bytes));
         let last = n.saturating_sub(1) as u32;
         let stats = &self.stats;
         let ran = self.processor.with(|p| {
             let out = PlanarOut { left: &mut *left, right: &mut *right, tracks: &mut stems[..count] };
-            p.render_cycle(Some(mono), out, midi, latency);
+            p.render_cycle(Some(mono), out, midi, latency, Some(transport));
             let events = p.midi_out_mut();
             events.sort();
             let mut lost = 0;
@@ -147,8 +149,8 @@ impl Process {
 }
 
 impl ProcessHandler for Process {
-    fn process(&mut self, _: &Client, ps: &ProcessScope) -> Control {
-        if realtime::callback(|| self.cycle(ps)).is_none() {
+    fn process(&mut self, client: &Client, ps: &ProcessScope) -> Control {
+        if realtime::callback(|| self.cycle(client, ps)).is_none() {
             // A bug outside the processor's own guard: this cycle is silent.
             let Ports { out_l, out_r, tracks, .. } = &mut self.ports;
             out_l.as_mut_slice(ps).fill(0.0);
@@ -159,6 +161,26 @@ impl ProcessHandler for Process {
         }
         Control::Continue
     }
+}
+
+/// Where the transport stands at this cycle's first frame. Real-time safe:
+/// one `jack_transport_query` into a position on the stack.
+fn transport_position(client: &Client) -> TransportPosition {
+    let mut position = std::mem::MaybeUninit::<j::jack_position_t>::zeroed();
+    // SAFETY: the client is active (this runs in its process callback) and
+    // `position` is a valid, zeroed jack_position_t for JACK to fill.
+    let state = unsafe { j::jack_transport_query(client.raw(), position.as_mut_ptr()) };
+    // SAFETY: zeroed is a valid jack_position_t, and JACK only writes fields.
+    let position = unsafe { position.assume_init() };
+    let bbt = (position.valid & j::JackPositionBBT != 0).then(|| Bbt {
+        bar: position.bar.max(1) as u32,
+        beat: position.beat.max(1) as u32,
+        tick: position.tick.max(0) as u32,
+        ticks_per_beat: position.ticks_per_beat,
+        beats_per_bar: position.beats_per_bar,
+        bpm: position.beats_per_minute,
+    });
+    TransportPosition { rolling: state == j::JackTransportRolling, frame: u64::from(position.frame), bbt }
 }
 
 /// JACK's notifications: xruns, the sample rate, the server going away.
