@@ -305,7 +305,9 @@ fn read_event(
                 }
                 grid = Some((name, field.key_span.clone()));
             }
-            "beat" => beat = Some((field.number(source, "beats since bar 1").map_err(|m| err(field, m))?, field)),
+            "beat" => {
+                beat = Some((field.number(source, "beats since bar 1").map_err(|m| err(field, m))?, field))
+            }
             "frames_per_beat" => {
                 let value = field.number(source, "frames per beat").map_err(|m| err(field, m))?;
                 frames_per_beat = Some((value, field));
@@ -325,7 +327,8 @@ fn read_event(
         return Ok(Event { at, command, line: Some(source.line(header)) });
     }
     if let Some((name, span)) = grid {
-        let command = read_grid(source, name, &span, track.is_some() || action.is_some(), beat, frames_per_beat)?;
+        let command =
+            read_grid(source, name, &span, track.is_some() || action.is_some(), beat, frames_per_beat)?;
         return Ok(Event { at, command, line: Some(source.line(header)) });
     }
     if let Some((_, field)) = beat.or(frames_per_beat) {
@@ -414,7 +417,9 @@ fn read_tempo(
 ) -> Result<Command, FileError> {
     let fail = |message: String| Err(source.error(set_span, message));
     if has_action {
-        return fail("an event has either `do` (an action) or `set`, not both; split it into two events".into());
+        return fail(
+            "an event has either `do` (an action) or `set`, not both; split it into two events".into(),
+        );
     }
     if has_track {
         return fail(format!("{TEMPO_KEY} is set for the whole engine, not for one track; remove `track`"));
@@ -449,12 +454,16 @@ fn read_grid(
     frames_per_beat: Option<(f64, &Field<'_, '_>)>,
 ) -> Result<Command, FileError> {
     if has_track_or_action {
-        return Err(source.error(span, "a grid event is for the whole engine: no `track` or `do`".to_string()));
+        return Err(
+            source.error(span, "a grid event is for the whole engine: no `track` or `do`".to_string())
+        );
     }
     let command = match name {
         "position" => {
             let (Some((beat, _)), Some((frames_per_beat, field))) = (beat, frames_per_beat) else {
-                return Err(source.error(span, "grid = \"position\" needs `beat` and `frames_per_beat`".to_string()));
+                return Err(
+                    source.error(span, "grid = \"position\" needs `beat` and `frames_per_beat`".to_string())
+                );
             };
             if !(frames_per_beat.is_finite() && frames_per_beat > 0.0) {
                 return Err(source.error(
@@ -469,7 +478,8 @@ fn read_grid(
     };
     if name != "position" {
         if let Some((_, field)) = beat.or(frames_per_beat) {
-            return Err(source.error(&field.key_span, format!("`{}` only goes with `grid = \"position\"`", field.key)));
+            return Err(source
+                .error(&field.key_span, format!("`{}` only goes with `grid = \"position\"`", field.key)));
         }
     }
     Ok(Command::Grid(command))

@@ -27,8 +27,19 @@ pub const PATCH_VERSION: u32 = 1;
 pub const SAMPLE_RATE_RANGE: std::ops::RangeInclusive<u32> = 8_000..=192_000;
 
 /// Keys allowed at the top of a patch.
-pub const TOP_KEYS: [&str; 11] =
-    ["version", "name", "seed", "sample_rate", "quality", "master_db", "monitor_db", "track", "midi", "osc", "sync"];
+pub const TOP_KEYS: [&str; 11] = [
+    "version",
+    "name",
+    "seed",
+    "sample_rate",
+    "quality",
+    "master_db",
+    "monitor_db",
+    "track",
+    "midi",
+    "osc",
+    "sync",
+];
 
 /// Keys of a `[[track]]` table that are not [`Param`]s.
 pub const TRACK_EXTRA_KEYS: [&str; 7] =

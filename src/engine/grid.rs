@@ -235,14 +235,17 @@ impl Grid {
             SyncSource::Internal => Lock::Locked,
             SyncSource::Midi | SyncSource::Jack => Lock::Waiting,
         };
-        let lock = if config.clock_from.is_some() && config.source == SyncSource::None { Lock::Free } else { lock };
+        let lock =
+            if config.clock_from.is_some() && config.source == SyncSource::None { Lock::Free } else { lock };
         let mut grid = Grid {
             state: GridState {
                 source: config.source,
                 lock,
                 running,
                 frames_per_beat: frames_per_beat(config.tempo_bpm, sample_rate),
-                beats_per_bar: config.beats_per_bar.clamp(*BEATS_PER_BAR_RANGE.start(), *BEATS_PER_BAR_RANGE.end()),
+                beats_per_bar: config
+                    .beats_per_bar
+                    .clamp(*BEATS_PER_BAR_RANGE.start(), *BEATS_PER_BAR_RANGE.end()),
                 anchor_frame: 0,
                 anchor_beat: 0.0,
                 frame: 0,
@@ -277,7 +280,10 @@ impl Grid {
     pub fn next_point(&self) -> Option<(u64, GridPoint)> {
         self.state.running.then(|| {
             let per_bar = i64::from(self.state.beats_per_bar);
-            (self.next_frame, GridPoint { beat: self.next_beat, bar_start: self.next_beat.rem_euclid(per_bar) == 0 })
+            (
+                self.next_frame,
+                GridPoint { beat: self.next_beat, bar_start: self.next_beat.rem_euclid(per_bar) == 0 },
+            )
         })
     }
 
@@ -413,7 +419,10 @@ mod tests {
     use super::*;
 
     fn internal(bpm: f64) -> Grid {
-        Grid::new(&SyncConfig { source: SyncSource::Internal, tempo_bpm: bpm, ..SyncConfig::default() }, 48_000.0)
+        Grid::new(
+            &SyncConfig { source: SyncSource::Internal, tempo_bpm: bpm, ..SyncConfig::default() },
+            48_000.0,
+        )
     }
 
     /// Walk the grid's points up to `frames`, as the engine does.
@@ -437,7 +446,11 @@ mod tests {
         assert_eq!(all.len(), 1230);
         for (frame, point) in &all {
             let exact = point.beat as f64 * fpb;
-            assert!(*frame as f64 >= exact && (*frame as f64) < exact + 1.0, "beat {} at {frame}", point.beat);
+            assert!(
+                *frame as f64 >= exact && (*frame as f64) < exact + 1.0,
+                "beat {} at {frame}",
+                point.beat
+            );
             assert_eq!(point.bar_start, point.beat % 4 == 0);
         }
     }
@@ -471,7 +484,7 @@ mod tests {
     fn a_small_correction_neither_repeats_nor_skips_a_beat() {
         let mut grid = internal(120.0);
         let _ = points(&mut grid, 24_001); // beats 0 and 1 delivered
-        // The clock says beat 1 was a few frames later than we thought.
+                                           // The clock says beat 1 was a few frames later than we thought.
         grid.apply(GridCommand::Position { beat: 0.9995, frames_per_beat: 24_000.0 }, 24_003);
         let next = points(&mut grid, 100_000);
         assert_eq!(next[0].1.beat, 2);

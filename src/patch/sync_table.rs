@@ -60,8 +60,9 @@ pub(crate) fn read_sync_table(source: &Source<'_>, field: &Field<'_, '_>) -> Res
             "source" => {
                 let allowed = SyncSource::NAMES.join(", ");
                 let name = f.string(source, &format!("a sync source ({allowed})")).map_err(err)?;
-                sync.config.source = SyncSource::from_name(name)
-                    .ok_or_else(|| err(format!("{} is not a sync source (allowed: {allowed})", f.quoted(source))))?;
+                sync.config.source = SyncSource::from_name(name).ok_or_else(|| {
+                    err(format!("{} is not a sync source (allowed: {allowed})", f.quoted(source)))
+                })?;
             }
             "tempo" => {
                 let (lo, hi) = (TEMPO_RANGE.start(), TEMPO_RANGE.end());
@@ -98,10 +99,13 @@ pub(crate) fn read_sync_table(source: &Source<'_>, field: &Field<'_, '_>) -> Res
     match (clock_from, clock_beats) {
         (Some(track), Some((beats, _))) => sync.config.clock_from = Some((track, beats)),
         (Some(_), None) => {
-            return Err(source.error(&field.key_span, "sync: clock_from needs clock_beats (how many beats its loop is)"))
+            return Err(source
+                .error(&field.key_span, "sync: clock_from needs clock_beats (how many beats its loop is)"))
         }
         (None, Some((_, span))) => {
-            return Err(source.error(&span, "sync: clock_beats goes with clock_from (the track whose loop it is)"))
+            return Err(
+                source.error(&span, "sync: clock_beats goes with clock_from (the track whose loop it is)")
+            )
         }
         (None, None) => {}
     }
@@ -123,7 +127,10 @@ pub(crate) fn check_tracks(sync: &SyncTable, tracks: usize) -> Result<(), String
     let named = [Some(sync.config.sync_track), sync.config.clock_from.map(|(t, _)| t)];
     for (key, track) in ["sync_track", "clock_from"].into_iter().zip(named) {
         if let Some(track) = track.filter(|t| *t >= tracks) {
-            return Err(format!("sync: {key} = {} names a track the patch does not have ({tracks})", track + 1));
+            return Err(format!(
+                "sync: {key} = {} names a track the patch does not have ({tracks})",
+                track + 1
+            ));
         }
     }
     Ok(())

@@ -1,0 +1,17 @@
+//! MIDI clock in and out: following an outside clock onto the engine's
+//! time grid, and sending the grid as MIDI clock.
+//!
+//! - [`clock_in`]: the clock messages, their parser, and [`ClockFollower`],
+//!   which filters a jittery clock into [`GridCommand::Position`]s.
+//! - [`clock_out`]: [`ClockOut`], the grid as clock bytes at exact frames
+//!   (for a callback that knows frames, such as JACK's).
+//! - [`clock_thread`]: clock out on a timing thread of its own, for MIDI
+//!   systems that take bytes at a wall-clock moment (ALSA, CoreMIDI).
+//!
+//! The measured accuracy is in `docs/sync.md`.
+//!
+//! [`GridCommand::Position`]: crate::engine::grid::GridCommand::Position
+
+pub mod clock_in;
+
+pub use clock_in::{ClockFollower, ClockMessage, ClockParser};
