@@ -30,8 +30,8 @@ pub use binding::{
 pub use learn::{save_learned, save_learned_binding, LearnRequest};
 pub use message::{MidiMessage, MidiParser};
 pub use router::{
-    learn_channel, ActivityKind, ActivityMonitor, LearnControl, LearnEndpoint, LearnedBinding, MidiActivity,
-    MidiRouter, SelectedTrack, MAX_BINDINGS,
+    learn_channel, ActivityKind, ActivityMonitor, ClockMonitor, LearnControl, LearnEndpoint, LearnedBinding,
+    MidiActivity, MidiRouter, SelectedTrack, MAX_BINDINGS,
 };
 pub use toml_format::{binding_table, BINDING_KEYS};
 

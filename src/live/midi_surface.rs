@@ -3,6 +3,7 @@
 
 use super::component::{Component, Setup};
 use super::describe::describe_activity;
+use crate::engine::SyncSource;
 use crate::io;
 use crate::io::midi::{MidiInputConfig, MidiInputs, PortSelection, CLIENT_NAME, DEFAULT_POLL, VIRTUAL_PORT};
 use crate::midi_map::{
@@ -26,9 +27,13 @@ pub fn surface(setup: &mut Setup<'_>) -> Option<Box<dyn Component>> {
     }
     let sender = setup.register("midi")?;
     let (learn, endpoint) = learn_channel();
-    let router = MidiRouter::new(setup.bindings, setup.controls.selected.clone())
+    let mut router = MidiRouter::new(setup.bindings, setup.controls.selected.clone())
         .with_take_presses(setup.controls.take_presses.clone())
         .with_learn(endpoint);
+    if setup.patch.sync.config.source == SyncSource::Midi {
+        // `[sync] source = "midi"`: the inputs' clock moves the grid.
+        router = router.with_clock(f64::from(setup.sample_rate));
+    }
     let activity = router.activity();
     let config = MidiInputConfig {
         ports: PortSelection::from_args(&options.midi_ports),
