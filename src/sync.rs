@@ -13,5 +13,7 @@
 //! [`GridCommand::Position`]: crate::engine::grid::GridCommand::Position
 
 pub mod clock_in;
+pub mod clock_out;
 
 pub use clock_in::{ClockFollower, ClockMessage, ClockParser};
+pub use clock_out::ClockOut;
