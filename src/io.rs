@@ -11,12 +11,14 @@
 //! - [`handoff`]: lock-free ownership hand-over between a callback and its owner.
 //! - [`stderr`]: keeping alsa-lib's and libjack's chatter off the terminal.
 //! - [`midi`]: MIDI input through midir, with ports reopened when they return.
+//! - [`midi_out`]: MIDI output through midir (clock out, LED feedback).
 
 pub mod audio;
 pub mod handoff;
 pub mod input_sync;
 pub mod latency;
 pub mod midi;
+pub mod midi_out;
 pub mod null;
 pub mod processor;
 pub mod realtime;

@@ -14,6 +14,8 @@
 
 pub mod clock_in;
 pub mod clock_out;
+pub mod clock_thread;
 
 pub use clock_in::{ClockFollower, ClockMessage, ClockParser};
 pub use clock_out::ClockOut;
+pub use clock_thread::{ClockFeed, ClockPlan, ClockSink, ClockThread};
