@@ -220,6 +220,15 @@ impl Feedback {
         }
     }
 
+    /// Messages that turn every lamp off (when the session ends); the next
+    /// update sends every lamp again.
+    pub fn all_off(&mut self, mut emit: impl FnMut([u8; 3])) {
+        for (lamp, sent) in self.lamps.iter().zip(self.sent.iter_mut()) {
+            emit([lamp.status, lamp.number, self.table.off]);
+            *sent = None;
+        }
+    }
+
     /// How many buttons have a lamp.
     pub fn lamps(&self) -> usize {
         self.lamps.len()
