@@ -313,7 +313,7 @@ impl Grid {
         let before = self.state.frames_per_beat;
         match command {
             GridCommand::Position { beat, frames_per_beat } => {
-                if !beat.is_finite() || !(frames_per_beat.is_finite() && frames_per_beat > 0.0) {
+                if !(beat.is_finite() && frames_per_beat.is_finite() && frames_per_beat > 0.0) {
                     return false;
                 }
                 let fpb = frames_per_beat.clamp(

@@ -377,7 +377,7 @@ impl ClockFollower {
 
     fn suspects_agree(&self) -> bool {
         let mean = self.suspect_interval();
-        if !(mean > 0.0) {
+        if mean.is_nan() || mean <= 0.0 {
             return false;
         }
         self.suspects.windows(2).all(|pair| {

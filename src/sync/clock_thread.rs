@@ -272,8 +272,11 @@ fn run(mut plans: HeapCons<ClockPlan>, mut sink: Box<dyn ClockSink>, stop: &Atom
 mod tests {
     use super::*;
 
+    /// Each send and when it happened.
+    type Sends = Arc<Mutex<Vec<(Instant, Vec<u8>)>>>;
+
     /// Records when each send happened.
-    struct Recorder(Arc<Mutex<Vec<(Instant, Vec<u8>)>>>);
+    struct Recorder(Sends);
 
     impl ClockSink for Recorder {
         fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
