@@ -68,7 +68,9 @@ fn following_a_clock_does_not_allocate() {
             // A tick inside a note-on (running status after the first).
             router.feed(&[0x90, 0xF8, 1, 127], at, &mut sink);
         }
-        router.feed(&[0xFC], start + tick * 800, &mut sink);
+        // Silent for longer than two beats: the grid is stopped.
+        router.poll_clock(start + tick * 900, &mut sink);
+        router.feed(&[0xFC], start + tick * 1000, &mut sink);
     });
     assert!(sink.0 > 2 * 32, "only {} commands", sink.0);
     assert!(router.clock_follower().is_some_and(|f| f.tempo_bpm().is_some()));

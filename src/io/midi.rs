@@ -269,6 +269,7 @@ fn on_bytes(bytes: &[u8], input: &mut PortInput) {
 
 /// Open MIDI inputs; closing happens on drop (or [`MidiInputs::stop`]).
 pub struct MidiInputs {
+    routing: Arc<SharedRouting>,
     stop: Arc<AtomicBool>,
     watcher: Option<JoinHandle<()>>,
     status: Arc<Mutex<PortStatus>>,
@@ -294,6 +295,7 @@ impl MidiInputs {
         sink: Box<dyn CommandSink>,
     ) -> Result<MidiInputs, String> {
         let routing = SharedRouting::new(router, sink);
+        let shared = Arc::clone(&routing);
         // The virtual port's client is opened first so that it gets the plain
         // client name (JACK renames later clients that ask for a taken name).
         let virtual_input = if config.virtual_port { open_virtual(&routing)? } else { None };
@@ -330,12 +332,27 @@ impl MidiInputs {
                 .map_err(|e| format!("cannot start the MIDI port watcher: {e}"))?;
             Some(handle)
         };
-        Ok(MidiInputs { stop, watcher, status, virtual_input })
+        Ok(MidiInputs { routing: shared, stop, watcher, status, virtual_input })
     }
 
     /// The ports open now and the last problem, if any.
     pub fn status(&self) -> PortStatus {
         self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// With a followed clock, stop the grid if the clock went silent
+    /// ([`MidiRouter::poll_clock`]). Never waits: if a port's callback
+    /// holds the router just now, the next call looks.
+    pub fn poll_clock(&self) {
+        if !self.routing.clock {
+            return;
+        }
+        let now = Instant::now();
+        let _ = self.routing.try_with(|routing| {
+            let Routing { router, sink, .. } = routing;
+            router.poll_clock(now, sink.as_mut());
+        });
+        self.routing.drain();
     }
 
     /// Whether the virtual input port exists.

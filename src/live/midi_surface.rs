@@ -95,6 +95,16 @@ impl Component for MidiSurface {
         Ok(())
     }
 
+    fn tick(
+        &mut self,
+        _view: &super::component::SessionView,
+        _requests: &mut Vec<super::component::SessionRequest>,
+    ) {
+        if let Some(inputs) = &self.inputs {
+            inputs.poll_clock();
+        }
+    }
+
     fn stop(&mut self) {
         if let Some(inputs) = self.inputs.take() {
             inputs.stop();

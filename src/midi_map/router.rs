@@ -400,6 +400,23 @@ impl MidiRouter {
         self.clock_at(message, frame, at, sink)
     }
 
+    /// Look for a followed clock that went silent ([`ClockFollower::check`]):
+    /// a Stop for the grid goes to the sink at `at`. Returns the commands
+    /// sent. Call it now and then; without a clock it does nothing.
+    pub fn poll_clock(&mut self, at: Instant, sink: &mut dyn CommandSink) -> usize {
+        let Some(clock) = self.clock.as_mut() else { return 0 };
+        let frame = clock.frame(at);
+        let command = clock.follower.check(frame);
+        clock.monitor.publish(clock.follower.tempo_bpm(), clock.follower.locked());
+        let Some(command) = command else { return 0 };
+        if sink.send(Command::Grid(command), at) {
+            1
+        } else {
+            self.dropped += 1;
+            0
+        }
+    }
+
     fn clock_at(
         &mut self,
         message: ClockMessage,
@@ -698,8 +715,13 @@ mod tests {
         assert!(sink.0.iter().any(|(c, _)| matches!(c, Command::Track { track: 0, .. })));
         let (bpm, locked) = router.clock_monitor().unwrap().latest().unwrap();
         assert!((bpm - 120.0).abs() < 0.001 && locked);
-        router.feed(&[0xFC], t0 + tick * 48, &mut sink);
-        assert_eq!(sink.0.last().unwrap().0, Command::Grid(GridCommand::Stop));
+        // Silent for a beat: nothing; for three: the grid stops.
+        assert_eq!(router.poll_clock(t0 + tick * 72, &mut sink), 0);
+        assert_eq!(router.poll_clock(t0 + tick * 120, &mut sink), 1);
+        assert_eq!(sink.0.last().unwrap(), &(Command::Grid(GridCommand::Stop), t0 + tick * 120));
+        assert!(!router.clock_monitor().unwrap().latest().unwrap().1, "no longer locked");
+        router.feed(&[0xFC], t0 + tick * 130, &mut sink);
+        assert_eq!(router.poll_clock(t0 + tick * 500, &mut sink), 0);
     }
 
     #[test]

@@ -37,6 +37,8 @@ const MIN_THRESHOLD_S: f64 = 0.0015;
 const THRESHOLD_RMS: f64 = 4.0;
 /// Ticks on the line before the follower calls itself locked.
 const LOCK_TICKS: usize = 12;
+/// A running clock silent for this many beats is lost: the grid stops.
+pub const LOST_BEATS: f64 = 2.0;
 /// The tick period assumed before any clock was heard: 120 BPM.
 const DEFAULT_BPM: f64 = 120.0;
 
@@ -177,6 +179,9 @@ pub struct ClockFollower {
     ignored: u64,
     /// Times the fit restarted on a tempo change or jump.
     restarts: u64,
+    /// The running clock fell silent ([`ClockFollower::check`]): its next
+    /// tick resumes the grid where the clock would be by then.
+    lost: bool,
 }
 
 impl ClockFollower {
@@ -200,6 +205,7 @@ impl ClockFollower {
             since_sync: 0,
             ignored: 0,
             restarts: 0,
+            lost: false,
         }
     }
 
@@ -213,11 +219,13 @@ impl ClockFollower {
         }
         match message {
             ClockMessage::Start => {
+                self.lost = false;
                 self.resume_tick = 0;
                 self.arm();
                 None
             }
             ClockMessage::Continue => {
+                self.lost = false;
                 self.arm();
                 None
             }
@@ -228,6 +236,7 @@ impl ClockFollower {
                 None
             }
             ClockMessage::Stop => {
+                self.lost = false;
                 let was = self.transport;
                 self.transport = Transport::Stopped;
                 if was == Transport::Running {
@@ -240,6 +249,23 @@ impl ClockFollower {
             }
             ClockMessage::Tick => self.tick(frame),
         }
+    }
+
+    /// Look for a clock that went silent: a running clock with no tick for
+    /// [`LOST_BEATS`] beats (a cable pulled, a master that quit without a
+    /// Stop) stops the grid. Its next tick, if it comes back, resumes the
+    /// grid at the tick the clock would be at by then. Call it now and then
+    /// (each JACK cycle, or every few hundred milliseconds).
+    pub fn check(&mut self, frame: f64) -> Option<GridCommand> {
+        let silence = frame - self.last_seen;
+        if self.transport != Transport::Running
+            || !(silence > LOST_BEATS * f64::from(CLOCK_PPQ) * self.line.period)
+        {
+            return None;
+        }
+        self.transport = Transport::Stopped;
+        self.lost = true;
+        Some(GridCommand::Stop)
     }
 
     /// The filtered tempo, BPM; `None` before two ticks were heard.
@@ -278,6 +304,13 @@ impl ClockFollower {
     }
 
     fn tick(&mut self, frame: f64) -> Option<GridCommand> {
+        if self.lost {
+            // Back after a silence: where the clock would be by now.
+            self.lost = false;
+            let steps = ((frame - self.last.1) / self.line.period).round().max(1.0);
+            self.resume_tick = self.last.0 + steps as i64;
+            self.transport = Transport::Armed;
+        }
         if self.transport == Transport::Armed {
             // The first tick of a run: the fit starts afresh (a master may
             // restart its clock's phase at Start), keeping the period it
@@ -632,6 +665,29 @@ mod tests {
         assert!(follower.ignored_ticks() > 0);
         assert_eq!(follower.restarts(), 0);
         println!("clock in with dropped, stray and late ticks: worst position error {:.3} ms", worst_s * 1e3);
+    }
+
+    #[test]
+    fn a_silent_clock_stops_the_grid_and_resumes_where_it_would_be() {
+        let mut master = Master::new(120.0, 0.0005, 5);
+        let mut follower = started(&mut master);
+        run(&mut master, &mut follower, 0..200);
+        // One beat of silence is not yet lost; two are.
+        let last = master.arrival(199);
+        assert_eq!(follower.check(last + 24_000.0), None);
+        assert_eq!(follower.check(last + 50_000.0), Some(GridCommand::Stop));
+        assert_eq!(follower.check(last + 60_000.0), None, "once");
+        assert!(!follower.locked());
+        // The cable goes back in: the master ran on meanwhile.
+        match follower.feed(master.arrival(300), ClockMessage::Tick) {
+            Some(GridCommand::Position { beat, .. }) => assert!((beat - 300.0 / 24.0).abs() < 0.01, "{beat}"),
+            other => panic!("{other:?}"),
+        }
+        run(&mut master, &mut follower, 301..340);
+        assert!(follower.locked());
+        // A stopped clock is not lost.
+        follower.feed(master.arrival(340), ClockMessage::Stop);
+        assert_eq!(follower.check(master.arrival(340) + 1e6), None);
     }
 
     #[test]
