@@ -258,9 +258,8 @@ impl ClockFollower {
     /// (each JACK cycle, or every few hundred milliseconds).
     pub fn check(&mut self, frame: f64) -> Option<GridCommand> {
         let silence = frame - self.last_seen;
-        if self.transport != Transport::Running
-            || !(silence > LOST_BEATS * f64::from(CLOCK_PPQ) * self.line.period)
-        {
+        let limit = LOST_BEATS * f64::from(CLOCK_PPQ) * self.line.period;
+        if self.transport != Transport::Running || silence.is_nan() || silence <= limit {
             return None;
         }
         self.transport = Transport::Stopped;
