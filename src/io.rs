@@ -12,6 +12,7 @@
 //! - [`stderr`]: keeping alsa-lib's and libjack's chatter off the terminal.
 //! - [`midi`]: MIDI input through midir, with ports reopened when they return.
 //! - [`midi_out`]: one cycle's MIDI out events and the control side's queue.
+//! - [`midi_port`]: MIDI output through midir (clock out, LED feedback).
 //! - `jack_native` (`jack` feature): one JACK client for input, engine,
 //!   output and MIDI in one process callback; the default device backend
 //!   of `jack` builds on Linux.
@@ -24,6 +25,7 @@ pub mod jack_native;
 pub mod latency;
 pub mod midi;
 pub mod midi_out;
+pub mod midi_port;
 pub mod null;
 pub mod processor;
 pub mod realtime;

@@ -21,6 +21,8 @@
 //! - [`session`]: patches saved with their tapes, autosave and recovery.
 //! - [`shutdown`]: flushing takes and autosaves on signals and panics.
 //! - [`atomic_file`]: saving files so a failed save never destroys the old one.
+//! - [`sync`]: MIDI clock in (a jitter filter onto the grid) and clock out
+//!   (at exact frames, or from a timing thread).
 //! - [`tui`]: the terminal screen, its keymap and the link it plays through.
 
 pub mod analysis;

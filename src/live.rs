@@ -12,6 +12,7 @@
 pub mod component;
 pub mod controls;
 mod describe;
+pub mod feedback;
 mod flush;
 mod keys;
 mod midi_surface;

@@ -14,6 +14,7 @@
 
 pub mod binding;
 mod conflict;
+pub mod feedback;
 pub mod learn;
 pub mod message;
 pub mod router;
@@ -27,11 +28,12 @@ pub use binding::{
     BindingMode, BindingTarget, ChannelFilter, Control, Curve, Encoding, MidiBinding, SelectTrack,
     TrackTarget,
 };
+pub use feedback::{Feedback, FeedbackTable, FEEDBACK_KEYS};
 pub use learn::{save_learned, save_learned_binding, LearnRequest};
 pub use message::{MidiMessage, MidiParser};
 pub use router::{
-    learn_channel, ActivityKind, ActivityMonitor, LearnControl, LearnEndpoint, LearnedBinding, MidiActivity,
-    MidiRouter, SelectedTrack, MAX_BINDINGS,
+    learn_channel, ActivityKind, ActivityMonitor, ClockMonitor, LearnControl, LearnEndpoint, LearnedBinding,
+    MidiActivity, MidiRouter, SelectedTrack, MAX_BINDINGS,
 };
 pub use toml_format::{binding_table, BINDING_KEYS};
 
@@ -43,7 +45,7 @@ use crate::patch::reader::{fields, string_literal, unknown_key, Field, Source};
 pub const MIDI_MAP_VERSION: u32 = 1;
 
 /// Keys allowed at the top of a map file.
-pub const MAP_TOP_KEYS: [&str; 4] = ["version", "name", "description", "midi"];
+pub const MAP_TOP_KEYS: [&str; 5] = ["version", "name", "description", "feedback", "midi"];
 
 /// A set of bindings: a controller profile, a user's learned map, or the
 /// `[[midi]]` tables of a patch.
@@ -55,6 +57,8 @@ pub struct MidiMap {
     pub description: String,
     /// In file order; at most [`MAX_BINDINGS`].
     pub bindings: Vec<MidiBinding>,
+    /// How the controller's LEDs light (a `[feedback]` table), if they do.
+    pub feedback: Option<FeedbackTable>,
 }
 
 impl MidiMap {
@@ -88,6 +92,7 @@ impl MidiMap {
                     map.description = field.string(&source, "a string").map_err(err)?.to_string()
                 }
                 "midi" => map.bindings = read_bindings(&source, &field, true)?,
+                "feedback" => map.feedback = Some(read_feedback(&source, &field)?),
                 key if BINDING_KEYS.contains(&key) => {
                     return Err(err(format!("`{key}` belongs to a binding; put it after a [[midi]] header")))
                 }
@@ -126,7 +131,7 @@ impl MidiMap {
                     Some(field) => read_bindings(&source, field, true)?,
                     None => Vec::new(),
                 };
-                return Ok(MidiMap { name, description: String::new(), bindings });
+                return Ok(MidiMap { name, description: String::new(), bindings, feedback: None });
             }
         }
         // No matching text: read a rendering of the tables and drop its line numbers.
@@ -143,7 +148,7 @@ impl MidiMap {
             Some(field) => read_bindings(&source, field, false).map_err(|e| FileError { line: None, ..e })?,
             None => Vec::new(),
         };
-        Ok(MidiMap { name, description: String::new(), bindings })
+        Ok(MidiMap { name, description: String::new(), bindings, feedback: None })
     }
 
     /// The map as a map file that [`MidiMap::parse`] reads back equal.
@@ -151,6 +156,10 @@ impl MidiMap {
         let mut out = format!("version = {MIDI_MAP_VERSION}\nname = {}\n", string_literal(&self.name));
         if !self.description.is_empty() {
             out.push_str(&format!("description = {}\n", string_literal(&self.description)));
+        }
+        if let Some(feedback) = &self.feedback {
+            out.push('\n');
+            out.push_str(&feedback.to_toml());
         }
         for binding in &self.bindings {
             out.push('\n');
@@ -216,6 +225,52 @@ impl MidiMap {
         self.bindings.extend_from_slice(&map.bindings);
         Ok(())
     }
+}
+
+/// A `[feedback]` table: `status = "action"` and colour values 0-127.
+fn read_feedback(source: &Source<'_>, field: &Field<'_, '_>) -> Result<FeedbackTable, FileError> {
+    let DeValue::Table(table) = field.value else {
+        return Err(source.error(&field.key_span, field.wrong_type(source, "a [feedback] table")));
+    };
+    let mut feedback = FeedbackTable::default();
+    let mut waiting_set = [false; 3];
+    for f in fields(table) {
+        let err = |m: String| source.error(&f.key_span, format!("feedback: {m}"));
+        match f.key {
+            "status" => {
+                let name = f.string(source, "an action name").map_err(err)?;
+                let action = crate::engine::TrackAction::from_name(name)
+                    .ok_or_else(|| err(format!("{} is not an action", f.quoted(source))))?;
+                feedback.status = Some(action);
+            }
+            key if FEEDBACK_KEYS.contains(&key) => {
+                let expected = "a MIDI value (0 to 127)";
+                let value = f.integer(source, expected).map_err(err)?;
+                let value = u8::try_from(value)
+                    .ok()
+                    .filter(|v| *v <= 127)
+                    .ok_or_else(|| err(format!("{} is out of range (0 to 127)", f.quoted(source))))?;
+                feedback.set(key, value);
+                if let Some(i) =
+                    ["play_waiting", "record_waiting", "dub_waiting"].iter().position(|k| *k == key)
+                {
+                    waiting_set[i] = true;
+                }
+            }
+            key => return Err(err(unknown_key(key, &FEEDBACK_KEYS))),
+        }
+    }
+    // Without blinking values, a waiting lamp lights steadily.
+    if !waiting_set[0] {
+        feedback.play_waiting = feedback.play;
+    }
+    if !waiting_set[1] {
+        feedback.record_waiting = feedback.record;
+    }
+    if !waiting_set[2] {
+        feedback.dub_waiting = feedback.dub;
+    }
+    Ok(feedback)
 }
 
 /// The line of each `[[midi]]` header in a file, if it still reads.

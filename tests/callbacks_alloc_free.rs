@@ -2,8 +2,9 @@
 //! allocator that aborts on any allocation inside a real-time callback:
 //! every sample format the callbacks are built for, callbacks four times
 //! longer than the block the engine is prepared for, a take and the tape
-//! copier attached, commands arriving, and the stream stopped and started
-//! again on the same engine (as after a device reopens).
+//! copier attached, the grid moving with MIDI clock out fed from it,
+//! commands arriving, and the stream stopped and started again on the same
+//! engine (as after a device reopens).
 
 mod common;
 mod live_support;
@@ -21,6 +22,16 @@ use live_support::{alsa_config, Scratch};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Counts the clock thread's sends.
+struct CountClock(Arc<std::sync::atomic::AtomicU64>);
+
+impl ferrotape::sync::ClockSink for CountClock {
+    fn send(&mut self, _bytes: &[u8]) -> Result<(), String> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
 
 #[global_allocator]
 static ALLOCATOR: AllocDisabler = AllocDisabler;
@@ -54,9 +65,13 @@ fn run_format(format: SampleFormatChoice, scratch: &Scratch) {
     let mut bridge = Bridge::new(QueueSizes::default());
     let mut screen = bridge.register("keys").expect("a command ring");
     let engine = Box::new(Engine::new(config, rate as f64, ENGINE_BLOCK));
+    let clock_sends = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (clock_thread, clock_feed) =
+        ferrotape::sync::ClockThread::spawn(Box::new(CountClock(clock_sends.clone()))).expect("clock thread");
     let processor = LiveProcessor::new(engine, bridge.audio, Vec::new(), ENGINE_BLOCK, false, Some(0))
         .with_take(feed)
-        .with_copier(copier);
+        .with_copier(copier)
+        .with_clock_out(clock_feed);
     let processor = Arc::new(Handoff::new(Box::new(processor)));
     let input = Arc::new(Handoff::new(Box::new(bridge.input)));
     take.start();
@@ -67,6 +82,8 @@ fn run_format(format: SampleFormatChoice, scratch: &Scratch) {
         let started = bridge.stats.callbacks.load(Ordering::Relaxed);
         screen.send_now(ferrotape::engine::Command::Track { track: 0, action: TrackAction::Record });
         screen.send_now(ferrotape::engine::Command::Set { track: 1, param: Param::Speed, value: 0.7 });
+        let position = ferrotape::engine::GridCommand::Position { beat: 0.0, frames_per_beat: 2_400.0 };
+        screen.send_now(ferrotape::engine::Command::Grid(position));
         let requested = copies.request();
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut copied = None;
@@ -87,6 +104,11 @@ fn run_format(format: SampleFormatChoice, scratch: &Scratch) {
         assert!(!requested || copied.is_some(), "{format:?}, round {round}: the tape copy came back");
     }
     assert_eq!(bridge.stats.engine_faults.load(Ordering::Relaxed), 0);
+    // The null device runs faster than real time; the clock thread keeps
+    // wall-clock time, so give it a moment of that.
+    std::thread::sleep(Duration::from_millis(300));
+    clock_thread.stop();
+    assert!(clock_sends.load(Ordering::Relaxed) > 10, "{format:?}: clock went out from the grid");
     let frames = processor.with(|p| {
         assert!(!p.faulted());
         p.flush_take();

@@ -52,3 +52,26 @@ fn routing_and_learning_do_not_allocate() {
     assert!(sink.0 > 100, "only {} commands", sink.0);
     assert!(control.learned().is_some());
 }
+
+#[test]
+fn following_a_clock_does_not_allocate() {
+    let bindings =
+        MidiMap::load(std::path::Path::new("patches/midi/apc_mini.toml")).expect("profile").bindings;
+    let mut router = MidiRouter::new(&bindings, SelectedTrack::new(8)).with_clock(48_000.0);
+    let start = Instant::now();
+    let tick = std::time::Duration::from_micros(20_833);
+    let mut sink = Count(0);
+    assert_no_alloc(|| {
+        router.feed(&[0xF2, 0x10, 0xF8, 0x00, 0xFB], start, &mut sink);
+        for k in 0..24 * 32 {
+            let at = start + tick * k;
+            // A tick inside a note-on (running status after the first).
+            router.feed(&[0x90, 0xF8, 1, 127], at, &mut sink);
+        }
+        // Silent for longer than two beats: the grid is stopped.
+        router.poll_clock(start + tick * 900, &mut sink);
+        router.feed(&[0xFC], start + tick * 1000, &mut sink);
+    });
+    assert!(sink.0 > 2 * 32, "only {} commands", sink.0);
+    assert!(router.clock_follower().is_some_and(|f| f.tempo_bpm().is_some()));
+}

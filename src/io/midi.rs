@@ -26,6 +26,7 @@ use ringbuf::{HeapCons, HeapProd, HeapRb};
 use super::realtime;
 use crate::bridge::CommandSink;
 use crate::midi_map::{MidiMessage, MidiParser, MidiRouter};
+use crate::sync::{ClockMessage, ClockParser};
 
 /// The client name ferrotape registers with the MIDI system.
 pub const CLIENT_NAME: &str = "ferrotape";
@@ -93,8 +94,15 @@ impl Default for MidiInputConfig {
 /// Messages a port's callback may queue before the router takes them.
 const PORT_QUEUE: usize = 512;
 
+/// A parsed message: a channel message, or MIDI clock when the router follows it.
+#[derive(Clone, Copy, Debug)]
+enum Incoming {
+    Channel(MidiMessage),
+    Clock(ClockMessage),
+}
+
 /// A parsed message and when its bytes arrived.
-type Stamped = (MidiMessage, Instant);
+type Stamped = (Incoming, Instant);
 
 /// The router, the engine queue and each port's queue of parsed messages.
 struct Routing {
@@ -111,7 +119,10 @@ impl Routing {
         let mut routed = 0;
         for (_, queue) in ports.iter_mut() {
             while let Some((message, at)) = queue.try_pop() {
-                router.route(message, at, sink.as_mut());
+                match message {
+                    Incoming::Channel(message) => router.route(message, at, sink.as_mut()),
+                    Incoming::Clock(message) => router.route_clock(message, at, sink.as_mut()),
+                };
                 routed += 1;
             }
         }
@@ -133,6 +144,8 @@ struct SharedRouting {
     /// Messages lost because a port's queue was full.
     overflowed: AtomicU64,
     next_port: AtomicU64,
+    /// The router follows MIDI clock: ports deliver and parse it.
+    clock: bool,
     routing: UnsafeCell<Routing>,
 }
 
@@ -144,6 +157,7 @@ unsafe impl Send for SharedRouting {}
 impl SharedRouting {
     fn new(router: MidiRouter, sink: Box<dyn CommandSink>) -> Arc<SharedRouting> {
         Arc::new(SharedRouting {
+            clock: router.follows_clock(),
             busy: AtomicBool::new(false),
             waiting: AtomicIsize::new(0),
             overflowed: AtomicU64::new(0),
@@ -196,7 +210,13 @@ impl SharedRouting {
         let id = self.next_port.fetch_add(1, Ordering::Relaxed);
         let (queue, routed) = HeapRb::<Stamped>::new(PORT_QUEUE).split();
         self.with_waiting(|routing| routing.ports.push((id, routed)));
-        PortInput { id, parser: MidiParser::new(), queue, shared: Arc::clone(self) }
+        PortInput {
+            id,
+            parser: MidiParser::new(),
+            clock: self.clock.then(ClockParser::new),
+            queue,
+            shared: Arc::clone(self),
+        }
     }
 
     /// Route what the ports queued, counted off while the routing is held
@@ -219,6 +239,8 @@ impl SharedRouting {
 struct PortInput {
     id: u64,
     parser: MidiParser,
+    /// With a followed clock, its parser (fed the same bytes).
+    clock: Option<ClockParser>,
     queue: HeapProd<Stamped>,
     shared: Arc<SharedRouting>,
 }
@@ -228,7 +250,9 @@ fn on_bytes(bytes: &[u8], input: &mut PortInput) {
         let at = Instant::now();
         let mut queued = 0;
         for &byte in bytes {
-            if let Some(message) = input.parser.push(byte) {
+            let clock = input.clock.as_mut().and_then(|parser| parser.push(byte)).map(Incoming::Clock);
+            let message = clock.or_else(|| input.parser.push(byte).map(Incoming::Channel));
+            if let Some(message) = message {
                 if input.queue.try_push((message, at)).is_ok() {
                     queued += 1;
                 } else {
@@ -245,6 +269,7 @@ fn on_bytes(bytes: &[u8], input: &mut PortInput) {
 
 /// Open MIDI inputs; closing happens on drop (or [`MidiInputs::stop`]).
 pub struct MidiInputs {
+    routing: Arc<SharedRouting>,
     stop: Arc<AtomicBool>,
     watcher: Option<JoinHandle<()>>,
     status: Arc<Mutex<PortStatus>>,
@@ -270,10 +295,11 @@ impl MidiInputs {
         sink: Box<dyn CommandSink>,
     ) -> Result<MidiInputs, String> {
         let routing = SharedRouting::new(router, sink);
+        let shared = Arc::clone(&routing);
         // The virtual port's client is opened first so that it gets the plain
         // client name (JACK renames later clients that ask for a taken name).
         let virtual_input = if config.virtual_port { open_virtual(&routing)? } else { None };
-        let lister = new_input("-watch")?;
+        let lister = new_input("-watch", false)?;
         let stop = Arc::new(AtomicBool::new(false));
         let status = Arc::new(Mutex::new(PortStatus::default()));
         let watcher = if config.ports == PortSelection::None {
@@ -306,12 +332,27 @@ impl MidiInputs {
                 .map_err(|e| format!("cannot start the MIDI port watcher: {e}"))?;
             Some(handle)
         };
-        Ok(MidiInputs { stop, watcher, status, virtual_input })
+        Ok(MidiInputs { routing: shared, stop, watcher, status, virtual_input })
     }
 
     /// The ports open now and the last problem, if any.
     pub fn status(&self) -> PortStatus {
         self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// With a followed clock, stop the grid if the clock went silent
+    /// ([`MidiRouter::poll_clock`]). Never waits: if a port's callback
+    /// holds the router just now, the next call looks.
+    pub fn poll_clock(&self) {
+        if !self.routing.clock {
+            return;
+        }
+        let now = Instant::now();
+        let _ = self.routing.try_with(|routing| {
+            let Routing { router, sink, .. } = routing;
+            router.poll_clock(now, sink.as_mut());
+        });
+        self.routing.drain();
     }
 
     /// Whether the virtual input port exists.
@@ -389,7 +430,7 @@ fn connect(
     name: &str,
     routing: &Arc<SharedRouting>,
 ) -> Result<(u64, MidiInputConnection<PortInput>), String> {
-    let input = new_input("-in")?;
+    let input = new_input("-in", routing.clock)?;
     let data = routing.add_port();
     let id = data.id;
     match input.connect(port, "input", |_stamp_us, bytes, data| on_bytes(bytes, data), data) {
@@ -404,7 +445,7 @@ fn connect(
 #[cfg(not(target_os = "windows"))]
 fn open_virtual(routing: &Arc<SharedRouting>) -> Result<Option<MidiInputConnection<PortInput>>, String> {
     use midir::os::unix::VirtualInput;
-    let input = new_input("")?;
+    let input = new_input("", routing.clock)?;
     let data = routing.add_port();
     input
         .create_virtual(VIRTUAL_PORT, |_stamp_us, bytes, data| on_bytes(bytes, data), data)
@@ -419,11 +460,12 @@ fn open_virtual(_routing: &Arc<SharedRouting>) -> Result<Option<MidiInputConnect
 }
 
 /// A midir input client, or the one-line reason there is none.
-fn new_input(suffix: &str) -> Result<MidiInput, String> {
+fn new_input(suffix: &str, clock: bool) -> Result<MidiInput, String> {
     let mut input = MidiInput::new(&format!("{CLIENT_NAME}{suffix}")).map_err(|_| unavailable())?;
-    // Sysex, clock and active sensing bind to nothing; not delivering them
-    // saves the callback work (the parser would skip them anyway).
-    input.ignore(Ignore::All);
+    // Sysex and active sensing bind to nothing, nor does clock unless it is
+    // followed; not delivering them saves the callback work (the parser
+    // would skip them anyway).
+    input.ignore(if clock { Ignore::SysexAndActiveSense } else { Ignore::All });
     Ok(input)
 }
 
@@ -446,7 +488,7 @@ fn unavailable() -> String {
 
 /// Names of the MIDI sources that can be opened, for `ferrotape devices`.
 pub fn list_ports() -> Result<Vec<String>, String> {
-    let input = new_input("-list")?;
+    let input = new_input("-list", false)?;
     Ok(input.ports().iter().filter_map(|port| input.port_name(port).ok()).collect())
 }
 
@@ -506,6 +548,27 @@ mod tests {
         assert_eq!(routed.load(Ordering::Relaxed) + overflowed, 4 * PER_PORT, "every message routed once");
         assert_eq!(shared.waiting.load(Ordering::SeqCst), 0);
         drop(ports);
+    }
+
+    #[test]
+    fn a_port_delivers_clock_only_when_the_router_follows_it() {
+        for (follows, expected) in [(false, 1), (true, 3)] {
+            let routed = Arc::new(AtomicU64::new(0));
+            let map = "[[midi]]\ncc = 7\nset = \"feedback\"\ntrack = 1\n";
+            let bindings =
+                crate::midi_map::MidiMap::parse(map, std::path::Path::new("t.toml")).expect("map").bindings;
+            let mut router = MidiRouter::new(&bindings, crate::midi_map::SelectedTrack::new(1));
+            if follows {
+                router = router.with_clock(48_000.0);
+            }
+            let shared = SharedRouting::new(router, Box::new(Counting(Arc::clone(&routed))));
+            let mut port = shared.add_port();
+            // Start, a tick inside a CC (position 0 at it), a tick, stop.
+            on_bytes(&[0xFA, 0xB0, 0xF8, 7], &mut port);
+            on_bytes(&[64, 0xF8], &mut port);
+            on_bytes(&[0xFC], &mut port);
+            assert_eq!(routed.load(Ordering::Relaxed), expected, "follows clock: {follows}");
+        }
     }
 
     #[test]

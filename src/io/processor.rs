@@ -19,6 +19,7 @@ use crate::bridge::{AudioEnds, CommandSink, LiveStats};
 use crate::engine::{Command, Engine, TimedCommand};
 use crate::midi_map::MidiRouter;
 use crate::session::TapeCopier;
+use crate::sync::ClockFeed;
 use crate::take::TakeFeed;
 use cpal::{FromSample, Sample};
 use ringbuf::traits::Consumer;
@@ -67,6 +68,8 @@ pub struct LiveProcessor {
     take: Option<TakeFeed>,
     /// Copies the tapes out for autosaves, a bounded slice per block.
     copier: Option<TapeCopier>,
+    /// The grid for the MIDI clock thread (clock out on ALSA, CoreMIDI).
+    clock_out: Option<ClockFeed>,
     /// A callback panicked: the engine's state is no longer trusted, so
     /// it is not run again and the output stays silent.
     faulted: bool,
@@ -152,6 +155,7 @@ impl LiveProcessor {
             snapshot_every: (sample_rate / SNAPSHOTS_PER_S) as usize,
             take: None,
             copier: None,
+            clock_out: None,
             faulted: false,
             fail_next: false,
             midi_router: None,
@@ -182,6 +186,13 @@ impl LiveProcessor {
     /// before the first block.
     pub fn with_take(mut self, feed: TakeFeed) -> LiveProcessor {
         self.take = Some(feed);
+        self
+    }
+
+    /// Send the grid to a MIDI clock thread ([`crate::sync::ClockThread`])
+    /// after each block, mapped to when the block's end is heard.
+    pub fn with_clock_out(mut self, feed: ClockFeed) -> LiveProcessor {
+        self.clock_out = Some(feed);
         self
     }
 
@@ -511,6 +522,12 @@ impl LiveProcessor {
         }
         if let Some(copier) = self.copier.as_mut() {
             copier.step(&self.engine);
+        }
+        if let Some(feed) = self.clock_out.as_mut() {
+            // The grid's picture is of the block's end, heard n frames after `plays_at`.
+            let grid = self.engine.grid();
+            let heard = plays_at + Duration::from_secs_f64(n as f64 / self.sample_rate);
+            feed.update(&grid, self.sample_rate, grid.frame, heard);
         }
         self.frames += n as u64;
         self.stats.frames.store(self.frames, Ordering::Relaxed);

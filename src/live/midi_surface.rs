@@ -8,6 +8,7 @@
 
 use super::component::{Component, Setup};
 use super::describe::describe_activity;
+use crate::engine::SyncSource;
 use crate::io;
 use crate::io::midi::{MidiInputConfig, MidiInputs, PortSelection, CLIENT_NAME, DEFAULT_POLL, VIRTUAL_PORT};
 use crate::io::Handoff;
@@ -37,9 +38,13 @@ pub fn surface(setup: &mut Setup<'_>) -> Option<Box<dyn Component>> {
     }
     let sender = setup.register("midi")?;
     let (learn, endpoint) = learn_channel();
-    let router = MidiRouter::new(setup.bindings, setup.controls.selected.clone())
+    let mut router = MidiRouter::new(setup.bindings, setup.controls.selected.clone())
         .with_take_presses(setup.controls.take_presses.clone())
         .with_learn(endpoint);
+    if setup.patch.sync.config.source == SyncSource::Midi {
+        // `[sync] source = "midi"`: the inputs' clock moves the grid.
+        router = router.with_clock(f64::from(setup.sample_rate));
+    }
     let activity = router.activity();
     let config = MidiInputConfig {
         ports: PortSelection::from_args(&options.midi_ports),
@@ -123,6 +128,16 @@ impl Component for MidiSurface {
         drop(capture);
         self.inputs = Some(started?);
         Ok(())
+    }
+
+    fn tick(
+        &mut self,
+        _view: &super::component::SessionView,
+        _requests: &mut Vec<super::component::SessionRequest>,
+    ) {
+        if let Some(inputs) = &self.inputs {
+            inputs.poll_clock();
+        }
     }
 
     fn stop(&mut self) {

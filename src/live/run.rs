@@ -67,6 +67,9 @@ pub(super) struct Run {
     pub(super) take_presses_seen: u32,
     /// Problems found while building (MIDI, take recorder, saved tapes).
     pub(super) problems: Vec<String>,
+    /// The MIDI clock out thread (`[sync] clock_out = true`, without JACK),
+    /// held for the run: dropping it sends a Stop and ends it.
+    pub(super) _clock_out: Option<crate::sync::ClockThread>,
 }
 
 /// The null backend standing in for a device that did not open.
@@ -227,6 +230,17 @@ pub(super) fn build_run(
         });
     }
 
+    let mut clock_out = None;
+    if plan.patch.sync.clock_out && !cfg!(feature = "jack") {
+        match start_clock_out() {
+            Ok((thread, feed)) => {
+                processor = processor.with_clock_out(feed);
+                clock_out = Some(thread);
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+
     components.start(&mut problems);
     // A port that did not open is a problem of the build, as a failed start is.
     if let Some(e) = components.get::<super::midi_surface::MidiSurface>().and_then(|m| m.last_error()) {
@@ -252,5 +266,17 @@ pub(super) fn build_run(
         controls,
         take_presses_seen: 0,
         problems,
+        _clock_out: clock_out,
     }
+}
+
+/// MIDI clock out on its own thread, into the virtual port
+/// `ferrotape:clock_out` (with JACK, the JACK client sends it instead).
+fn start_clock_out() -> Result<(crate::sync::ClockThread, crate::sync::ClockFeed), String> {
+    // alsa-lib reports a missing sequencer on stderr: keep it in the log.
+    let capture = io::stderr::StderrCapture::begin();
+    let output = io::midi_port::open_output(None, io::midi_port::CLOCK_OUT_PORT);
+    drop(capture);
+    let output = output.map_err(|e| format!("clock out: {e}"))?;
+    crate::sync::ClockThread::spawn(Box::new(output))
 }

@@ -5,4 +5,4 @@
 use super::component::SurfaceFactory;
 
 pub(super) const SURFACES: &[SurfaceFactory] =
-    &[super::keys::surface, super::midi_surface::surface, crate::osc::surface];
+    &[super::keys::surface, super::midi_surface::surface, crate::osc::surface, super::feedback::surface];

@@ -227,7 +227,7 @@ pub fn save_learned(path: &Path, learned: &[MidiBinding]) -> Result<MidiMap, Fil
         Some(text) => (MidiMap::parse(&text, path)?, text),
         None => {
             let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            let map = MidiMap { name, description: String::new(), bindings: Vec::new() };
+            let map = MidiMap { name, description: String::new(), bindings: Vec::new(), feedback: None };
             let text = map.to_toml();
             (map, text)
         }

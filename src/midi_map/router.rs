@@ -19,6 +19,7 @@ use super::learn::LearnRequest;
 use super::message::{MidiMessage, MidiParser};
 use crate::bridge::CommandSink;
 use crate::engine::{Command, Param};
+use crate::sync::{ClockFollower, ClockMessage, ClockParser};
 // The control state every surface shares belongs to the live session; the
 // router only reads and presses it.
 pub use crate::live::controls::{SelectedTrack, TakePresses};
@@ -114,6 +115,46 @@ impl ActivityMonitor {
     }
 }
 
+/// Read side of a followed clock's tempo and lock, for the screen; cheap to
+/// clone and to poll.
+#[derive(Clone, Debug, Default)]
+pub struct ClockMonitor(Arc<AtomicU64>);
+
+impl ClockMonitor {
+    /// The filtered tempo (BPM) and whether the follower is locked; `None`
+    /// before a clock was heard.
+    pub fn latest(&self) -> Option<(f64, bool)> {
+        let packed = self.0.load(Ordering::Relaxed);
+        (packed & 1 == 1).then(|| (f64::from(f32::from_bits((packed >> 32) as u32)), packed & 2 == 2))
+    }
+
+    fn publish(&self, tempo_bpm: Option<f64>, locked: bool) {
+        let Some(bpm) = tempo_bpm else { return };
+        let packed = (u64::from((bpm as f32).to_bits()) << 32) | if locked { 3 } else { 1 };
+        self.0.store(packed, Ordering::Relaxed);
+    }
+}
+
+/// A followed MIDI clock: its parser, the follower, and the epoch its
+/// `Instant`s are counted from.
+struct ClockInput {
+    parser: ClockParser,
+    follower: ClockFollower,
+    epoch: Instant,
+    sample_rate: f64,
+    monitor: ClockMonitor,
+}
+
+impl ClockInput {
+    /// `at` in frames since the epoch (negative before it).
+    fn frame(&self, at: Instant) -> f64 {
+        match at.checked_duration_since(self.epoch) {
+            Some(after) => after.as_secs_f64() * self.sample_rate,
+            None => -(self.epoch.duration_since(at).as_secs_f64() * self.sample_rate),
+        }
+    }
+}
+
 /// What the control side asks of the router's learn mode.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum LearnMessage {
@@ -204,6 +245,7 @@ pub struct MidiRouter {
     learn: Option<LearnEndpoint>,
     armed: Option<LearnRequest>,
     dropped: u64,
+    clock: Option<ClockInput>,
 }
 
 impl MidiRouter {
@@ -220,6 +262,7 @@ impl MidiRouter {
             learn: None,
             armed: None,
             dropped: 0,
+            clock: None,
         };
         router.set_bindings(bindings);
         router
@@ -274,16 +317,123 @@ impl MidiRouter {
         self.dropped
     }
 
+    /// Follow MIDI clock (`sync = "midi"`): clock bytes go to a
+    /// [`ClockFollower`] for frames at `sample_rate`, and the grid commands
+    /// it makes go to the sink as [`Command::Grid`] at the clock message's
+    /// `at`. `Instant`s count from now (the epoch of the follower's
+    /// timeline). Without this, clock bytes are ignored.
+    pub fn with_clock(mut self, sample_rate: f64) -> MidiRouter {
+        self.clock = Some(ClockInput {
+            parser: ClockParser::new(),
+            follower: ClockFollower::new(sample_rate),
+            epoch: Instant::now(),
+            sample_rate,
+            monitor: ClockMonitor::default(),
+        });
+        self
+    }
+
+    /// Whether the router follows MIDI clock.
+    pub fn follows_clock(&self) -> bool {
+        self.clock.is_some()
+    }
+
+    /// The followed clock's tempo and lock, for the screen.
+    pub fn clock_monitor(&self) -> Option<ClockMonitor> {
+        self.clock.as_ref().map(|clock| clock.monitor.clone())
+    }
+
+    /// The clock follower, if the router follows a clock.
+    pub fn clock_follower(&self) -> Option<&ClockFollower> {
+        self.clock.as_ref().map(|clock| &clock.follower)
+    }
+
     /// Parse bytes with the router's own parser (for a single input stream)
     /// and route every message. Returns the number of commands sent.
     pub fn feed(&mut self, bytes: &[u8], at: Instant, sink: &mut dyn CommandSink) -> usize {
+        self.feed_bytes(bytes, None, at, sink)
+    }
+
+    /// [`feed`](Self::feed) for a caller that knows the bytes' frame on its
+    /// own timeline (a JACK callback: the cycle's first frame plus the
+    /// event's offset): the clock follower is fed that frame instead of
+    /// `at` counted from its epoch. One router keeps to one timeline.
+    pub fn feed_at_frame(
+        &mut self,
+        bytes: &[u8],
+        frame: f64,
+        at: Instant,
+        sink: &mut dyn CommandSink,
+    ) -> usize {
+        self.feed_bytes(bytes, Some(frame), at, sink)
+    }
+
+    fn feed_bytes(
+        &mut self,
+        bytes: &[u8],
+        frame: Option<f64>,
+        at: Instant,
+        sink: &mut dyn CommandSink,
+    ) -> usize {
         let mut sent = 0;
         for &byte in bytes {
+            if let Some(clock) = self.clock.as_mut() {
+                if let Some(message) = clock.parser.push(byte) {
+                    let frame = frame.unwrap_or_else(|| clock.frame(at));
+                    sent += self.clock_at(message, frame, at, sink);
+                    continue;
+                }
+            }
             if let Some(message) = self.parser.push(byte) {
                 sent += self.route(message, at, sink);
             }
         }
         sent
+    }
+
+    /// Route one clock message (for callers with a parser per port), at `at`
+    /// counted from the follower's epoch. Returns the commands sent (0 or
+    /// 1; always 0 without [`with_clock`](Self::with_clock)).
+    pub fn route_clock(&mut self, message: ClockMessage, at: Instant, sink: &mut dyn CommandSink) -> usize {
+        let Some(clock) = self.clock.as_ref() else { return 0 };
+        let frame = clock.frame(at);
+        self.clock_at(message, frame, at, sink)
+    }
+
+    /// Look for a followed clock that went silent ([`ClockFollower::check`]):
+    /// a Stop for the grid goes to the sink at `at`. Returns the commands
+    /// sent. Call it now and then; without a clock it does nothing.
+    pub fn poll_clock(&mut self, at: Instant, sink: &mut dyn CommandSink) -> usize {
+        let Some(clock) = self.clock.as_mut() else { return 0 };
+        let frame = clock.frame(at);
+        let command = clock.follower.check(frame);
+        clock.monitor.publish(clock.follower.tempo_bpm(), clock.follower.locked());
+        let Some(command) = command else { return 0 };
+        if sink.send(Command::Grid(command), at) {
+            1
+        } else {
+            self.dropped += 1;
+            0
+        }
+    }
+
+    fn clock_at(
+        &mut self,
+        message: ClockMessage,
+        frame: f64,
+        at: Instant,
+        sink: &mut dyn CommandSink,
+    ) -> usize {
+        let Some(clock) = self.clock.as_mut() else { return 0 };
+        let command = clock.follower.feed(frame, message);
+        clock.monitor.publish(clock.follower.tempo_bpm(), clock.follower.locked());
+        let Some(command) = command else { return 0 };
+        if sink.send(Command::Grid(command), at) {
+            1
+        } else {
+            self.dropped += 1;
+            0
+        }
     }
 
     /// Route one parsed message (for callers with a parser per port).
@@ -504,5 +654,94 @@ fn apply(slot: &mut Slot, input: Input, selected: &SelectedTrack, takes: &TakePr
         },
         // Combinations validation refuses do nothing if built in code.
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::GridCommand;
+    use std::time::Duration;
+
+    #[derive(Default)]
+    struct Collect(Vec<(Command, Instant)>);
+
+    impl CommandSink for Collect {
+        fn send(&mut self, command: Command, at: Instant) -> bool {
+            self.0.push((command, at));
+            true
+        }
+    }
+
+    fn new_router() -> MidiRouter {
+        let map = "[[midi]]\nnote = 36\ndo = \"record\"\ntrack = 1\n";
+        let bindings =
+            crate::midi_map::MidiMap::parse(map, std::path::Path::new("t.toml")).expect("map").bindings;
+        MidiRouter::new(&bindings, SelectedTrack::new(2))
+    }
+
+    #[test]
+    fn clock_bytes_reach_the_follower_as_grid_commands_at_their_instant() {
+        let mut router = new_router().with_clock(48_000.0);
+        let t0 = Instant::now() + Duration::from_millis(5);
+        let tick = Duration::from_secs_f64(60.0 / 120.0 / 24.0);
+        let mut sink = Collect::default();
+        // Start, then two beats of ticks with a note-on split by a tick.
+        router.feed(&[0xFA], t0, &mut sink);
+        for k in 0..48u32 {
+            let at = t0 + tick * k + Duration::from_micros(100);
+            if k == 10 {
+                router.feed(&[0x90, 0xF8, 36, 100], at, &mut sink);
+            } else {
+                router.feed(&[0xF8], at, &mut sink);
+            }
+        }
+        let grid: Vec<_> = sink
+            .0
+            .iter()
+            .filter_map(|(command, at)| match command {
+                Command::Grid(GridCommand::Position { beat, frames_per_beat }) => {
+                    Some((*beat, *frames_per_beat, *at))
+                }
+                _ => None,
+            })
+            .collect();
+        let first = grid[0];
+        assert_eq!(first.0, 0.0);
+        assert_eq!(first.2, t0 + Duration::from_micros(100));
+        let last = grid.last().unwrap();
+        assert!((last.1 - 24_000.0).abs() < 0.01, "frames per beat {}", last.1);
+        assert!((last.0 - 1.0).abs() < 1e-6, "beat {}", last.0);
+        assert!(sink.0.iter().any(|(c, _)| matches!(c, Command::Track { track: 0, .. })));
+        let (bpm, locked) = router.clock_monitor().unwrap().latest().unwrap();
+        assert!((bpm - 120.0).abs() < 0.001 && locked);
+        // Silent for a beat: nothing; for three: the grid stops.
+        assert_eq!(router.poll_clock(t0 + tick * 72, &mut sink), 0);
+        assert_eq!(router.poll_clock(t0 + tick * 120, &mut sink), 1);
+        assert_eq!(sink.0.last().unwrap(), &(Command::Grid(GridCommand::Stop), t0 + tick * 120));
+        assert!(!router.clock_monitor().unwrap().latest().unwrap().1, "no longer locked");
+        router.feed(&[0xFC], t0 + tick * 130, &mut sink);
+        assert_eq!(router.poll_clock(t0 + tick * 500, &mut sink), 0);
+    }
+
+    #[test]
+    fn explicit_frames_and_no_follower() {
+        let mut router = new_router().with_clock(48_000.0);
+        let at = Instant::now();
+        let mut sink = Collect::default();
+        router.feed_at_frame(&[0xFA], 1_000.0, at, &mut sink);
+        router.feed_at_frame(&[0xF8], 1_000.0, at, &mut sink);
+        router.feed_at_frame(&[0xF8], 2_000.0, at, &mut sink);
+        router.feed_at_frame(&[0xF8], 3_000.0, at, &mut sink);
+        // The third tick settles the period exactly: 1 000 frames a tick.
+        assert_eq!(
+            sink.0.last().unwrap().0,
+            Command::Grid(GridCommand::Position { beat: 2.0 / 24.0, frames_per_beat: 24_000.0 })
+        );
+        let mut plain = new_router();
+        let mut sink = Collect::default();
+        assert_eq!(plain.feed(&[0xFA, 0xF8, 0xF8, 0xFC, 0x90, 36, 1], at, &mut sink), 1);
+        assert_eq!(sink.0.len(), 1);
+        assert!(plain.clock_monitor().is_none());
     }
 }
