@@ -414,11 +414,11 @@ impl Engine {
     fn run_track(&mut self, t: usize, input: &[f32], start: usize, end: usize, stop_at_top: bool) -> usize {
         let track = &mut self.tracks[t];
         let stem = &mut self.stems[t];
-        for i in start..end {
-            let x = input.get(i).copied().unwrap_or(0.0);
-            stem[i] = track.tick(if x.is_finite() { x } else { 0.0 }, &self.sinc);
+        for (i, out) in stem[start..end].iter_mut().enumerate() {
+            let x = input.get(start + i).copied().unwrap_or(0.0);
+            *out = track.tick(if x.is_finite() { x } else { 0.0 }, &self.sinc);
             if stop_at_top && track.wrapped() {
-                return i + 1;
+                return start + i + 1;
             }
         }
         end

@@ -83,7 +83,7 @@ enum Command {
         #[command(flatten)]
         audio: AudioArgs,
         #[command(flatten)]
-        live: LiveArgs,
+        live: Box<LiveArgs>,
     },
     /// List audio hosts and devices (with rates and channels) and MIDI ports.
     Devices,

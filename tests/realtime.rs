@@ -62,7 +62,6 @@ fn everything(quality: Quality) -> EngineConfig {
         monitor_db: -6.0,
         tracks,
         sync,
-        ..EngineConfig::default()
     }
 }
 

@@ -81,6 +81,8 @@ pub struct LiveProcessor {
     /// The commands MIDI made this cycle, at their frame in the cycle.
     cycle_midi: Vec<TimedCommand>,
     cycle_midi_len: usize,
+    /// MIDI clock out at exact frames into `midi_out` (the native JACK client).
+    frame_clock: Option<crate::sync::ClockOut>,
     /// Follows the JACK transport when the patch syncs to it.
     transport: Option<crate::sync::transport::TransportFollower>,
     /// This cycle's MIDI out events.
@@ -161,6 +163,7 @@ impl LiveProcessor {
             midi_router: None,
             cycle_midi: vec![TimedCommand { offset: 0, command: PLACEHOLDER }; MAX_COMMANDS_PER_BLOCK],
             cycle_midi_len: 0,
+            frame_clock: None,
             transport: (engine_sync.source == crate::engine::SyncSource::Jack)
                 .then(|| crate::sync::transport::TransportFollower::new(sample_rate, engine_sync.tempo_bpm)),
             midi_out: MidiOut::default(),
@@ -193,6 +196,13 @@ impl LiveProcessor {
     /// after each block, mapped to when the block's end is heard.
     pub fn with_clock_out(mut self, feed: ClockFeed) -> LiveProcessor {
         self.clock_out = Some(feed);
+        self
+    }
+
+    /// Send MIDI clock from the grid at exact frames, with the cycle's MIDI
+    /// out (the native JACK client's `midi_out`).
+    pub fn with_frame_clock_out(mut self) -> LiveProcessor {
+        self.frame_clock = Some(crate::sync::ClockOut::new());
         self
     }
 
@@ -370,12 +380,17 @@ impl LiveProcessor {
         let last = frames.saturating_sub(1) as u32;
         let mut sink = CycleSink { timed: &mut self.cycle_midi, len: 0, offset: 0, dropped: 0 };
         let rate = self.sample_rate;
+        // A followed MIDI clock counts in the engine's frames: the frame an
+        // event is applied at is the frame its tick was heard at.
+        let first = self.frames;
         slot.with(|router| {
             for (offset, bytes) in midi {
                 sink.offset = offset.min(last);
                 let at = began + Duration::from_secs_f64(f64::from(sink.offset) / rate);
-                router.feed(bytes, at, &mut sink);
+                router.feed_at_frame(bytes, (first + u64::from(sink.offset)) as f64, at, &mut sink);
             }
+            sink.offset = 0;
+            router.poll_clock_at_frame(first as f64, began, &mut sink);
         });
         self.cycle_midi_len = sink.len;
         if sink.dropped > 0 {
@@ -522,6 +537,13 @@ impl LiveProcessor {
         }
         if let Some(copier) = self.copier.as_mut() {
             copier.step(&self.engine);
+        }
+        if let Some(clock) = self.frame_clock.as_mut() {
+            let grid = self.engine.grid();
+            let (midi_out, base) = (&mut self.midi_out, at as u32);
+            clock.process(&grid, self.frames, n as u32, |offset, byte| {
+                midi_out.push(base + offset, &[byte]);
+            });
         }
         if let Some(feed) = self.clock_out.as_mut() {
             // The grid's picture is of the block's end, heard n frames after `plays_at`.

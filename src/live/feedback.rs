@@ -26,6 +26,17 @@ impl FeedbackSink for midir::MidiOutputConnection {
     }
 }
 
+/// The native JACK client's `midi_out`: sent at frame 0 of the next cycle.
+impl FeedbackSink for crate::io::midi_out::MidiOutSender {
+    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        if crate::io::midi_out::MidiOutSender::send(self, bytes) {
+            Ok(())
+        } else {
+            Err("LED feedback: the MIDI out queue is full".to_string())
+        }
+    }
+}
+
 /// Opens the sink when the component starts.
 type Opener = Box<dyn FnOnce() -> Result<Box<dyn FeedbackSink>, String> + Send>;
 
@@ -42,13 +53,19 @@ pub struct FeedbackSurface {
     last_error: Option<String>,
 }
 
-/// The factory: a `[feedback]` table in the `--midi-map` file and a named port.
+/// The factory: a `[feedback]` table in the `--midi-map` file, and the
+/// native JACK client's `midi_out` or else a named port.
 pub fn surface(setup: &mut Setup<'_>) -> Option<Box<dyn Component>> {
     let options = setup.options;
     let map_path = options.midi_map.as_ref()?;
-    let port = options.midi_ports.iter().find(|name| !name.eq_ignore_ascii_case("all"))?.clone();
     let table = MidiMap::load(map_path).ok()?.feedback?;
     let feedback = Feedback::new(table, setup.bindings);
+    if setup.native_midi.is_some() {
+        let selected = setup.controls.selected.clone();
+        let sender = setup.take_midi_out()?;
+        return Some(Box::new(FeedbackSurface::new(feedback, Box::new(sender), selected)));
+    }
+    let port = options.midi_ports.iter().find(|name| !name.eq_ignore_ascii_case("all"))?.clone();
     let name = port.clone();
     let opener: Opener = Box::new(move || {
         // alsa-lib reports a missing sequencer on stderr: keep it in the log.

@@ -231,7 +231,10 @@ pub(super) fn build_run(
     }
 
     let mut clock_out = None;
-    if plan.patch.sync.clock_out && !cfg!(feature = "jack") {
+    if plan.patch.sync.clock_out && settings.native_midi.is_some() {
+        // The native JACK client sends it from its own callback, to the frame.
+        processor = processor.with_frame_clock_out();
+    } else if plan.patch.sync.clock_out {
         match start_clock_out() {
             Ok((thread, feed)) => {
                 processor = processor.with_clock_out(feed);
@@ -271,7 +274,7 @@ pub(super) fn build_run(
 }
 
 /// MIDI clock out on its own thread, into the virtual port
-/// `ferrotape:clock_out` (with JACK, the JACK client sends it instead).
+/// `ferrotape:clock_out` (the native JACK client sends it itself instead).
 fn start_clock_out() -> Result<(crate::sync::ClockThread, crate::sync::ClockFeed), String> {
     // alsa-lib reports a missing sequencer on stderr: keep it in the log.
     let capture = io::stderr::StderrCapture::begin();

@@ -212,14 +212,6 @@ impl Feedback {
         self.sent.iter_mut().for_each(|sent| *sent = None);
     }
 
-    /// A press on a 0-based track waits for the grid and will bring `mode`
-    /// (`None`: nothing waits). Its lamps blink until then.
-    pub fn set_waiting(&mut self, track: usize, mode: Option<HeadMode>) {
-        if let Some(slot) = self.waiting.get_mut(track) {
-            *slot = mode;
-        }
-    }
-
     /// Messages that turn every lamp off (when the session ends); the next
     /// update sends every lamp again.
     pub fn all_off(&mut self, mut emit: impl FnMut([u8; 3])) {
@@ -237,6 +229,10 @@ impl Feedback {
     /// The messages (3 bytes each) for the lamps that changed since the
     /// last call; `selected` is the 0-based selected track.
     pub fn update(&mut self, snapshot: &EngineSnapshot, selected: u8, mut emit: impl FnMut([u8; 3])) {
+        // The presses the engine holds for the grid blink until they act.
+        for (slot, track) in self.waiting.iter_mut().zip(snapshot.tracks()) {
+            *slot = track.waiting.and_then(waiting_mode);
+        }
         for (lamp, sent) in self.lamps.iter().zip(self.sent.iter_mut()) {
             let value = value(&self.table, &self.waiting, lamp.shows, snapshot, selected);
             if *sent != Some(value) {
@@ -244,6 +240,18 @@ impl Feedback {
                 emit([lamp.status, lamp.number, value]);
             }
         }
+    }
+}
+
+/// The mode a waiting press will bring, for the lamps that blink for it.
+fn waiting_mode(action: TrackAction) -> Option<HeadMode> {
+    match action {
+        TrackAction::Record | TrackAction::Replace | TrackAction::Substitute | TrackAction::Insert => {
+            Some(HeadMode::Record)
+        }
+        TrackAction::Dub | TrackAction::Multiply => Some(HeadMode::Dub),
+        TrackAction::Play | TrackAction::Trigger | TrackAction::Oneshot => Some(HeadMode::Play),
+        _ => None,
     }
 }
 
@@ -376,10 +384,10 @@ mod tests {
         // A press waiting for the grid blinks in the colour it will bring.
         let mut snapshot = stopped();
         snapshot.tracks[1].muted = true;
-        apc.set_waiting(0, Some(HeadMode::Record));
+        snapshot.tracks[0].waiting = Some(TrackAction::Record);
         assert_eq!(update(&mut apc, &snapshot, 0), vec![n(0, 4)]);
         // The track buttons show the selection.
-        apc.set_waiting(0, None);
+        snapshot.tracks[0].waiting = None;
         assert_eq!(update(&mut apc, &snapshot, 2), vec![n(0, 0), n(64, 0), n(66, 1)]);
         // A refresh sends every lamp again.
         apc.refresh();

@@ -404,8 +404,15 @@ impl MidiRouter {
     /// a Stop for the grid goes to the sink at `at`. Returns the commands
     /// sent. Call it now and then; without a clock it does nothing.
     pub fn poll_clock(&mut self, at: Instant, sink: &mut dyn CommandSink) -> usize {
-        let Some(clock) = self.clock.as_mut() else { return 0 };
+        let Some(clock) = self.clock.as_ref() else { return 0 };
         let frame = clock.frame(at);
+        self.poll_clock_at_frame(frame, at, sink)
+    }
+
+    /// [`poll_clock`](Self::poll_clock) on a caller's own timeline of frames
+    /// (the one it gives [`feed_at_frame`](Self::feed_at_frame)).
+    pub fn poll_clock_at_frame(&mut self, frame: f64, at: Instant, sink: &mut dyn CommandSink) -> usize {
+        let Some(clock) = self.clock.as_mut() else { return 0 };
         let command = clock.follower.check(frame);
         clock.monitor.publish(clock.follower.tempo_bpm(), clock.follower.locked());
         let Some(command) = command else { return 0 };

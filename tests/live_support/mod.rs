@@ -2,6 +2,8 @@
 //! the binary, and a clean one-track patch with an events file.
 #![allow(dead_code)]
 
+#[cfg(feature = "jack")]
+pub mod clock;
 pub mod jack_registry;
 pub mod tmux;
 

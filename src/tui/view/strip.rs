@@ -240,6 +240,21 @@ fn meter_spans(peak: f32, width: usize, theme: Theme) -> Vec<Span<'static>> {
     ]
 }
 
+/// Up to four letters for an action waiting for the grid, upper case.
+fn waiting_label(action: crate::engine::TrackAction) -> String {
+    use crate::engine::TrackAction;
+    match action {
+        TrackAction::Record => "REC".into(),
+        TrackAction::Clear => "CLR".into(),
+        TrackAction::Multiply => "MULT".into(),
+        TrackAction::Replace => "REPL".into(),
+        TrackAction::Substitute => "SUBS".into(),
+        TrackAction::Oneshot => "ONCE".into(),
+        TrackAction::Trigger => "TRIG".into(),
+        other => other.name().to_uppercase(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,20 +285,5 @@ mod tests {
         let narrow = flow(&widths, 0, 40, 1);
         assert_eq!(narrow[0].len(), 3);
         assert_eq!(flow(&widths, 9, 40, 1)[0], vec![9, 10, 11]);
-    }
-}
-
-/// Up to four letters for an action waiting for the grid, upper case.
-fn waiting_label(action: crate::engine::TrackAction) -> String {
-    use crate::engine::TrackAction;
-    match action {
-        TrackAction::Record => "REC".into(),
-        TrackAction::Clear => "CLR".into(),
-        TrackAction::Multiply => "MULT".into(),
-        TrackAction::Replace => "REPL".into(),
-        TrackAction::Substitute => "SUBS".into(),
-        TrackAction::Oneshot => "ONCE".into(),
-        TrackAction::Trigger => "TRIG".into(),
-        other => other.name().to_uppercase(),
     }
 }
