@@ -320,3 +320,37 @@ fn the_jack_transport_rolling_and_relocating_moves_the_grid() {
     app.wait_for("(jack, waiting for clock)", Duration::from_secs(10));
     assert!(app.terminate());
 }
+
+#[test]
+fn a_controller_profile_lights_a_waiting_press_then_the_mode_it_brings() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(server) = start_server("leds") else { return };
+    let scratch = Scratch::new("jack-leds");
+    let patch = scratch.write("patch.toml", &patch("internal", 120.0, ""));
+    let map = std::fs::canonicalize("patches/midi/apc_mini.toml").expect("the APC mini profile");
+    let controller = ClockRig::start("apc", 120.0);
+    let app = Ferrotape::start(
+        &["play", patch.to_str().unwrap(), "--no-tui", "--midi-map", map.to_str().unwrap()],
+        &server,
+        &scratch.0,
+    );
+    controller.connect("ferrotape");
+    app.wait_for("tempo 120.0 BPM", Duration::from_secs(20));
+    // The APC mini's pad 0 (track 1, record): pressed off the bar line.
+    controller.send(&[0x90, 0x00, 0x7F]);
+    controller.send(&[0x80, 0x00, 0x00]);
+    let pad = |colour: u8| vec![0x90, 0x00, colour];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let heard: Vec<Vec<u8>> = controller.heard_all().into_iter().map(|h| h.bytes).collect();
+        let blink = heard.iter().position(|b| *b == pad(4));
+        let red = heard.iter().rposition(|b| *b == pad(3));
+        if let (Some(blink), Some(red)) = (blink, red) {
+            assert!(blink < red, "the pad blinks (waiting) before it is red (recording)");
+            break;
+        }
+        assert!(Instant::now() < deadline, "pad 0 never blinked then lit red: {heard:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(app.terminate());
+}

@@ -21,6 +21,8 @@ pub struct Machine {
     cont: AtomicBool,
     /// Send a song position (sixteenths) before the next continue.
     song_position: AtomicU64,
+    /// Other messages to send at the next cycle (a controller's presses).
+    messages: Mutex<Vec<Vec<u8>>>,
 }
 
 /// A MIDI message ferrotape sent, at the absolute JACK frame it was stamped with.
@@ -77,6 +79,11 @@ impl ClockRig {
                 *last = time;
                 let _ = writer.write(&RawMidi { time, bytes });
             };
+            if let Ok(mut messages) = m.messages.try_lock() {
+                for bytes in messages.drain(..) {
+                    write(0, &bytes, &mut last_offset);
+                }
+            }
             if m.stop.swap(false, Ordering::AcqRel) {
                 next_tick = None;
                 write(0, &[0xFC], &mut last_offset);
@@ -181,6 +188,11 @@ impl ClockRig {
     pub fn press_continue(&self, sixteenths: Option<u16>) {
         self.machine.song_position.store(sixteenths.map_or(u64::MAX, u64::from), Ordering::Release);
         self.machine.cont.store(true, Ordering::Release);
+    }
+
+    /// Send a MIDI message into ferrotape at the next cycle.
+    pub fn send(&self, bytes: &[u8]) {
+        self.machine.messages.lock().unwrap().push(bytes.to_vec());
     }
 
     /// The messages heard from ferrotape so far whose first byte is `status`.
