@@ -210,9 +210,9 @@ fn odd_events_are_errors_not_panics() {
         ("[[event]]\nat = 0\ndo = \"play\"\n", "score.events.toml:1: this event has no `track` (1 to 16)"),
         ("[[event]]\nat = 0\ntrack = 1\n", "score.events.toml:1: this event has no `do = \"action\"` or `set = \"parameter\"`"),
         ("[[event]]\nat = 0\ntrack = 1\ndo = \"play\"\nto = 1\n", "score.events.toml:5: `to` only goes with `set`, not with `do`"),
-        ("[[event]]\nat = 0\ntrack = 1\ndo = 3\n", "score.events.toml:4: do = 3 is an integer; expected an action name (play, stop, record, dub, erase, clear, reverse, undo, redo, undo_all, redo_all, multiply, insert, replace, substitute, trigger, oneshot, pause, mute, unmute, solo, unsolo)"),
+        ("[[event]]\nat = 0\ntrack = 1\ndo = 3\n", "score.events.toml:4: do = 3 is an integer; expected an action name (play, stop, record, dub, erase, clear, reverse, undo, redo, undo_all, redo_all, multiply, insert, replace, substitute, trigger, oneshot, pause, mute, unmute, solo, unsolo, tap)"),
         ("[[event]]\nat = 0\ntrack = 1\nset = \"speed\"\nby = 9\n", "score.events.toml:5: by = 9 is more than the whole range of speed (-4 to 4)"),
-        ("[[event]]\nat = 0\ntrack = 1\nset = \"speed\"\nto = \"fast\"\n", "score.events.toml:5: to = \"fast\" is a string; expected a number"),
+        ("[[event]]\nat = 0\ntrack = 1\nset = \"speed\"\nto = \"fast\"\n", "score.events.toml:5: to = \"fast\" is a name, but speed takes a number"),
         ("[[event]]\nat = 1e400\ntrack = 1\ndo = \"play\"\n", "score.events.toml:2: at = 1e400 is not a finite number; expected seconds from the start (0 or more)"),
     ];
     for (text, expected) in cases {

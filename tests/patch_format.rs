@@ -241,7 +241,7 @@ fn odd_values_are_errors_not_panics() {
         ("version = 1\ntrack = 3\n", "patches/live.toml:2: `track` must be a list of tables; write one [[track]] header per track"),
         ("version = 1\ntrack = []\n", "patches/live.toml: a patch needs at least one [[track]]"),
         ("version = 1\nnaem = \"x\"\n[[track]]\n", "patches/live.toml:2: unknown key `naem`; did you mean `name`?"),
-        ("version = 1\ncolour = 3\n[[track]]\n", "patches/live.toml:2: unknown key `colour` (allowed: version, name, seed, sample_rate, quality, master_db, monitor_db, track, midi, osc)"),
+        ("version = 1\ncolour = 3\n[[track]]\n", "patches/live.toml:2: unknown key `colour` (allowed: version, name, seed, sample_rate, quality, master_db, monitor_db, track, midi, osc, sync)"),
         ("version = 1\n[[midi]]\nx = 99999999999999999999\n[[track]]\n", "patches/live.toml:2: midi: integer 99999999999999999999 is too large"),
         ("version = 1\n[[track]]\n[[track]]\nfeedback = 2\nwow_hx = 1\n", "patches/live.toml:4: track 2: feedback = 2 is out of range (0 to 1)"),
         ("\u{feff}version = 1\n[[track]]\n", ""),

@@ -55,14 +55,7 @@ fn everything(quality: Quality) -> EngineConfig {
     }
     // On an internal grid: quantized presses wait for it and locked loops follow it.
     let sync = SyncConfig { source: SyncSource::Internal, tempo_bpm: 140.0, ..SyncConfig::default() };
-    EngineConfig {
-        seed: 99,
-        quality,
-        master_db: 0.0,
-        monitor_db: -6.0,
-        tracks,
-        sync,
-    }
+    EngineConfig { seed: 99, quality, master_db: 0.0, monitor_db: -6.0, tracks, sync }
 }
 
 /// Every action and a sweep of every parameter, spread over `seconds`.

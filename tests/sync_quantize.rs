@@ -335,3 +335,24 @@ fn a_quantized_loop_reopened_on_the_same_grid_is_locked_again() {
     free.load_tape(0, &tape);
     assert_eq!(free.snapshot().tracks[0].locked_beats, 0.0, "quantize off: it runs free");
 }
+
+#[test]
+fn clock_from_a_loop_sets_the_tempo_and_the_bar_lines() {
+    // Track 1 is a 2 s loop said to be 4 beats: 120 BPM, a bar per pass.
+    let mut config = config(vec![clean_track(2.0), quantized_free(2.0)]);
+    config.sync = SyncConfig { clock_from: Some((0, 4.0)), ..SyncConfig::default() };
+    let mut rig = Rig::new(config);
+    rig.run_to(at(2.5), &tone, None);
+    let grid = rig.grid();
+    assert!(grid.running, "the loop's first top starts the grid");
+    assert!((grid.tempo_bpm(SRF) - 120.0).abs() < 1e-9, "{}", grid.tempo_bpm(SRF));
+    // A bar-quantized take on track 2 lands on the loop's tops.
+    rig.press(at(2.7), 1, TrackAction::Record, &tone);
+    rig.press(at(7.1), 1, TrackAction::Play, &tone);
+    rig.run_to(at(9.0), &tone, None);
+    assert_eq!(rig.engine.tape(1).unwrap().len(), 192_000, "two of the loop's bars (4 s)");
+    // Slowing the loop down slows the clock with it.
+    rig.run_to(rig.frame, &tone, Some(Command::Set { track: 0, param: Param::Speed, value: 0.5 }));
+    rig.run_to(rig.frame + at(9.0), &tone, None);
+    assert!((rig.grid().tempo_bpm(SRF) - 60.0).abs() < 1e-6, "{}", rig.grid().tempo_bpm(SRF));
+}

@@ -137,7 +137,8 @@ impl Field<'_, '_> {
     /// the `f32` the engine will hold, so a value written as exactly the
     /// documented bound (`0.05`) is never rejected by rounding.
     pub fn param_value(&self, source: &Source<'_>, param: Param) -> Result<f32, String> {
-        if !param.choices().is_empty() {
+        // A stepped parameter by name (`quantize = "bar"`), or by its number.
+        if !param.choices().is_empty() && matches!(self.value, DeValue::String(_)) {
             let name = self.choice(source, param.choices())?;
             return Ok(param.choice_value(name).unwrap_or(param.default_value()));
         }
