@@ -97,6 +97,6 @@ fn play_runs_through_the_alsa_jack_plugin() {
 fn devices_lists_hosts_and_devices() {
     let (code, out, _) = run(&["devices"], &[], Duration::from_secs(30));
     assert_eq!(code, Some(0));
-    assert!(out.starts_with("audio hosts:"), "{out}");
+    assert!(out.contains("audio hosts:"), "{out}");
     assert!(out.contains("alsa:null"), "{out}");
 }
