@@ -336,11 +336,27 @@ fn read_event(
     let missing = |what: &str| source.error(header, format!("this event has no {what}"));
     let at = at.ok_or_else(|| missing("`at` (seconds from the start)"))?;
     if let Some(span) = latency {
-        let command = read_latency(source, &span, track.is_some(), action.is_some(), to, by)?;
+        let set = EngineSet {
+            source,
+            set_span: &span,
+            has_track: track.is_some(),
+            has_action: action.is_some(),
+            to,
+            by,
+        };
+        let command = set.latency()?;
         return Ok(Event { at, command, line: Some(source.line(header)) });
     }
     if let Some(span) = tempo {
-        let command = read_tempo(source, &span, track.is_some(), action.is_some(), to, by)?;
+        let set = EngineSet {
+            source,
+            set_span: &span,
+            has_track: track.is_some(),
+            has_action: action.is_some(),
+            to,
+            by,
+        };
+        let command = set.tempo()?;
         return Ok(Event { at, command, line: Some(source.line(header)) });
     }
     if let Some((name, span)) = grid {
@@ -442,42 +458,62 @@ fn read_event(
 /// What `grid = "..."` accepts.
 const GRID_EVENTS: [&str; 3] = ["position", "stop", "tap"];
 
-/// `set = "tempo"` with `to` in BPM and no `track`.
-fn read_tempo(
-    source: &Source<'_>,
-    set_span: &std::ops::Range<usize>,
+/// What an engine-wide `set` (no `track`) was given.
+struct EngineSet<'s, 'f, 't, 'i> {
+    source: &'s Source<'s>,
+    set_span: &'s std::ops::Range<usize>,
     has_track: bool,
     has_action: bool,
-    to: Option<(f64, &Field<'_, '_>)>,
-    by: Option<(f64, &Field<'_, '_>)>,
-) -> Result<Command, FileError> {
-    let fail = |message: String| Err(source.error(set_span, message));
-    if has_action {
-        return fail(
-            "an event has either `do` (an action) or `set`, not both; split it into two events".into(),
-        );
+    to: Option<(f64, &'f Field<'t, 'i>)>,
+    by: Option<(f64, &'f Field<'t, 'i>)>,
+}
+
+impl<'f, 't, 'i> EngineSet<'_, 'f, 't, 'i> {
+    /// The `to` of `set = "key"`: no `do`, no `track`, no `by`. `unit`
+    /// names what `to` is in (`frames`, `BPM`).
+    fn value(&self, key: &str, unit: &str) -> Result<(f64, &'f Field<'t, 'i>), FileError> {
+        let fail = |message: String| Err(self.source.error(self.set_span, message));
+        if self.has_action {
+            return fail(
+                "an event has either `do` (an action) or `set`, not both; split it into two events".into(),
+            );
+        }
+        if self.has_track {
+            return fail(format!("{key} is set for the whole engine, not for one track; remove `track`"));
+        }
+        if let Some((_, field)) = self.by {
+            return Err(self.source.error(&field.key_span, format!("{key} takes `to = {unit}`, not `by`")));
+        }
+        match self.to {
+            Some(to) => Ok(to),
+            None => fail(format!("set = \"{key}\" needs `to = {unit}`")),
+        }
     }
-    if has_track {
-        return fail(format!("{TEMPO_KEY} is set for the whole engine, not for one track; remove `track`"));
+
+    /// `set = "tempo"`: BPM within [`TEMPO_RANGE`].
+    fn tempo(&self) -> Result<Command, FileError> {
+        let (bpm, field) = self.value(TEMPO_KEY, "BPM")?;
+        if !TEMPO_RANGE.contains(&bpm) {
+            let (lo, hi) = (TEMPO_RANGE.start(), TEMPO_RANGE.end());
+            let message =
+                format!("{} is out of range for {TEMPO_KEY} ({lo} to {hi} BPM)", field.quoted(self.source));
+            return Err(self.source.error(&field.key_span, message));
+        }
+        Ok(Command::Grid(GridCommand::Tempo { bpm }))
     }
-    if let Some((_, field)) = by {
-        return Err(source.error(&field.key_span, format!("{TEMPO_KEY} takes `to = BPM`, not `by`")));
+
+    /// `set = "record_latency_frames"`: a whole number of frames.
+    fn latency(&self) -> Result<Command, FileError> {
+        let (frames, field) = self.value(RECORD_LATENCY_KEY, "frames")?;
+        if frames.fract() != 0.0 || !(0.0..=f64::from(MAX_RECORD_LATENCY)).contains(&frames) {
+            let message = format!(
+                "{} is not allowed for {RECORD_LATENCY_KEY}: a whole number of frames from 0 to {MAX_RECORD_LATENCY}",
+                field.quoted(self.source)
+            );
+            return Err(self.source.error(&field.key_span, message));
+        }
+        Ok(Command::RecordLatency { frames: frames as u32 })
     }
-    let Some((bpm, field)) = to else {
-        return fail(format!("set = \"{TEMPO_KEY}\" needs `to = BPM`"));
-    };
-    if !TEMPO_RANGE.contains(&bpm) {
-        return Err(source.error(
-            &field.key_span,
-            format!(
-                "{} is out of range for {TEMPO_KEY} ({} to {} BPM)",
-                field.quoted(source),
-                TEMPO_RANGE.start(),
-                TEMPO_RANGE.end()
-            ),
-        ));
-    }
-    Ok(Command::Grid(GridCommand::Tempo { bpm }))
 }
 
 /// `grid = "position"` (with `beat` and `frames_per_beat`), `"stop"` or `"tap"`.
@@ -519,44 +555,4 @@ fn read_grid(
         }
     }
     Ok(Command::Grid(command))
-}
-
-/// `set = "record_latency_frames"` with `to` a whole number of frames and no `track`.
-fn read_latency(
-    source: &Source<'_>,
-    set_span: &std::ops::Range<usize>,
-    has_track: bool,
-    has_action: bool,
-    to: Option<(f64, &Field<'_, '_>)>,
-    by: Option<(f64, &Field<'_, '_>)>,
-) -> Result<Command, FileError> {
-    let fail = |message: String| Err(source.error(set_span, message));
-    if has_action {
-        return fail(
-            "an event has either `do` (an action) or `set`, not both; split it into two events".into(),
-        );
-    }
-    if has_track {
-        return fail(format!(
-            "{RECORD_LATENCY_KEY} is set for the whole engine, not for one track; remove `track`"
-        ));
-    }
-    if let Some((_, field)) = by {
-        return Err(
-            source.error(&field.key_span, format!("{RECORD_LATENCY_KEY} takes `to = frames`, not `by`"))
-        );
-    }
-    let Some((frames, field)) = to else {
-        return fail(format!("set = \"{RECORD_LATENCY_KEY}\" needs `to = frames`"));
-    };
-    if frames.fract() != 0.0 || !(0.0..=f64::from(MAX_RECORD_LATENCY)).contains(&frames) {
-        return Err(source.error(
-            &field.key_span,
-            format!(
-                "{} is not allowed for {RECORD_LATENCY_KEY}: a whole number of frames from 0 to {MAX_RECORD_LATENCY}",
-                field.quoted(source)
-            ),
-        ));
-    }
-    Ok(Command::RecordLatency { frames: frames as u32 })
 }

@@ -132,7 +132,7 @@ impl Track {
 
     /// Hold the loop's period to `beats` beats of the grid.
     pub fn lock_to_grid(&mut self, beats: f64, frames_per_beat: f64) {
-        if length_set(self) && beats > 0.0 {
+        if !self.length_unset() && beats > 0.0 {
             let speed = f64::from(self.params.get(Param::Speed).abs()).max(f64::MIN_POSITIVE);
             self.lock = Some(LoopLock { cells_per_beat: self.tape.len() as f64 / (speed * beats), beats });
             self.follow_tempo(frames_per_beat);
@@ -167,8 +167,4 @@ impl Track {
     pub fn wrapped(&self) -> bool {
         self.wrapped
     }
-}
-
-fn length_set(track: &Track) -> bool {
-    !track.length_unset()
 }
