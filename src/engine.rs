@@ -33,7 +33,8 @@ pub use snapshot::{EngineSnapshot, HeadMode, TrackSnapshot, TrackState};
 
 use grid::Grid;
 use mixer::{pan_gains, smoothing_coefficient, MasterBus, PanStage, SMOOTHING_S};
-use tape::SincTable;
+pub use tape::CpuPath;
+use tape::Reader;
 use track::Track;
 pub use track::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
 
@@ -42,16 +43,18 @@ pub use track::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
 /// played it) knows whether this build re-renders it exactly. Revision 1
 /// was the first engine; 2 writes through the record head that follows the
 /// play head's path; 3 makes every writing pass an undo level of its own
-/// (a record followed by a dub is two). `tests/model_revision.rs` holds the fingerprint of
+/// (a record followed by a dub is two); 4 reads through a bank of
+/// band-limited kernels, one per speed band, so fast playback does not
+/// alias. `tests/model_revision.rs` holds the fingerprint of
 /// each revision's output and fails when the output changes without it.
-pub const MODEL_REVISION: u32 = 3;
+pub const MODEL_REVISION: u32 = 4;
 
 /// The whole instrument's sound: every track, the mixer and the master bus.
 pub struct Engine {
     config: EngineConfig,
     sample_rate: f64,
     max_block: usize,
-    sinc: SincTable,
+    reader: Reader,
     tracks: Vec<Track>,
     pans: Vec<PanStage>,
     /// Each track's output for the last block (after level, before pan).
@@ -71,7 +74,13 @@ pub struct Engine {
     /// Waited presses that acted, until drained.
     acted: [Acted; quantize::MAX_ACTED],
     acted_count: usize,
+    /// Threads an offline render runs the tracks on (1: the caller's only).
+    render_threads: usize,
 }
+
+/// A stretch shorter than this runs on one thread: starting threads would
+/// cost more than it saves.
+const PARALLEL_MIN_FRAMES: usize = 512;
 
 impl Engine {
     /// Build an engine for a configuration. Allocates; call off the audio thread.
@@ -80,7 +89,7 @@ impl Engine {
             config,
             sample_rate,
             max_block: 0,
-            sinc: SincTable::new(),
+            reader: Reader::detect(),
             tracks: Vec::new(),
             pans: Vec::new(),
             stems: Vec::new(),
@@ -95,6 +104,7 @@ impl Engine {
             now: 0,
             acted: [Acted { frame: 0, track: 0, action: TrackAction::Play }; quantize::MAX_ACTED],
             acted_count: 0,
+            render_threads: 1,
         };
         engine.prepare(sample_rate, max_block);
         engine
@@ -219,6 +229,22 @@ impl Engine {
     }
 
     /// The time grid as it stands.
+    /// Run the play heads' kernels on `path` instead of the fastest one this
+    /// CPU has. Every path gives bit-identical output; this is how that is
+    /// proven. A path the CPU lacks is refused (returns false).
+    pub fn set_cpu_path(&mut self, path: CpuPath) -> bool {
+        if !CpuPath::available().contains(&path) {
+            return false;
+        }
+        self.reader.path = path;
+        true
+    }
+
+    /// The instruction set the play heads run on.
+    pub fn cpu_path(&self) -> CpuPath {
+        self.reader.path
+    }
+
     pub fn grid(&self) -> grid::GridState {
         let mut state = self.grid.state();
         state.frame = self.frames;
@@ -329,11 +355,7 @@ impl Engine {
                 end = self.run_track(l, input, start, end, true);
                 self.loop_top_pending = self.tracks[l].wrapped();
             }
-            for t in 0..self.tracks.len() {
-                if Some(t) != leader {
-                    self.run_track(t, input, start, end, false);
-                }
-            }
+            self.run_followers(leader, input, start, end);
             for (t, track) in self.tracks.iter().enumerate() {
                 let target = pan_gains(track.params().get(Param::Pan));
                 let pan = &mut self.pans[t];
@@ -412,16 +434,57 @@ impl Engine {
     /// With `stop_at_top`, stop after the sample in which its play head
     /// wraps; returns where it stopped.
     fn run_track(&mut self, t: usize, input: &[f32], start: usize, end: usize, stop_at_top: bool) -> usize {
-        let track = &mut self.tracks[t];
-        let stem = &mut self.stems[t];
-        for (i, out) in stem[start..end].iter_mut().enumerate() {
-            let x = input.get(start + i).copied().unwrap_or(0.0);
-            *out = track.tick(if x.is_finite() { x } else { 0.0 }, &self.sinc);
-            if stop_at_top && track.wrapped() {
-                return start + i + 1;
+        run_samples(&mut self.tracks[t], &mut self.stems[t], &self.reader, input, start..end, stop_at_top)
+    }
+
+    /// Run every track but the leader over `[start, end)`: in turn, or on
+    /// `render_threads` threads at once (offline only). Tracks are
+    /// independent until the mixer, so both give the same samples.
+    fn run_followers(&mut self, leader: Option<usize>, input: &[f32], start: usize, end: usize) {
+        let threads = self.render_threads.min(self.tracks.len());
+        if threads <= 1 || end - start < PARALLEL_MIN_FRAMES {
+            for t in 0..self.tracks.len() {
+                if Some(t) != leader {
+                    self.run_track(t, input, start, end, false);
+                }
             }
+            return;
         }
-        end
+        let per_thread = self.tracks.len().div_ceil(threads);
+        let reader = &self.reader;
+        let run_chunk = move |first: usize, tracks: &mut [Track], stems: &mut [Vec<f32>]| {
+            for (i, (track, stem)) in tracks.iter_mut().zip(stems.iter_mut()).enumerate() {
+                if Some(first + i) != leader {
+                    run_samples(track, stem, reader, input, start..end, false);
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            let mut chunks =
+                self.tracks.chunks_mut(per_thread).zip(self.stems.chunks_mut(per_thread)).enumerate();
+            // The calling thread takes the first chunk itself.
+            let first = chunks.next();
+            for (c, (tracks, stems)) in chunks {
+                scope.spawn(move || run_chunk(c * per_thread, tracks, stems));
+            }
+            if let Some((_, (tracks, stems))) = first {
+                run_chunk(0, tracks, stems);
+            }
+        });
+    }
+
+    /// Render on up to `threads` threads (0: as many as the machine has
+    /// cores). Offline only: threads are started for every stretch between
+    /// events, which the audio callback must never do. The output is
+    /// bit-identical to a single-threaded render.
+    pub fn set_render_threads(&mut self, threads: usize) {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.render_threads = if threads == 0 { cores } else { threads };
+    }
+
+    /// Threads an offline render uses (see [`Engine::set_render_threads`]).
+    pub fn render_threads(&self) -> usize {
+        self.render_threads.clamp(1, self.tracks.len().max(1))
     }
 
     /// A track's output for the last processed block (after level and mute,
@@ -447,4 +510,24 @@ impl Engine {
         self.master_peak = [0.0; 2];
         snapshot
     }
+}
+
+/// Run one track over `range` of a piece into its stem (see `Engine::run_track`).
+fn run_samples(
+    track: &mut Track,
+    stem: &mut [f32],
+    reader: &Reader,
+    input: &[f32],
+    range: std::ops::Range<usize>,
+    stop_at_top: bool,
+) -> usize {
+    let (start, end) = (range.start, range.end);
+    for (i, out) in stem[start..end].iter_mut().enumerate() {
+        let x = input.get(start + i).copied().unwrap_or(0.0);
+        *out = track.tick(if x.is_finite() { x } else { 0.0 }, reader);
+        if stop_at_top && track.wrapped() {
+            return start + i + 1;
+        }
+    }
+    end
 }

@@ -63,6 +63,10 @@ enum Command {
         /// The same in frames.
         #[arg(long, value_name = "N")]
         latency_frames: Option<u32>,
+        /// Threads to render the tracks on (default: one per core); any
+        /// number gives the same samples.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        threads: usize,
     },
     /// Play a patch live: on the screen, or headless with --no-tui.
     Play {
@@ -330,6 +334,7 @@ fn main() -> ExitCode {
             bits,
             latency_ms,
             latency_frames,
+            threads,
         } => match duration {
             None => Err("--duration SECONDS is required when rendering a patch".to_string()),
             Some(duration) => {
@@ -344,6 +349,7 @@ fn main() -> ExitCode {
                     stems,
                     bits,
                     latency,
+                    threads,
                 };
                 render_files(&request).map(|report| {
                     let seconds = report.frames as f64 / report.sample_rate as f64;
@@ -358,6 +364,12 @@ fn main() -> ExitCode {
                     for stem in &report.stems {
                         println!("  stem {}", stem.display());
                     }
+                    println!(
+                        "  {} thread{}, {:.1}× real time",
+                        report.threads,
+                        if report.threads == 1 { "" } else { "s" },
+                        seconds / report.elapsed_s.max(1e-9)
+                    );
                     if report.faults > 0 {
                         println!("  note: {} non-finite values were caught and silenced", report.faults);
                     }

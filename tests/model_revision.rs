@@ -19,7 +19,8 @@ use ferrotape::engine::{
 use ferrotape::render::render_to_memory;
 
 /// The output fingerprint of each model revision.
-const FINGERPRINTS: [(u32, u64); 2] = [(2, 0x3e6b_b658_3fd0_1d9e), (3, 0x5e2f_d4c5_0023_d744)];
+const FINGERPRINTS: [(u32, u64); 3] =
+    [(2, 0x3e6b_b658_3fd0_1d9e), (3, 0x5e2f_d4c5_0023_d744), (4, 0xfd65_3ebf_9cfc_7fb2)];
 
 fn scene(quality: Quality) -> EngineConfig {
     let mut tape = TrackConfig { length: TapeLength::Fixed(0.9), ..TrackConfig::default() };

@@ -4,84 +4,15 @@
 //! One cell holds 1/fs seconds of tape at speed 1. All buffers are allocated
 //! in [`Tape::new`]; nothing here allocates afterwards.
 
+mod kernel;
 mod undo;
 
-use super::filter::{fast_ceil, fast_floor, flush_denormal};
+use super::filter::{fast_floor, flush_denormal};
+pub use kernel::{
+    CpuPath, ReadKernels, Reader, BAND_SPEEDS, MAX_REACH, MAX_TAPS, PASSBAND_FRACTION, STOPBAND_DB,
+};
 use undo::UndoStore;
 pub use undo::{Lengths, MAX_UNDO_LEVELS};
-
-/// Half-width of the read kernel at speed ≤ 1, in cells (8 taps).
-pub const SINC_HALF_WIDTH: usize = 4;
-/// Table resolution: kernel values per cell of offset.
-const SINC_PHASES: usize = 1024;
-/// Kaiser window shape; 7.0 keeps side lobes near -70 dB for 8 taps.
-const KAISER_BETA: f64 = 7.0;
-
-/// A windowed-sinc kernel tabulated once, shared by every track.
-#[derive(Clone, Debug)]
-pub struct SincTable {
-    /// Kernel values for offsets 0, 1/PHASES, …, HALF_WIDTH (inclusive), plus a guard.
-    values: Vec<f32>,
-}
-
-impl Default for SincTable {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl SincTable {
-    pub fn new() -> Self {
-        let n = SINC_HALF_WIDTH * SINC_PHASES;
-        let mut values = Vec::with_capacity(n + 2);
-        let i0_beta = bessel_i0(KAISER_BETA);
-        for i in 0..=n {
-            let x = i as f64 / SINC_PHASES as f64;
-            // Exact zeros at whole-cell offsets keep integer-position reads exact.
-            let v = if i == 0 {
-                1.0
-            } else if i % SINC_PHASES == 0 {
-                0.0
-            } else {
-                let t = x / SINC_HALF_WIDTH as f64;
-                let window = bessel_i0(KAISER_BETA * (1.0 - t * t).max(0.0).sqrt()) / i0_beta;
-                let px = std::f64::consts::PI * x;
-                px.sin() / px * window
-            };
-            values.push(v as f32);
-        }
-        values.push(0.0);
-        SincTable { values }
-    }
-
-    /// Kernel value at offset `x` cells (|x| ≤ half width).
-    #[inline]
-    fn at(&self, x: f64) -> f32 {
-        let scaled = x.abs() * SINC_PHASES as f64;
-        let index = scaled as usize;
-        if index >= SINC_HALF_WIDTH * SINC_PHASES {
-            return 0.0;
-        }
-        let frac = (scaled - index as f64) as f32;
-        let a = self.values[index];
-        let b = self.values[index + 1];
-        a + (b - a) * frac
-    }
-}
-
-fn bessel_i0(x: f64) -> f64 {
-    let mut sum = 1.0;
-    let mut term = 1.0;
-    let half = x / 2.0;
-    for k in 1..50 {
-        term *= (half / k as f64) * (half / k as f64);
-        sum += term;
-        if term < sum * 1e-17 {
-            break;
-        }
-    }
-    sum
-}
 
 /// Most cells one undo or clear may swap per sample. Fast enough that the
 /// sweep, started just behind the play head, always outruns it (speed ≤ ~4.5
@@ -160,78 +91,30 @@ impl Tape {
         index.rem_euclid(self.len as i64) as usize
     }
 
-    /// Windowed-sinc read at fractional position `pos` (cells). `scale` ≥ 1
-    /// widens the kernel (and lowers its cutoff) so fast playback does not alias.
+    /// Band-limited read at fractional position `pos` (cells) with the
+    /// kernel of speed band `band` (see [`ReadKernels`]).
     #[inline]
-    pub fn read_sinc(&self, table: &SincTable, pos: f64, scale: f64) -> f32 {
-        if scale <= 1.0 {
-            return self.read_sinc_unscaled(table, pos);
+    pub fn read_band(&self, reader: &Reader, band: usize, pos: f64) -> f32 {
+        let Reader { kernels, path } = *reader;
+        let base = fast_floor(pos);
+        let frac = pos - base;
+        let taps = kernels.taps(band);
+        let first = base as i64 - (taps as i64 / 2 - 1);
+        if first >= 0 && first as usize + taps <= self.len {
+            let start = first as usize;
+            return kernels.read(path, band, &self.cells[start..start + taps], frac);
         }
-        let reach = SINC_HALF_WIDTH as f64 * scale;
-        let first = fast_ceil(pos - reach) as i64;
-        let last = fast_floor(pos + reach) as i64;
-        let inv_scale = 1.0 / scale;
-        let mut acc = 0.0f32;
-        let mut weight_sum = 0.0f32;
-        let len = self.len as i64;
-        let mut index = first.rem_euclid(len) as usize;
-        for k in first..=last {
-            let w = table.at((k as f64 - pos) * inv_scale);
-            acc += w * self.cells[index];
-            weight_sum += w;
+        // Near the loop ends the window wraps: gather it first.
+        let mut window = [0.0f32; MAX_TAPS];
+        let mut index = self.wrap(first);
+        for cell in &mut window[..taps] {
+            *cell = self.cells[index];
             index += 1;
             if index == self.len {
                 index = 0;
             }
         }
-        // Normalising makes DC gain exactly 1 at every phase and scale.
-        if weight_sum > 0.0 {
-            acc / weight_sum
-        } else {
-            0.0
-        }
-    }
-
-    /// The common case (speed ≤ 1): exactly 8 taps, the two table phases
-    /// computed once, no per-tap wrapping away from the loop ends.
-    #[inline]
-    fn read_sinc_unscaled(&self, table: &SincTable, pos: f64) -> f32 {
-        let base = fast_floor(pos);
-        let phase = (pos - base) * SINC_PHASES as f64;
-        let whole = phase as usize;
-        let t = (phase - whole as f64) as f32;
-        let first = base as i64 - (SINC_HALF_WIDTH as i64 - 1);
-        const TAPS: usize = 2 * SINC_HALF_WIDTH;
-        let mut taps = [0.0f32; TAPS];
-        if first >= 0 && first as usize + TAPS <= self.len {
-            taps.copy_from_slice(&self.cells[first as usize..first as usize + TAPS]);
-        } else {
-            for (j, tap) in taps.iter_mut().enumerate() {
-                *tap = self.cells[self.wrap(first + j as i64)];
-            }
-        }
-        let v = &table.values;
-        let mut acc = 0.0f32;
-        let mut weight_sum = 0.0f32;
-        for (j, &cell) in taps.iter().enumerate() {
-            // Offset of tap j from the read position, in table steps.
-            let w = if j < SINC_HALF_WIDTH {
-                let i = (SINC_HALF_WIDTH - 1 - j) * SINC_PHASES + whole;
-                v[i] + (v[i + 1] - v[i]) * t
-            } else {
-                let steps = (j + 1 - SINC_HALF_WIDTH) * SINC_PHASES;
-                let i = steps - whole;
-                // |x| = steps - phase: between table points i-1 and i.
-                if t == 0.0 {
-                    v[i]
-                } else {
-                    v[i - 1] + (v[i] - v[i - 1]) * (1.0 - t)
-                }
-            };
-            acc += w * cell;
-            weight_sum += w;
-        }
-        acc / weight_sum
+        kernels.read(path, band, &window[..taps], frac)
     }
 
     /// 4-point, 3rd-order Hermite read (the eco interpolator).
@@ -373,45 +256,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn integer_positions_read_cells_exactly() {
-        let table = SincTable::new();
+    fn hermite_reads_integer_positions_exactly() {
         let mut tape = Tape::new(64, 64, 0);
         for i in 0..64 {
             tape.write(i, (i as f32 * 0.37).sin());
         }
         for i in 0..64 {
-            assert_eq!(tape.read_sinc(&table, i as f64, 1.0), tape.cell(i));
             assert_eq!(tape.read_hermite(i as f64), tape.cell(i));
         }
     }
 
     #[test]
-    fn sinc_reads_a_band_limited_sine_between_cells() {
-        let table = SincTable::new();
+    fn band_reads_a_band_limited_sine_between_cells_and_across_the_loop_end() {
+        let reader = Reader { kernels: ReadKernels::shared(), path: CpuPath::Portable };
         let mut tape = Tape::new(4800, 4800, 0);
+        // 1 kHz at 48 kHz: a whole number of cycles in the loop.
         let w = 2.0 * std::f64::consts::PI * 1000.0 / 48_000.0;
         for i in 0..4800 {
             tape.write(i, (w * i as f64).sin() as f32);
         }
-        for k in 0..100 {
-            let pos = 100.0 + k as f64 * 7.31;
-            let err = (tape.read_sinc(&table, pos, 1.0) - (w * pos).sin() as f32).abs();
-            assert!(err < 2e-3, "error {err} at {pos}");
-        }
-    }
-
-    #[test]
-    fn the_eight_tap_path_matches_the_general_kernel() {
-        let table = SincTable::new();
-        let mut tape = Tape::new(1000, 1000, 0);
-        for i in 0..1000 {
-            tape.write(i, ((i * 7919) % 1000) as f32 / 500.0 - 1.0);
-        }
-        for k in 0..5000 {
-            let pos = k as f64 * 0.1999;
-            let fast = tape.read_sinc(&table, pos, 1.0);
-            let general = tape.read_sinc(&table, pos, 1.0 + 1e-12);
-            assert!((fast - general).abs() < 1e-4, "at {pos}: {fast} vs {general}");
+        for band in 0..BAND_SPEEDS.len() {
+            for k in 0..700 {
+                let pos = k as f64 * 7.31;
+                let err = (tape.read_band(&reader, band, pos) - (w * pos).sin() as f32).abs();
+                assert!(err < 1e-4, "band {band}: error {err} at {pos}");
+            }
         }
     }
 

@@ -17,7 +17,7 @@ use super::filter::{db_to_gain, flush_denormal, Biquad, BiquadCoefs, Ramp};
 use super::mixer::{smoothing_coefficient, SMOOTHING_S};
 use super::params::{Param, Quality, TapeLength, TrackConfig, TrackParams};
 use super::snapshot::{HeadMode, TrackSnapshot, TrackState, OVERVIEW_BINS};
-use super::tape::{SincTable, Tape};
+use super::tape::{ReadKernels, Reader, Tape};
 use cycles::{Copier, CycleOp};
 use head_distance::Slide;
 use quantize::{GridTake, LoopLock};
@@ -39,8 +39,6 @@ const FULL_LEVEL_SPEED: f64 = 0.05;
 /// Below this |speed| the record path is band-limited before the write head
 /// (fewer cells than samples per second: the input must not alias onto tape).
 const PREFILTER_BELOW_SPEED: f64 = 0.95;
-/// The read kernel is widened by speed times this (see `kernel_scale`).
-const WIDEN_KERNEL_FACTOR: f64 = 0.9;
 /// Record pre-filter coefficients are refreshed every this many samples.
 const CONTROL_INTERVAL: u64 = 32;
 
@@ -139,6 +137,8 @@ pub struct Track {
     peak: f32,
     overview: [f32; OVERVIEW_BINS],
     overview_bin: usize,
+    /// The read kernel's speed band (see `ReadKernels::band_for`).
+    read_band: usize,
     /// OVERVIEW_BINS / loop length in cells.
     overview_scale: f64,
     faults: u64,
@@ -218,6 +218,7 @@ impl Track {
             peak: 0.0,
             overview: [0.0; OVERVIEW_BINS],
             overview_bin: 0,
+            read_band: 0,
             overview_scale: OVERVIEW_BINS as f64 / len as f64,
             faults: 0,
             muted: config.mute,
@@ -378,7 +379,7 @@ impl Track {
 
     /// Process one sample: input in, track output (after level and mute) out.
     #[inline]
-    pub fn tick(&mut self, input: f32, sinc: &SincTable) -> f32 {
+    pub fn tick(&mut self, input: f32, reader: &Reader) -> f32 {
         let speed = self.params.get(Param::Speed) as f64;
         let target = match self.mode {
             HeadMode::Stop => 0.0,
@@ -444,7 +445,10 @@ impl Track {
         // Play path.
         let speed_abs = v.abs();
         let raw = match self.quality {
-            Quality::Full => self.tape.read_sinc(sinc, self.pos, kernel_scale(speed_abs)),
+            Quality::Full => {
+                self.read_band = ReadKernels::band_for(speed_abs, self.read_band);
+                self.tape.read_band(reader, self.read_band, self.pos)
+            }
             Quality::Eco => self.tape.read_hermite(self.pos),
         };
         self.update_overview(raw);
@@ -564,16 +568,6 @@ impl DerivedGains {
             hiss: db_to_gain(params.get(Param::HissDb)),
         }
     }
-}
-
-/// How much to widen the read kernel at a tape speed. Reading faster than one
-/// cell per sample folds the tape's top octave down, so the kernel's cutoff is
-/// lowered in proportion; it starts only above speed 1.11, which keeps wow and
-/// flutter around speed 1 on the cheap 8-tap path and lets at most the top 11 %
-/// of the band (above 19 kHz at 48 kHz) fold.
-#[inline]
-fn kernel_scale(speed_abs: f64) -> f64 {
-    (speed_abs * WIDEN_KERNEL_FACTOR).max(1.0)
 }
 
 /// A position in cells wrapped into a loop of `len` cells: 0 ≤ result < len.

@@ -7,7 +7,7 @@
 use super::{Track, DUCK_HOLD_SAMPLES, MIN_TRAIL_FRAMES};
 use crate::engine::params::Param;
 use crate::engine::snapshot::HeadMode;
-use crate::engine::tape::{Lengths, Tape, SINC_HALF_WIDTH, SWAP_CELLS_PER_SAMPLE};
+use crate::engine::tape::{Lengths, Tape, MAX_REACH, SWAP_CELLS_PER_SAMPLE};
 
 /// A pending whole-tape operation, waiting for the output to duck.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,7 +123,7 @@ impl Track {
 
     /// Begin one sweep; false when there was nothing to do.
     fn begin_sweep(&mut self, sweep: Sweep) -> bool {
-        let margin = (SINC_HALF_WIDTH * 4 + MIN_TRAIL_FRAMES) as i64 + 8;
+        let margin = (MAX_REACH + MIN_TRAIL_FRAMES) as i64 + 8;
         let behind_head = |tape: &Tape, pos: f64| tape.wrap(pos.floor() as i64 - margin);
         let start = behind_head(&self.tape, self.pos);
         match sweep {
