@@ -23,7 +23,7 @@ DURATION ?= 40
 OUT ?= out
 PHRASE := $(OUT)/phrase.wav
 
-.PHONY: help deps test-deps run demo test lint bench check-all clean
+.PHONY: help deps test-deps run demo test lint bench bench-live check-all clean
 
 help:
 	@echo "make run        play patches/$(PATCH).toml live on the screen (PATCH=name to choose)"
@@ -31,6 +31,7 @@ help:
 	@echo "make test       run the whole test suite (and the soak test, when present)"
 	@echo "make lint       cargo fmt --check and clippy with warnings as errors"
 	@echo "make bench      cargo bench"
+	@echo "make bench-live live CPU against SooperLooper, written into docs/performance.md"
 	@echo "make check-all  lint + test"
 	@echo "make deps       install missing system packages: $(PACKAGES)"
 	@echo "make test-deps  the same, plus: $(TEST_PACKAGES)"
@@ -120,6 +121,14 @@ lint: deps
 
 bench: deps
 	$(CARGO) bench
+
+# Live CPU side by side with SooperLooper on private JACK dummy servers
+# (bench/live-cpu/run.sh); ROUNDS, MEAS (seconds) and PERIOD (frames) tune it.
+BENCH_LIVE_PACKAGES := jackd2 libjack-jackd2-dev sooperlooper liblo-tools gcc python3
+bench-live: deps
+	$(call install_missing,$(BENCH_LIVE_PACKAGES))
+	$(CARGO) build --release --features jack
+	FT=target/release/ferrotape DOC=docs/performance.md ./bench/live-cpu/run.sh
 
 check-all: lint test
 

@@ -1,12 +1,13 @@
 //! Renders a minute of one fully featured track, for profilers.
-//! `cargo run --release --example profile_engine [tracks] [dubbing]`
+//! `cargo run --release --example profile_engine [tracks] [dubbing] [speed]`
 use ferrotape::analysis::sine;
 use ferrotape::engine::*;
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let tracks = args.first().copied().unwrap_or(1);
-    let dubbing = args.get(1).copied().unwrap_or(0);
+    let args: Vec<f64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let tracks = args.first().map_or(1, |&n| n as usize);
+    let dubbing = args.get(1).map_or(0, |&n| n as usize);
+    let speed = args.get(2).copied().unwrap_or(1.0) as f32;
     let mut config = EngineConfig { monitor_db: -120.0, ..EngineConfig::default() };
     config.tracks = (0..tracks)
         .map(|i| {
@@ -17,6 +18,7 @@ fn main() {
                 (Param::DriftPct, 0.2),
                 (Param::HissDb, -70.0),
                 (Param::Age, 0.02),
+                (Param::Speed, speed),
             ] {
                 t.params.set(p, v);
             }
@@ -24,12 +26,19 @@ fn main() {
         })
         .collect();
     let mut engine = Engine::new(config, 48_000.0, 256);
+    let input = sine(220.0, 0.5, 48_000.0, 256);
+    let (mut l, mut r) = ([0.0f32; 256], [0.0f32; 256]);
+    // Two seconds on tape first, as a performer's loops would have.
+    for t in 0..tracks as u8 {
+        engine.apply(Command::Track { track: t, action: TrackAction::Record });
+    }
+    for _ in 0..48_000 * 2 / 256 {
+        engine.process(&input, &mut l, &mut r, &[]);
+    }
     for t in 0..tracks as u8 {
         let action = if (t as usize) < dubbing { TrackAction::Dub } else { TrackAction::Play };
         engine.apply(Command::Track { track: t, action });
     }
-    let input = sine(220.0, 0.5, 48_000.0, 256);
-    let (mut l, mut r) = ([0.0f32; 256], [0.0f32; 256]);
     let start = std::time::Instant::now();
     let blocks = 48_000 * 60 / 256;
     for _ in 0..blocks {

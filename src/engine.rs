@@ -450,25 +450,29 @@ impl Engine {
             }
             return;
         }
-        let per_thread = self.tracks.len().div_ceil(threads);
+        // Round robin, so neighbouring tracks (often alike in cost: a row
+        // of dubbing tracks) spread over the threads. Offline: allocating is fine.
+        let mut shares: Vec<Vec<(&mut Track, &mut Vec<f32>)>> = (0..threads).map(|_| Vec::new()).collect();
+        for (t, job) in self.tracks.iter_mut().zip(self.stems.iter_mut()).enumerate() {
+            if Some(t) != leader {
+                shares[t % threads].push(job);
+            }
+        }
         let reader = &self.reader;
-        let run_chunk = move |first: usize, tracks: &mut [Track], stems: &mut [Vec<f32>]| {
-            for (i, (track, stem)) in tracks.iter_mut().zip(stems.iter_mut()).enumerate() {
-                if Some(first + i) != leader {
-                    run_samples(track, stem, reader, input, start..end, false);
-                }
+        let run_share = move |share: Vec<(&mut Track, &mut Vec<f32>)>| {
+            for (track, stem) in share {
+                run_samples(track, stem, reader, input, start..end, false);
             }
         };
         std::thread::scope(|scope| {
-            let mut chunks =
-                self.tracks.chunks_mut(per_thread).zip(self.stems.chunks_mut(per_thread)).enumerate();
-            // The calling thread takes the first chunk itself.
-            let first = chunks.next();
-            for (c, (tracks, stems)) in chunks {
-                scope.spawn(move || run_chunk(c * per_thread, tracks, stems));
+            let mut shares = shares.into_iter();
+            // The calling thread takes the first share itself.
+            let first = shares.next();
+            for share in shares {
+                scope.spawn(move || run_share(share));
             }
-            if let Some((_, (tracks, stems))) = first {
-                run_chunk(0, tracks, stems);
+            if let Some(share) = first {
+                run_share(share);
             }
         });
     }

@@ -26,6 +26,9 @@ pub struct Tape {
     /// Loop length in cells (≤ capacity).
     len: usize,
     undo: UndoStore,
+    /// Every cell is silence (nothing but zeros written since it was made
+    /// or wiped): reading it gives silence without running a kernel.
+    blank: bool,
 }
 
 impl Tape {
@@ -38,6 +41,7 @@ impl Tape {
             cells: vec![0.0; capacity],
             len: len.clamp(1, capacity),
             undo: UndoStore::new(undo_cells.max(capacity)),
+            blank: true,
         }
     }
 
@@ -69,6 +73,13 @@ impl Tape {
         }
         self.cells[n..].fill(0.0);
         self.undo.clear();
+        self.blank = self.cells.iter().all(|&c| c == 0.0);
+    }
+
+    /// Whether every cell is silence.
+    #[inline]
+    pub fn is_blank(&self) -> bool {
+        self.blank
     }
 
     pub fn cells(&self) -> &[f32] {
@@ -175,13 +186,16 @@ impl Tape {
     #[inline]
     pub fn write(&mut self, index: usize, value: f32) {
         self.undo.save(&self.cells, index, self.len);
-        self.cells[index] = flush_denormal(value);
+        let value = flush_denormal(value);
+        self.blank &= value == 0.0;
+        self.cells[index] = value;
     }
 
     /// Overwrite a cell without saving it for undo: tape beyond the loop that
     /// an operation fills before its heads get there (and save it then).
     #[inline]
     pub fn write_beyond(&mut self, index: usize, value: f32) {
+        self.blank &= value == 0.0;
         self.cells[index] = value;
     }
 
@@ -228,6 +242,7 @@ impl Tape {
     pub fn wipe(&mut self) {
         self.undo.clear();
         self.cells.iter_mut().for_each(|c| *c = 0.0);
+        self.blank = true;
     }
 
     /// Replace any non-finite cell with silence. Bounded: `budget` cells from `start`.

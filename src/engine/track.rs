@@ -444,11 +444,11 @@ impl Track {
 
         // Play path.
         let speed_abs = v.abs();
+        self.read_band = ReadKernels::band_for(speed_abs, self.read_band);
         let raw = match self.quality {
-            Quality::Full => {
-                self.read_band = ReadKernels::band_for(speed_abs, self.read_band);
-                self.tape.read_band(reader, self.read_band, self.pos)
-            }
+            // Blank tape reads as silence whatever the kernel.
+            _ if self.tape.is_blank() => 0.0,
+            Quality::Full => self.tape.read_band(reader, self.read_band, self.pos),
             Quality::Eco => self.tape.read_hermite(self.pos),
         };
         self.update_overview(raw);

@@ -17,10 +17,12 @@ use crate::engine::tape::hermite;
 /// Longest round-trip latency the record head compensates, frames.
 pub const MAX_RECORD_LATENCY: u32 = 8_192;
 
-/// Shortest delay of the record head behind the play head, frames: at speed
-/// 1 it trails by 24 cells, beyond the widest read kernel the play head uses
-/// up to speed 4 (4 × 4 cells).
-pub const MIN_TRAIL_FRAMES: usize = 24;
+/// Shortest delay of the record head behind the play head, frames: at any
+/// speed from 1 up it trails by more cells than the read kernel for that
+/// speed reaches back (28 cells at speed 1, about 31 per unit of speed at
+/// the bottom of each faster band), so the play head never hears a cell
+/// while it is being written.
+pub const MIN_TRAIL_FRAMES: usize = 32;
 
 /// Velocities kept: a power of two above the longest delay plus one sample.
 const HISTORY: usize = 16_384;
@@ -171,7 +173,9 @@ impl Track {
         let from = r0 - self.record.offset;
         self.record.offset = self.record.write_offset(step);
         let to = r1 - self.record.offset;
-        if write {
+        // Ageing or erasing blank tape leaves it blank: no cell to visit.
+        let changes_nothing = self.tape.is_blank() && engage == 0.0 && self.seam_fold == 0 && !first_take;
+        if write && !changes_nothing {
             self.write_head(from, to, engage, feedback, keep, age, first_take);
         }
         self.record.pos = r1;
