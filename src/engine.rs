@@ -228,7 +228,6 @@ impl Engine {
         }
     }
 
-    /// The time grid as it stands.
     /// Run the play heads' kernels on `path` instead of the fastest one this
     /// CPU has. Every path gives bit-identical output; this is how that is
     /// proven. A path the CPU lacks is refused (returns false).
@@ -245,6 +244,7 @@ impl Engine {
         self.reader.path
     }
 
+    /// The time grid as it stands.
     pub fn grid(&self) -> grid::GridState {
         let mut state = self.grid.state();
         state.frame = self.frames;

@@ -125,6 +125,9 @@ impl Tester {
         let (recorder, sender) = (heard.clone(), send.clone());
         let mut phase = 0.0f64;
         let mut cycle = 0u64;
+        // What a cycle could not hand over while the test read the lock:
+        // handed over next cycle, never dropped.
+        let mut unheard = Heard::default();
         let process: TesterProcess = Box::new(move |_: &Client, ps: &ProcessScope| -> Control {
             for s in tone.as_mut_slice(ps) {
                 *s = TONE_AMPLITUDE * (phase * std::f64::consts::TAU).sin() as f32;
@@ -138,13 +141,16 @@ impl Tester {
                     }
                 }
             }
-            // Never wait in a JACK callback: a busy recording skips a block.
+            unheard.audio[0].extend_from_slice(heard_1.as_slice(ps));
+            unheard.audio[1].extend_from_slice(heard_2.as_slice(ps));
+            for event in midi_back.iter(ps) {
+                unheard.midi.push((cycle, event.time, event.bytes.to_vec()));
+            }
+            // Never wait in a JACK callback: while the test reads, keep it for the next cycle.
             if let Ok(mut heard) = recorder.try_lock() {
-                heard.audio[0].extend_from_slice(heard_1.as_slice(ps));
-                heard.audio[1].extend_from_slice(heard_2.as_slice(ps));
-                for event in midi_back.iter(ps) {
-                    heard.midi.push((cycle, event.time, event.bytes.to_vec()));
-                }
+                heard.audio[0].append(&mut unheard.audio[0]);
+                heard.audio[1].append(&mut unheard.audio[1]);
+                heard.midi.append(&mut unheard.midi);
             }
             cycle += 1;
             Control::Continue

@@ -67,6 +67,11 @@ impl ClockRig {
         // The ideal frame of the next tick, once running.
         let mut next_tick: Option<f64> = None;
         let mut seed = 0x2545_f491_4f6c_dd1du64;
+        // What the callback could not hand over because the test thread held
+        // the lock (reading what was heard): kept and handed over next cycle,
+        // never dropped, so a reader never makes a tick or a block vanish.
+        let (mut unsent_ticks, mut unheard, mut unrecorded) = (Vec::new(), Vec::new(), Vec::new());
+        let mut recording_from: Option<u64> = None;
         let process: Callback = Box::new(move |_: &Client, ps: &ProcessScope| -> Control {
             let t0 = u64::from(ps.last_frame_time());
             let n = ps.n_frames();
@@ -114,9 +119,7 @@ impl ClockRig {
                     let r = (seed >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
                     let at = (*tick + r * jitter).round().max(t0 as f64) as u64;
                     write((at - t0) as u32, &[0xF8], &mut last_offset);
-                    if let Ok(mut s) = sent.try_lock() {
-                        s.push(t0 + u64::from(last_offset));
-                    }
+                    unsent_ticks.push(t0 + u64::from(last_offset));
                     // The click sits on the ideal bar line, not the jittered tick.
                     let ideal = (*tick).round() as u64;
                     if ticks_since_start % 96 == 0 && ideal >= t0 {
@@ -129,16 +132,24 @@ impl ClockRig {
                     *tick += period;
                 }
             }
-            if let Ok(mut h) = heard.try_lock() {
-                for event in midi_in.iter(ps) {
-                    h.push(Heard { frame: t0 + u64::from(event.time), bytes: event.bytes.to_vec() });
-                }
+            if let Ok(mut s) = sent.try_lock() {
+                s.append(&mut unsent_ticks);
             }
+            for event in midi_in.iter(ps) {
+                unheard.push(Heard { frame: t0 + u64::from(event.time), bytes: event.bytes.to_vec() });
+            }
+            if let Ok(mut h) = heard.try_lock() {
+                h.append(&mut unheard);
+            }
+            // The frame of the first sample waiting to be handed over.
+            recording_from.get_or_insert(t0);
+            unrecorded.extend_from_slice(audio_in.as_slice(ps));
             if let Ok(mut a) = recorded.try_lock() {
                 if a.1.is_empty() {
-                    a.0 = t0;
+                    a.0 = recording_from.unwrap_or(t0);
                 }
-                a.1.extend_from_slice(audio_in.as_slice(ps));
+                a.1.append(&mut unrecorded);
+                recording_from = None;
             }
             Control::Continue
         });

@@ -278,3 +278,22 @@ impl Track {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MIN_TRAIL_FRAMES;
+    use crate::engine::tape::{ReadKernels, BAND_SPEEDS};
+
+    #[test]
+    fn the_record_head_trails_beyond_every_kernels_reach_from_speed_one_up() {
+        let kernels = ReadKernels::shared();
+        for band in 0..BAND_SPEEDS.len() {
+            // The slowest speed (from 1 up) a band is used at, and how far
+            // back its kernel reads: taps / 2 - 1 cells before the position's floor.
+            let slowest = if band == 0 { 1.0 } else { BAND_SPEEDS[band - 1] * 0.98 };
+            let reach = (kernels.taps(band) / 2) as f64;
+            let trail = MIN_TRAIL_FRAMES as f64 * slowest;
+            assert!(trail > reach, "band {band}: trails {trail:.1} cells, kernel reaches {reach}");
+        }
+    }
+}
