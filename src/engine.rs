@@ -358,10 +358,14 @@ impl Engine {
             self.run_followers(leader, input, start, end);
             for (t, track) in self.tracks.iter().enumerate() {
                 let target = pan_gains(track.params().get(Param::Pan));
-                let pan = &mut self.pans[t];
-                for (i, &y) in self.stems[t][start..end].iter().enumerate() {
-                    pan.mix(target, self.pan_smoothing, y, &mut left[start + i], &mut right[start + i]);
-                }
+                let stem = &self.stems[t][start..end];
+                self.pans[t].mix(
+                    target,
+                    self.pan_smoothing,
+                    stem,
+                    &mut left[start..end],
+                    &mut right[start..end],
+                );
             }
             start = end;
         }

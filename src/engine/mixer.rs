@@ -33,13 +33,44 @@ impl PanStage {
         PanStage { left, right }
     }
 
-    /// Mix one mono sample into the stereo bus.
+    /// Mix a run of mono samples into the stereo bus, the gains gliding
+    /// toward `target` by `coefficient` per sample. Once they have arrived
+    /// the rest of the run is a plain multiply-add at constant gains.
     #[inline]
-    pub fn mix(&mut self, target: (f32, f32), coefficient: f32, x: f32, left: &mut f32, right: &mut f32) {
-        self.left += coefficient * (target.0 - self.left);
-        self.right += coefficient * (target.1 - self.right);
-        *left += self.left * x;
-        *right += self.right * x;
+    pub fn mix(
+        &mut self,
+        target: (f32, f32),
+        coefficient: f32,
+        x: &[f32],
+        left: &mut [f32],
+        right: &mut [f32],
+    ) {
+        let n = x.len().min(left.len()).min(right.len());
+        let mut i = 0;
+        while i < n && (self.left != target.0 || self.right != target.1) {
+            self.left = glide(self.left, target.0, coefficient);
+            self.right = glide(self.right, target.1, coefficient);
+            left[i] += self.left * x[i];
+            right[i] += self.right * x[i];
+            i += 1;
+        }
+        let (gain_left, gain_right) = (self.left, self.right);
+        for ((&x, l), r) in x[i..n].iter().zip(&mut left[i..n]).zip(&mut right[i..n]) {
+            *l += gain_left * x;
+            *r += gain_right * x;
+        }
+    }
+}
+
+/// One step of a one-pole glide, landing exactly on the target once within
+/// 1e-6 of it (−120 dB: inaudible; a glide alone can stall an ulp away).
+#[inline]
+fn glide(value: f32, target: f32, coefficient: f32) -> f32 {
+    let next = value + coefficient * (target - value);
+    if (target - next).abs() <= 1e-6 {
+        target
+    } else {
+        next
     }
 }
 

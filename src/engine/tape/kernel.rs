@@ -143,12 +143,30 @@ impl ReadKernels {
     /// whose tap `taps / 2 - 1` is the cell at the read position's floor.
     #[inline]
     pub fn read(&self, path: CpuPath, band: usize, window: &[f32], frac: f64) -> f32 {
+        match path {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `CpuPath::Avx` is only ever chosen where the CPU has AVX
+            // (`CpuPath::detect` / `available`).
+            CpuPath::Avx => unsafe { self.read_avx(band, window, frac) },
+            _ => self.read_lanes(band, window, frac),
+        }
+    }
+
+    /// The whole read compiled with AVX enabled.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    unsafe fn read_avx(&self, band: usize, window: &[f32], frac: f64) -> f32 {
+        self.read_lanes(band, window, frac)
+    }
+
+    #[inline(always)]
+    fn read_lanes(&self, band: usize, window: &[f32], frac: f64) -> f32 {
         let band = &self.bands[band];
         let phase = frac * PHASES as f64;
         let row = (phase as usize).min(PHASES - 1);
         let t = (phase - row as f64) as f32;
         let range = row * band.taps..(row + 1) * band.taps;
-        dot(path, &band.rows[range.clone()], &band.deltas[range], &window[..band.taps], t)
+        dot_lanes(&band.rows[range.clone()], &band.deltas[range], &window[..band.taps], t)
     }
 }
 
@@ -208,23 +226,6 @@ fn bessel_i0(x: f64) -> f64 {
         }
     }
     sum
-}
-
-#[inline]
-fn dot(path: CpuPath, rows: &[f32], deltas: &[f32], cells: &[f32], t: f32) -> f32 {
-    match path {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `CpuPath::Avx` is only ever chosen where the CPU has AVX
-        // (`CpuPath::detect` / `available`).
-        CpuPath::Avx => unsafe { dot_avx(rows, deltas, cells, t) },
-        _ => dot_lanes(rows, deltas, cells, t),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn dot_avx(rows: &[f32], deltas: &[f32], cells: &[f32], t: f32) -> f32 {
-    dot_lanes(rows, deltas, cells, t)
 }
 
 /// `Σ (row + t · delta) · cell` in eight lanes, summed in a fixed tree. The
