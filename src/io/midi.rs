@@ -373,13 +373,23 @@ impl MidiInputs {
             // left to clean up.
             let _ = handle.join();
         }
-        self.virtual_input = None;
+        if let Some(connection) = self.virtual_input.take() {
+            super::midi_port::release(connection);
+        }
     }
 }
 
 impl Drop for MidiInputs {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        for (_, _, connection) in self.open.drain(..) {
+            super::midi_port::release(connection);
+        }
     }
 }
 
@@ -403,7 +413,7 @@ impl Watcher {
             std::mem::take(&mut self.open).into_iter().partition(|(name, _, _)| names.contains(name));
         self.open = kept;
         for (_, id, connection) in gone {
-            drop(connection);
+            super::midi_port::release(connection);
             self.routing.remove_port(id);
         }
         let mut error = None;

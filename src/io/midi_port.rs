@@ -12,10 +12,44 @@ use super::midi::CLIENT_NAME;
 /// `ferrotape:clock_out`.
 pub const CLOCK_OUT_PORT: &str = "clock_out";
 
+/// Close a midir connection (input or output) without risking the process.
+/// midir's JACK backend unregisters a connection's port before it
+/// deactivates the client, so a process cycle running at that moment reads
+/// a freed port and the whole process crashes. On JACK the connection is
+/// therefore left open: an idle client that goes with the process. Other
+/// backends close it.
+pub fn release<C>(connection: C) {
+    if cfg!(feature = "jack") {
+        std::mem::forget(connection);
+    } else {
+        drop(connection);
+    }
+}
+
+/// An open MIDI output; closed (or, on JACK, released) when dropped.
+pub struct MidiOutPort(Option<MidiOutputConnection>);
+
+impl MidiOutPort {
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), midir::SendError> {
+        match self.0.as_mut() {
+            Some(connection) => connection.send(bytes),
+            None => Err(midir::SendError::Other("the port is closed")),
+        }
+    }
+}
+
+impl Drop for MidiOutPort {
+    fn drop(&mut self) {
+        if let Some(connection) = self.0.take() {
+            release(connection);
+        }
+    }
+}
+
 /// Open an output: the first port whose name contains `port` (ignoring
 /// case), or, with `None`, a virtual port named `virtual_name` that others
 /// connect to. Errors name the ports there are.
-pub fn open_output(port: Option<&str>, virtual_name: &str) -> Result<MidiOutputConnection, String> {
+pub fn open_output(port: Option<&str>, virtual_name: &str) -> Result<MidiOutPort, String> {
     let output = MidiOutput::new(&format!("{CLIENT_NAME}-out")).map_err(|_| unavailable())?;
     match port {
         Some(wanted) => {
@@ -27,9 +61,10 @@ pub fn open_output(port: Option<&str>, virtual_name: &str) -> Result<MidiOutputC
             };
             output
                 .connect(&ports[index], virtual_name)
+                .map(|c| MidiOutPort(Some(c)))
                 .map_err(|e| format!("cannot open MIDI output \"{}\": {e}", names[index]))
         }
-        None => open_virtual(output, virtual_name),
+        None => open_virtual(output, virtual_name).map(|c| MidiOutPort(Some(c))),
     }
 }
 

@@ -20,9 +20,10 @@ pub trait FeedbackSink: Send {
     fn send(&mut self, bytes: &[u8]) -> Result<(), String>;
 }
 
-impl FeedbackSink for midir::MidiOutputConnection {
+impl FeedbackSink for crate::io::midi_port::MidiOutPort {
     fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        midir::MidiOutputConnection::send(self, bytes).map_err(|e| format!("cannot send LED feedback: {e}"))
+        crate::io::midi_port::MidiOutPort::send(self, bytes)
+            .map_err(|e| format!("cannot send LED feedback: {e}"))
     }
 }
 

@@ -33,9 +33,10 @@ pub trait ClockSink: Send {
     fn send(&mut self, bytes: &[u8]) -> Result<(), String>;
 }
 
-impl ClockSink for midir::MidiOutputConnection {
+impl ClockSink for crate::io::midi_port::MidiOutPort {
     fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        midir::MidiOutputConnection::send(self, bytes).map_err(|e| format!("cannot send MIDI clock: {e}"))
+        crate::io::midi_port::MidiOutPort::send(self, bytes)
+            .map_err(|e| format!("cannot send MIDI clock: {e}"))
     }
 }
 
