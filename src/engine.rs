@@ -486,13 +486,12 @@ impl Engine {
     /// events, which the audio callback must never do. The output is
     /// bit-identical to a single-threaded render.
     pub fn set_render_threads(&mut self, threads: usize) {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        self.render_threads = if threads == 0 { cores } else { threads };
+        self.render_threads = render_threads_for(threads, usize::MAX);
     }
 
     /// Threads an offline render uses (see [`Engine::set_render_threads`]).
     pub fn render_threads(&self) -> usize {
-        self.render_threads.clamp(1, self.tracks.len().max(1))
+        render_threads_for(self.render_threads, self.tracks.len())
     }
 
     /// A track's output for the last processed block (after level and mute,
@@ -518,6 +517,14 @@ impl Engine {
         self.master_peak = [0.0; 2];
         snapshot
     }
+}
+
+/// Threads a render asked for `requested` threads (0: one per core) runs
+/// `tracks` tracks on: never more than there are tracks, at least one.
+pub fn render_threads_for(requested: usize, tracks: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = if requested == 0 { cores } else { requested };
+    threads.clamp(1, tracks.max(1))
 }
 
 /// Run one track over `range` of a piece into its stem (see `Engine::run_track`).

@@ -335,28 +335,20 @@ fn read_event(
 
     let missing = |what: &str| source.error(header, format!("this event has no {what}"));
     let at = at.ok_or_else(|| missing("`at` (seconds from the start)"))?;
+    let engine_set = |set_span| EngineSet {
+        source,
+        set_span,
+        has_track: track.is_some(),
+        has_action: action.is_some(),
+        to,
+        by,
+    };
     if let Some(span) = latency {
-        let set = EngineSet {
-            source,
-            set_span: &span,
-            has_track: track.is_some(),
-            has_action: action.is_some(),
-            to,
-            by,
-        };
-        let command = set.latency()?;
+        let command = engine_set(&span).latency()?;
         return Ok(Event { at, command, line: Some(source.line(header)) });
     }
     if let Some(span) = tempo {
-        let set = EngineSet {
-            source,
-            set_span: &span,
-            has_track: track.is_some(),
-            has_action: action.is_some(),
-            to,
-            by,
-        };
-        let command = set.tempo()?;
+        let command = engine_set(&span).tempo()?;
         return Ok(Event { at, command, line: Some(source.line(header)) });
     }
     if let Some((name, span)) = grid {

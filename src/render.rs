@@ -134,13 +134,10 @@ pub fn render_files(request: &RenderRequest) -> Result<RenderReport, String> {
     let mut meter = LevelMeter::default();
     let mut failure = None;
     let started = std::time::Instant::now();
-    let mut engine = Engine::new(config, sample_rate as f64, request.block);
-    engine.set_render_threads(request.threads);
-    let threads = engine.render_threads();
+    let threads = crate::engine::render_threads_for(request.threads, config.tracks.len());
     let block = if threads > 1 { request.block.max(THREADED_BLOCK) } else { request.block };
-    if block != request.block {
-        engine.prepare(sample_rate as f64, block);
-    }
+    let mut engine = Engine::new(config, sample_rate as f64, block);
+    engine.set_render_threads(threads);
     let faults = render_engine(&mut engine, &input[..], &score, frames, block, |block| {
         if failure.is_some() {
             return;
