@@ -1,5 +1,6 @@
 //! Renders a minute of one fully featured track, for profilers.
-//! `cargo run --release --example profile_engine [tracks] [dubbing] [speed]`
+//! `cargo run --release --example profile_engine [tracks] [dubbing] [speed] [plain]`
+//! (`plain`: every model off, as `bench/live-cpu/ft16-plain.toml`)
 use ferrotape::analysis::sine;
 use ferrotape::engine::*;
 
@@ -8,19 +9,33 @@ fn main() {
     let tracks = args.first().map_or(1, |&n| n as usize);
     let dubbing = args.get(1).map_or(0, |&n| n as usize);
     let speed = args.get(2).copied().unwrap_or(1.0) as f32;
+    let plain = std::env::args().any(|a| a == "plain");
     let mut config = EngineConfig { monitor_db: -120.0, ..EngineConfig::default() };
     config.tracks = (0..tracks)
         .map(|i| {
             let mut t = TrackConfig { length: TapeLength::Fixed(3.0 + i as f64), ..TrackConfig::default() };
-            for (p, v) in [
+            let models = [
                 (Param::DriveDb, 6.0),
                 (Param::WowPct, 0.3),
                 (Param::DriftPct, 0.2),
                 (Param::HissDb, -70.0),
                 (Param::Age, 0.02),
-                (Param::Speed, speed),
-            ] {
-                t.params.set(p, v);
+            ];
+            let off = [
+                (Param::DriveDb, 0.0),
+                (Param::WowPct, 0.0),
+                (Param::FlutterPct, 0.0),
+                (Param::DriftPct, 0.0),
+                (Param::HissDb, -120.0),
+                (Param::Age, 0.0),
+            ];
+            for (p, v) in if plain { &off[..] } else { &models[..] } {
+                t.params.set(*p, *v);
+            }
+            t.params.set(Param::Speed, speed);
+            if plain {
+                t.saturation = SaturationModel::Off;
+                t.tone = ToneModel::Flat;
             }
             t
         })

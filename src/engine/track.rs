@@ -64,11 +64,17 @@ pub struct Track {
     pos: f64,
     passes: u64,
 
-    /// Last four input samples (oldest first), for the write-head interpolator.
+    /// Last four input samples, for the write-head interpolator: a ring
+    /// whose oldest entry is at `history_at` (shifting an array every
+    /// sample stalls on store forwarding).
     history: [f32; 4],
+    history_at: usize,
     prefilter: [Biquad; 2],
     prefilter_coefs: [BiquadCoefs; 2],
     prefilter_on: bool,
+    /// The record-head speed the prefilter's coefficients were designed for
+    /// (NaN: none yet); an unchanged speed keeps them.
+    prefilter_speed: f64,
     drive: f32,
     /// Gains derived from dB parameters, refreshed when a parameter changes
     /// (a `powf` per sample per track is a measurable cost).
@@ -170,9 +176,11 @@ impl Track {
             pos: 0.0,
             passes: 0,
             history: [0.0; 4],
+            history_at: 0,
             prefilter: [Biquad::default(); 2],
             prefilter_coefs: [BiquadCoefs::IDENTITY; 2],
             prefilter_on: false,
+            prefilter_speed: f64::NAN,
             drive: db_to_gain(params.get(Param::DriveDb)),
             gains: DerivedGains::of(&params),
             engage: Ramp::new(0.0, fade_samples),
@@ -406,7 +414,8 @@ impl Track {
             x = self.prefilter[0].process(&self.prefilter_coefs[0], x);
             x = self.prefilter[1].process(&self.prefilter_coefs[1], x);
         }
-        self.history = [self.history[1], self.history[2], self.history[3], x];
+        self.history[self.history_at] = x;
+        self.history_at = (self.history_at + 1) & 3;
 
         let engage = self.engage.advance();
         let feedback = self.feedback.advance();
@@ -485,6 +494,10 @@ impl Track {
     }
 
     fn update_prefilter(&mut self, speed_abs: f64) {
+        if speed_abs == self.prefilter_speed {
+            return;
+        }
+        self.prefilter_speed = speed_abs;
         let on = speed_abs < PREFILTER_BELOW_SPEED;
         if on {
             let corner = 0.45 * self.sample_rate * speed_abs.max(0.01);

@@ -211,8 +211,8 @@ impl Track {
         while (step > 0 && c <= last) || (step < 0 && c >= last) {
             // When within this sample the head crossed cell c: 0 = last sample, 1 = now.
             let t = ((c as f64 - u0) / span) as f32;
-            let h = &self.history;
-            let input = hermite(h[0], h[1], h[2], h[3], t) * self.drive;
+            let (h, at) = (&self.history, self.history_at);
+            let input = hermite(h[at], h[(at + 1) & 3], h[(at + 2) & 3], h[(at + 3) & 3], t) * self.drive;
             if unwrapped && c < 0 {
                 // Before the loop's first cell: nothing to write, but the
                 // saturator hears the input so its delay line stays in step.
