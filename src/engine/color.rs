@@ -116,9 +116,13 @@ impl Ageing {
                 };
                 interval.set(known);
             }
-            let frac = (index - known.start) as f32 / spacing as f32;
-            let t = frac * frac * (3.0 - 2.0 * frac);
-            weakest = weakest.max(known.a + (known.b - known.a) * t);
+            // Most of the tape is sound: an interval weak at neither end
+            // adds nothing (max with 0 + 0·t), so skip the division.
+            if known.a != 0.0 || known.b != 0.0 {
+                let frac = (index - known.start) as f32 / spacing as f32;
+                let t = frac * frac * (3.0 - 2.0 * frac);
+                weakest = weakest.max(known.a + (known.b - known.a) * t);
+            }
         }
         weakest
     }

@@ -96,10 +96,20 @@ impl Tape {
         self.cells[index]
     }
 
-    /// Wrap any integer cell index into the loop.
+    /// Wrap any integer cell index into the loop. Heads ask for cells at
+    /// most one loop away, so that costs a compare, not a division.
     #[inline]
     pub fn wrap(&self, index: i64) -> usize {
-        index.rem_euclid(self.len as i64) as usize
+        let len = self.len as i64;
+        if (0..len).contains(&index) {
+            index as usize
+        } else if (-len..0).contains(&index) {
+            (index + len) as usize
+        } else if (len..2 * len).contains(&index) {
+            (index - len) as usize
+        } else {
+            index.rem_euclid(len) as usize
+        }
     }
 
     /// Band-limited read at fractional position `pos` (cells) with the

@@ -207,12 +207,19 @@ impl Track {
             (fast_ceil(u0) as i64 - 1, fast_ceil(u1) as i64, -1)
         };
         let span = u1 - u0;
+        // Ageing or erasing alone never hears the input (see `write_cell`):
+        // no interpolation then, which at high speed is most of the cost.
+        let hears_input = engage > 0.0 || self.seam_fold > 0 || unwrapped;
         let mut c = first;
         while (step > 0 && c <= last) || (step < 0 && c >= last) {
-            // When within this sample the head crossed cell c: 0 = last sample, 1 = now.
-            let t = ((c as f64 - u0) / span) as f32;
-            let (h, at) = (&self.history, self.history_at);
-            let input = hermite(h[at], h[(at + 1) & 3], h[(at + 2) & 3], h[(at + 3) & 3], t) * self.drive;
+            let input = if hears_input {
+                // When within this sample the head crossed cell c: 0 = last sample, 1 = now.
+                let t = ((c as f64 - u0) / span) as f32;
+                let (h, at) = (&self.history, self.history_at);
+                hermite(h[at], h[(at + 1) & 3], h[(at + 2) & 3], h[(at + 3) & 3], t) * self.drive
+            } else {
+                0.0
+            };
             if unwrapped && c < 0 {
                 // Before the loop's first cell: nothing to write, but the
                 // saturator hears the input so its delay line stays in step.
@@ -240,9 +247,8 @@ impl Track {
     ) {
         let mut old = self.tape.cell(index);
         if age > 0.0 {
-            let len = self.tape.len();
-            let behind = (index + len - 1) % len;
-            let ahead = (index + 1) % len;
+            let behind = self.tape.wrap(index as i64 - 1);
+            let ahead = self.tape.wrap(index as i64 + 1);
             // The neighbour the head just left has already been aged this pass: use its old value.
             let previous = match self.last_written {
                 Some((i, value)) if i == if step > 0 { behind } else { ahead } => value,
