@@ -35,7 +35,14 @@ server() {
   jack_metro -b 240 -f 440 -n metro >/dev/null 2>&1 & MP=$!
   sleep 0.3
 }
-stop_server() { kill $MP $JP 2>/dev/null; wait $MP $JP 2>/dev/null; }
+# jack_metro can hang in its shutdown when the server goes first: stop it
+# first, and for good if it does not go.
+stop_gently() {
+  kill "$1" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null
+}
+stop_server() { stop_gently $MP; stop_gently $JP; }
 
 run_sl() {
   server sl
