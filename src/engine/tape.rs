@@ -281,6 +281,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn wrap_agrees_with_the_euclidean_remainder_near_and_far() {
+        for len in [1usize, 2, 7, 64] {
+            let tape = Tape::new(64, len, 0);
+            let len = len as i64;
+            for index in (-3 * len - 2)..(3 * len + 2) {
+                assert_eq!(tape.wrap(index), index.rem_euclid(len) as usize, "len {len} index {index}");
+            }
+        }
+    }
+
+    #[test]
     fn hermite_reads_integer_positions_exactly() {
         let mut tape = Tape::new(64, 64, 0);
         for i in 0..64 {
