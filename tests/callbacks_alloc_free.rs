@@ -18,6 +18,8 @@ use ferrotape::io::{AudioBackend, AudioOptions, Handoff, LiveProcessor, SampleFo
 use ferrotape::patch::Patch;
 use ferrotape::session::{tape_mirror, DEFAULT_COPY_BUDGET};
 use ferrotape::take::{spawn, TakeConfig};
+#[cfg(feature = "jack")]
+use live_support::test_client::TestClient;
 use live_support::{alsa_config, Scratch};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -178,24 +180,22 @@ fn the_native_jack_callback_never_allocates() {
     let mut midi = client.register_port("midi", jack::MidiOut::default()).expect("port");
     let mut tone = client.register_port("tone", jack::AudioOut::default()).expect("port");
     let mut cycle = 0u64;
-    let tester = client
-        .activate_async(
-            (),
-            jack::contrib::ClosureProcessHandler::new(move |_: &jack::Client, ps: &jack::ProcessScope| {
-                for (i, s) in tone.as_mut_slice(ps).iter_mut().enumerate() {
-                    *s = 0.1 * ((cycle as f32 + i as f32) * 0.05).sin();
-                }
-                let mut writer = midi.writer(ps);
-                let value = (cycle % 128) as u8;
-                let events: [&[u8]; 4] = [&[0xF8], &[0xB0, 7, value], &[0x90, 36, 100], &[0xF2, 1, 2]];
-                for (k, bytes) in events.iter().enumerate() {
-                    let _ = writer.write(&jack::RawMidi { time: 20 * k as u32, bytes });
-                }
-                cycle += 1;
-                jack::Control::Continue
-            }),
-        )
-        .expect("activate");
+    let tester = TestClient::activate(
+        client,
+        jack::contrib::ClosureProcessHandler::new(move |_: &jack::Client, ps: &jack::ProcessScope| {
+            for (i, s) in tone.as_mut_slice(ps).iter_mut().enumerate() {
+                *s = 0.1 * ((cycle as f32 + i as f32) * 0.05).sin();
+            }
+            let mut writer = midi.writer(ps);
+            let value = (cycle % 128) as u8;
+            let events: [&[u8]; 4] = [&[0xF8], &[0xB0, 7, value], &[0x90, 36, 100], &[0xF2, 1, 2]];
+            for (k, bytes) in events.iter().enumerate() {
+                let _ = writer.write(&jack::RawMidi { time: 20 * k as u32, bytes });
+            }
+            cycle += 1;
+            jack::Control::Continue
+        }),
+    );
     take.start();
     for round in 0..2 {
         processor.with(|p| p.restart_input(true));
@@ -229,7 +229,7 @@ fn the_native_jack_callback_never_allocates() {
         );
         assert!(!requested || copied.is_some(), "round {round}: the tape copy came back");
     }
-    drop(tester.deactivate());
+    drop(tester);
     assert_eq!(bridge.stats.engine_faults.load(Ordering::Relaxed), 0);
     let frames = processor.with(|p| {
         assert!(!p.faulted());

@@ -17,6 +17,7 @@ use ferrotape::events::EventList;
 use jack::{
     AudioIn, AudioOut, Client, ClientOptions, Control, MidiIn, MidiOut, PortFlags, ProcessScope, RawMidi,
 };
+use live_support::test_client::TestClient;
 use live_support::*;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -98,7 +99,7 @@ struct Heard {
 /// record, `tester:midi` sends one batch of events per cycle from `send`,
 /// `tester:midi_back` records MIDI with its frame.
 struct Tester {
-    client: Option<jack::AsyncClient<(), jack::contrib::ClosureProcessHandler<(), TesterProcess>>>,
+    client: TestClient<jack::contrib::ClosureProcessHandler<(), TesterProcess>>,
     heard: Arc<Mutex<Heard>>,
     send: Arc<Mutex<VecDeque<Batch>>>,
 }
@@ -156,12 +157,11 @@ impl Tester {
             Control::Continue
         });
         let handler = jack::contrib::ClosureProcessHandler::new(process);
-        let client = client.activate_async((), handler).expect("activate");
-        Tester { client: Some(client), heard, send }
+        Tester { client: TestClient::activate(client, handler), heard, send }
     }
 
     fn client(&self) -> &Client {
-        self.client.as_ref().expect("active").as_client()
+        self.client.as_client()
     }
 
     /// Wait for `port` to exist, generously (the machine may be busy).
@@ -189,14 +189,6 @@ impl Tester {
     /// Every port on the server.
     fn ports(&self) -> Vec<String> {
         self.client().ports(None, None, PortFlags::empty())
-    }
-}
-
-impl Drop for Tester {
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            let _ = client.deactivate();
-        }
     }
 }
 

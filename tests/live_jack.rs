@@ -62,7 +62,7 @@ fn a_tone_recorded_live_comes_back_out_of_the_loop() {
 
     let out = child.wait();
     let elapsed = connected.elapsed().as_secs_f64();
-    drop(active.deactivate());
+    drop(active);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}\nstdout: {stdout}\nstderr: {stderr}", out.status);

@@ -1,6 +1,6 @@
 //! `play --no-tui` on a private JACK server (build with `--features jack`),
 //! driven by MIDI from a second client: the real binary as the native JACK
-//! client `ferrotape`, its `midi_in` fed by a midir sender.
+//! client `ferrotape`, its `midi_in` fed by a MIDI device on the graph.
 //!
 //! - A note held to dub records a 440 Hz tone into the loop; a CC bound to
 //!   speed halves the pitch; a CC bound to erase pressure wipes the loop.
@@ -16,8 +16,8 @@ use ferrotape::analysis::{db, frequency, rms};
 use ferrotape::engine::Param;
 use ferrotape::midi_map::{BindingTarget, Control, MidiMap, TrackTarget};
 use jack::Client;
+use live_support::midi_device::MidiDevice;
 use live_support::*;
-use midir::{MidiOutput, MidiOutputConnection};
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -132,28 +132,11 @@ fn wait_for_port(server: &JackServer, port: &str) {
     }
 }
 
-/// A midir (JACK) output connected to ferrotape's virtual input.
-fn midi_sender() -> MidiOutputConnection {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let output = MidiOutput::new("tester-midi").expect("midir client");
-        let port =
-            output.ports().into_iter().find(|p| output.port_name(p).is_ok_and(|n| n == "ferrotape:midi_in"));
-        if let Some(port) = port {
-            return output.connect(&port, "out").expect("connect to ferrotape:midi_in");
-        }
-        assert!(Instant::now() < deadline, "ferrotape:midi_in is not listed by midir");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Closing a midir JACK connection unregisters its port before it
-/// deactivates the client, so a process cycle running at that moment reads a
-/// freed port (libjack: "jack_port_get_buffer called with an incorrect
-/// port", then a crash of the test process). Left open, the client goes
-/// when its server is stopped at the end of the test.
-fn leave_open(connection: MidiOutputConnection) {
-    std::mem::forget(connection);
+/// A MIDI device connected to ferrotape's virtual input.
+fn midi_sender() -> MidiDevice {
+    let device = MidiDevice::plug_in("tester-midi");
+    device.connect_to("ferrotape:midi_in");
+    device
 }
 
 fn connect(client: &Client, from: &str, to: &str) {
@@ -198,28 +181,27 @@ fn midi_dubs_a_tone_halves_its_speed_and_erases_it() {
     let c = active.as_client();
     connect(c, "tester:tone", &input);
     connect(c, &output, "tester:heard");
-    let mut midi = midi_sender();
+    let midi = midi_sender();
     let mark = || heard.lock().unwrap().len();
     // Let the stream prime its input and settle.
     std::thread::sleep(Duration::from_millis(1500));
 
     let dub_start = mark();
-    midi.send(&[0x90, 36, 100]).unwrap();
+    midi.send(&[0x90, 36, 100]);
     std::thread::sleep(Duration::from_millis(1300));
-    midi.send(&[0x80, 36, 0]).unwrap();
+    midi.send(&[0x80, 36, 0]);
     let dub_end = mark();
     std::thread::sleep(Duration::from_millis(1800));
     let slow = mark();
-    midi.send(&[0xB0, 21, 50]).unwrap();
+    midi.send(&[0xB0, 21, 50]);
     std::thread::sleep(Duration::from_millis(2500));
     let erase = mark();
-    midi.send(&[0xB0, 22, 127]).unwrap();
+    midi.send(&[0xB0, 22, 127]);
     std::thread::sleep(Duration::from_millis(4000));
     let end = mark();
 
     let (ok, stdout, stderr) = app.terminate();
-    leave_open(midi);
-    drop(active.deactivate());
+    drop(active);
     assert!(ok, "ferrotape did not stop cleanly on SIGTERM\nstdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("played "), "no report after SIGTERM: {stdout}");
 
@@ -272,21 +254,20 @@ fn a_learned_cc_is_saved_to_the_map_file_and_drives_speed() {
     for (key, value) in server.env() {
         std::env::set_var(key, value);
     }
-    let mut midi = midi_sender();
+    let midi = midi_sender();
     // Keep moving the knob until the binding is on disk (the first messages
     // may arrive before the connection is complete).
     let deadline = Instant::now() + Duration::from_secs(20);
     while !std::fs::read_to_string(&map).is_ok_and(|t| t.contains("cc = 30")) {
         assert!(Instant::now() < deadline, "the learned binding was not saved to {}", map.display());
-        midi.send(&[0xB0, 30, 64]).unwrap();
+        midi.send(&[0xB0, 30, 64]);
         std::thread::sleep(Duration::from_millis(200));
     }
     // The binding is live: the next message is routed to speed.
     std::thread::sleep(Duration::from_millis(300));
-    midi.send(&[0xB0, 30, 100]).unwrap();
+    midi.send(&[0xB0, 30, 100]);
     std::thread::sleep(Duration::from_millis(2500));
     let (ok, stdout, stderr) = app.terminate();
-    leave_open(midi);
     assert!(ok, "stdout: {stdout}\nstderr: {stderr}");
     println!("{stdout}");
     assert!(stdout.contains("learned CC 30 ch 1 → track 1 speed"), "{stdout}");

@@ -1,6 +1,6 @@
 //! The real midir input on a private JACK server (dummy driver, no sound
 //! card): the virtual `ferrotape:midi_in` port and a named port that goes
-//! away and comes back, fed by a second midir client.
+//! away and comes back, fed by other JACK clients.
 //!
 //! Run with `cargo test --features jack --test midi_jack`. Without `jackd`
 //! the test says why and passes, except under CI (`CI=true`), where it fails.
@@ -15,9 +15,8 @@ use ferrotape::bridge::CommandSink;
 use ferrotape::engine::{Command, Param, TrackAction};
 use ferrotape::io::midi::{list_ports, MidiInputConfig, MidiInputs, PortSelection};
 use ferrotape::midi_map::{MidiMap, MidiRouter, SelectedTrack};
+use live_support::midi_device::MidiDevice;
 use live_support::{jack_env, JackServer};
-use midir::os::unix::VirtualOutput;
-use midir::{MidiOutput, MidiOutputConnection};
 
 // The callbacks run inside `realtime::callback`: with this allocator an
 // allocation there (in the parser, the queues or the router) aborts the test.
@@ -68,10 +67,6 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-fn send(connection: &mut MidiOutputConnection, bytes: &[u8]) {
-    connection.send(bytes).expect("send");
-}
-
 const MAP: &str = r#"
 [[midi]]
 cc = 7
@@ -115,16 +110,11 @@ fn midir_on_jack_delivers_commands() {
     assert!(inputs.has_virtual_port());
 
     // 1. Another client sends into the virtual port ferrotape:midi_in.
-    let sender = MidiOutput::new("ft-sender").expect("sender client");
-    let port = sender
-        .ports()
-        .into_iter()
-        .find(|p| sender.port_name(p).is_ok_and(|n| n == "ferrotape:midi_in"))
-        .expect("ferrotape:midi_in is visible");
-    let mut to_virtual = sender.connect(&port, "out").expect("connect to ferrotape:midi_in");
-    send(&mut to_virtual, &[0xB0, 7, 127]);
-    send(&mut to_virtual, &[0x90, 36, 100]);
-    send(&mut to_virtual, &[0x80, 36, 0]);
+    let to_virtual = MidiDevice::plug_in("ft-sender");
+    to_virtual.connect_to("ferrotape:midi_in");
+    to_virtual.send(&[0xB0, 7, 127]);
+    to_virtual.send(&[0x90, 36, 100]);
+    to_virtual.send(&[0x80, 36, 0]);
     assert_eq!(
         sink.wait_for(3),
         vec![
@@ -135,18 +125,16 @@ fn midir_on_jack_delivers_commands() {
     );
 
     // 2. A "device" port matched by name is opened by the watcher...
-    let device = MidiOutput::new("ft-device").expect("device client");
-    let mut device_out = device.create_virtual("out").expect("device port");
+    let device_out = MidiDevice::plug_in("ft-device");
     wait_until("the device port to open", || inputs.status().open.iter().any(|n| n == "ft-device:out"));
     assert!(list_ports().expect("list").iter().any(|n| n == "ft-device:out"));
-    send(&mut device_out, &[0xB0, 7, 0]);
+    device_out.send(&[0xB0, 7, 0]);
     assert_eq!(sink.wait_for(1), vec![Command::Set { track: 0, param: Param::Feedback, value: 0.0 }]);
 
     // ...forgotten when it disappears, and reopened when it comes back.
     drop(device_out);
     wait_until("the device port to close", || inputs.status().open.is_empty());
-    let device = MidiOutput::new("ft-device").expect("device client");
-    let mut device_out = device.create_virtual("out").expect("device port again");
+    let device_out = MidiDevice::plug_in("ft-device");
     wait_until("the device port to reopen", || inputs.status().open.iter().any(|n| n == "ft-device:out"));
     // On JACK a reopened connection can deliver the port's last message once
     // more (here the CC 7 = 0 sent before the port went away): an absolute
@@ -157,10 +145,8 @@ fn midir_on_jack_delivers_commands() {
         replayed.iter().all(|c| *c == Command::Set { track: 0, param: Param::Feedback, value: 0.0 }),
         "unexpected commands on reopening: {replayed:?}"
     );
-    send(&mut device_out, &[0x90, 36, 64]);
+    device_out.send(&[0x90, 36, 64]);
     assert_eq!(sink.wait_for(1), vec![Command::Track { track: 1, action: TrackAction::Dub }]);
 
     inputs.stop();
-    drop(to_virtual);
-    drop(device_out);
 }

@@ -91,7 +91,7 @@ fn keys_on_the_screen_record_a_loop_that_plays_back() {
     if session.capture().contains("unsaved") {
         session.keys("y");
     }
-    drop(active.deactivate());
+    drop(active);
 
     // What came out while playing is the recorded tone, at its pitch and level.
     assert!(played.len() as f64 > 1.5 * rate, "too little audio came back: {} frames", played.len());

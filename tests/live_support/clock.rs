@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::test_client::TestClient;
 use jack::{AudioIn, AudioOut, Client, ClientOptions, Control, MidiIn, MidiOut, ProcessScope, RawMidi};
 
 /// What the drum machine is told from the test.
@@ -36,7 +37,7 @@ type Callback = Box<dyn FnMut(&Client, &ProcessScope) -> Control + Send>;
 type Process = jack::contrib::ClosureProcessHandler<(), Callback>;
 
 pub struct ClockRig {
-    client: Option<jack::AsyncClient<(), Process>>,
+    client: TestClient<Process>,
     pub machine: Arc<Machine>,
     /// MIDI from ferrotape's `midi_out`.
     pub midi: Arc<Mutex<Vec<Heard>>>,
@@ -153,15 +154,14 @@ impl ClockRig {
             }
             Control::Continue
         });
-        let client =
-            client.activate_async((), jack::contrib::ClosureProcessHandler::new(process)).expect("activate");
-        ClockRig { client: Some(client), machine, midi, audio, sent_ticks, rate }
+        let client = TestClient::activate(client, jack::contrib::ClosureProcessHandler::new(process));
+        ClockRig { client, machine, midi, audio, sent_ticks, rate }
     }
 
     /// Connect the machine to `ferrotape:midi_in`, and `ferrotape:midi_out`
     /// and `ferrotape:out_L` to the monitor, once those ports exist.
     pub fn connect(&self, ferrotape: &str) {
-        let client = self.client.as_ref().expect("active").as_client();
+        let client = self.client.as_client();
         let own = client.name().to_string();
         let pairs = [
             (format!("{own}:clock_out"), format!("{ferrotape}:midi_in")),
@@ -224,14 +224,6 @@ impl ClockRig {
 
     /// The client's current JACK frame.
     pub fn frame(&self) -> u64 {
-        u64::from(self.client.as_ref().expect("active").as_client().frame_time())
-    }
-}
-
-impl Drop for ClockRig {
-    fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            let _ = client.deactivate();
-        }
+        u64::from(self.client.as_client().frame_time())
     }
 }

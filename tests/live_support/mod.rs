@@ -5,6 +5,10 @@
 #[cfg(feature = "jack")]
 pub mod clock;
 pub mod jack_registry;
+#[cfg(feature = "jack")]
+pub mod midi_device;
+#[cfg(feature = "jack")]
+pub mod test_client;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
@@ -255,14 +259,17 @@ pub fn run(args: &[&str], env: &[(String, String)], limit: Duration) -> (Option<
 
 /// A JACK test client, active: a sine (`hz`, peak `amplitude`) out of
 /// `NAME:tone`, and whatever reaches `NAME:heard` recorded. Returns the
-/// client (drop it, or `deactivate()`, to stop), the recording and the
-/// server's sample rate.
+/// client (drop it to stop), the recording and the server's sample rate.
 #[cfg(feature = "jack")]
 pub fn tone_client(
     name: &str,
     hz: f64,
     amplitude: f32,
-) -> (jack::AsyncClient<(), impl jack::ProcessHandler>, std::sync::Arc<std::sync::Mutex<Vec<f32>>>, f64) {
+) -> (
+    test_client::TestClient<impl jack::ProcessHandler + ferrotape::io::jack_native::stopping::LastCycle>,
+    std::sync::Arc<std::sync::Mutex<Vec<f32>>>,
+    f64,
+) {
     use jack::{AudioIn, AudioOut, Client, ClientOptions, Control, ProcessScope};
     let (client, _) = Client::new(name, ClientOptions::NO_START_SERVER).expect("jack client");
     let rate = client.sample_rate() as f64;
@@ -283,7 +290,7 @@ pub fn tone_client(
             }
             Control::Continue
         });
-    (client.activate_async((), process).expect("activate"), heard, rate)
+    (test_client::TestClient::activate(client, process), heard, rate)
 }
 
 /// `jack_lsp`, killed if it takes more than 5 s: libjack's client can

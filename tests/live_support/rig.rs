@@ -11,6 +11,7 @@ use std::ffi::c_void;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::test_client::TestClient;
 use jack::jack_sys as j;
 use jack::{AudioIn, AudioOut, Client, ClientOptions, Control, ProcessScope};
 
@@ -49,7 +50,9 @@ type Callback = Box<dyn FnMut(&Client, &ProcessScope) -> Control + Send>;
 type Process = jack::contrib::ClosureProcessHandler<(), Callback>;
 
 pub struct Rig {
-    client: Option<jack::AsyncClient<(), Process>>,
+    /// Declared first, so it is deactivated and closed before the
+    /// latencies its callback reads are freed.
+    client: TestClient<Process>,
     /// Everything that reached the rig from ferrotape, from when it was cleared.
     pub heard: Arc<Mutex<Vec<f32>>>,
     pub rate: f64,
@@ -71,7 +74,7 @@ impl Rig {
             playback: playback_latency,
             capture: capture_latency,
         });
-        // SAFETY: the client is not active yet; `declared` outlives it (see Drop).
+        // SAFETY: the client is not active yet; `declared` outlives it (see `Rig`).
         let status = unsafe {
             j::jack_set_latency_callback(
                 client.raw(),
@@ -113,14 +116,14 @@ impl Rig {
             Control::Continue
         });
         let handler = jack::contrib::ClosureProcessHandler::new(process);
-        let client = client.activate_async((), handler).expect("activate");
-        Rig { client: Some(client), heard, rate, playback_latency, capture_latency, _declared: declared }
+        let client = TestClient::activate(client, handler);
+        Rig { client, heard, rate, playback_latency, capture_latency, _declared: declared }
     }
 
     /// Wait for ferrotape (process `pid`, built with the jack feature) to
     /// show its ports, then connect: its output to the rig, the rig to its input.
     pub fn connect(&self, pid: u32) {
-        let client = self.client.as_ref().expect("active").as_client();
+        let client = self.client.as_client();
         let own = client.name().to_string();
         let (input, output) = (format!("cpal_client_{pid}_in:in_0"), format!("cpal_client_{pid}_out:out_0"));
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -160,14 +163,5 @@ impl Rig {
     /// What the rig has heard so far.
     pub fn heard(&self) -> Vec<f32> {
         self.heard.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        // Deactivate before the declared latencies are freed.
-        if let Some(client) = self.client.take() {
-            let _ = client.deactivate();
-        }
     }
 }

@@ -18,6 +18,7 @@
 //! tapes stay in the processor's handoff).
 
 mod process;
+pub mod stopping;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use super::{AudioBackend, AudioOptions, Handoff, Health, LiveProcessor, StreamSe
 use crate::bridge::InputWriter;
 use crate::engine::MAX_TRACKS;
 use process::{LatencyWatch, Notifications, Process, Shared};
+use stopping::{StopSwitch, Stoppable};
 
 /// The client's name when `--jack-name` is not given.
 pub const DEFAULT_CLIENT_NAME: &str = "ferrotape";
@@ -52,7 +54,7 @@ pub(super) struct Ports {
 
 enum State {
     Idle(Client, Ports),
-    Active(jack::AsyncClient<Notifications, Process>),
+    Active(jack::AsyncClient<Notifications, Stoppable<Process>>, StopSwitch),
     /// The client is gone (the server stopped); `reopen` makes a new one.
     Gone,
 }
@@ -238,7 +240,13 @@ impl AudioBackend for JackBackend {
         self.watch.set_ports(&ports);
         self.shared.failure.store(FAILURE_NONE, Ordering::Relaxed);
         let notifications = Notifications::new(self.shared.clone(), stats.clone());
-        let handler = Process::new(ports, processor, self.options.input_channel, self.shared.clone(), stats);
+        let (handler, switch) = Stoppable::new(Process::new(
+            ports,
+            processor,
+            self.options.input_channel,
+            self.shared.clone(),
+            stats,
+        ));
         let quiet = StderrCapture::begin();
         let active = client.activate_async(notifications, handler);
         drop(quiet);
@@ -246,13 +254,13 @@ impl AudioBackend for JackBackend {
         self.connect(active.as_client());
         // The latency callback runs on the connections; read once now too.
         self.watch.read_now();
-        self.state = State::Active(active);
+        self.state = State::Active(active, switch);
         Ok(())
     }
 
     fn stop(&mut self) {
-        let active = match std::mem::replace(&mut self.state, State::Gone) {
-            State::Active(active) => active,
+        let (active, switch) = match std::mem::replace(&mut self.state, State::Gone) {
+            State::Active(active, switch) => (active, switch),
             other => {
                 self.state = other;
                 return;
@@ -265,10 +273,10 @@ impl AudioBackend for JackBackend {
             return;
         }
         let quiet = StderrCapture::begin();
-        let stopped = active.deactivate();
+        let stopped = stopping::deactivate(active, &switch);
         drop(quiet);
         if let Ok((client, _, process)) = stopped {
-            self.state = State::Idle(client, process.into_ports());
+            self.state = State::Idle(client, process.into_inner().into_ports());
         }
     }
 

@@ -12,6 +12,7 @@ use jack::{
     Client, ClientStatus, Control, Frames, NotificationHandler, ProcessHandler, ProcessScope, RawMidi,
 };
 
+use super::stopping::LastCycle;
 use super::{Ports, FAILURE_RATE, FAILURE_SHUTDOWN};
 use crate::bridge::LiveStats;
 use crate::engine::MAX_TRACKS;
@@ -148,18 +149,30 @@ impl Process {
     }
 }
 
+impl Process {
+    fn silence(&mut self, ps: &ProcessScope) {
+        let Ports { out_l, out_r, tracks, .. } = &mut self.ports;
+        out_l.as_mut_slice(ps).fill(0.0);
+        out_r.as_mut_slice(ps).fill(0.0);
+        for port in tracks.iter_mut() {
+            port.as_mut_slice(ps).fill(0.0);
+        }
+    }
+}
+
 impl ProcessHandler for Process {
     fn process(&mut self, client: &Client, ps: &ProcessScope) -> Control {
         if realtime::callback(|| self.cycle(client, ps)).is_none() {
             // A bug outside the processor's own guard: this cycle is silent.
-            let Ports { out_l, out_r, tracks, .. } = &mut self.ports;
-            out_l.as_mut_slice(ps).fill(0.0);
-            out_r.as_mut_slice(ps).fill(0.0);
-            for port in tracks.iter_mut() {
-                port.as_mut_slice(ps).fill(0.0);
-            }
+            self.silence(ps);
         }
         Control::Continue
+    }
+}
+
+impl LastCycle for Process {
+    fn last_cycle(&mut self, _: &Client, ps: &ProcessScope) {
+        self.silence(ps);
     }
 }
 
