@@ -287,6 +287,24 @@ impl AudioArgs {
     }
 }
 
+/// A line on stdout. A reader that went away (`ferrotape play --no-tui | head`)
+/// must not stop the instrument, so a failed write is ignored, not a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// A line on stderr, ignoring a closed stream for the same reason (and so
+/// the panic message itself can never panic).
+macro_rules! complain {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     install_panic_message();
     let cli = Cli::parse();
@@ -313,13 +331,13 @@ fn main() -> ExitCode {
                     None => "exact replay".to_string(),
                     Some(why) => format!("approximate: {why}"),
                 };
-                println!(
+                say!(
                     "rendered take {} ({seconds:.1} s, {how}) to {}",
                     patch.display(),
                     report.out.display()
                 );
                 for stem in &report.stems {
-                    println!("  stem {}", stem.display());
+                    say!("  stem {}", stem.display());
                 }
             })
         }
@@ -353,7 +371,7 @@ fn main() -> ExitCode {
                 };
                 render_files(&request).map(|report| {
                     let seconds = report.frames as f64 / report.sample_rate as f64;
-                    println!(
+                    say!(
                         "rendered {seconds:.1} s at {} Hz to {} (peak {:.1} dBFS, RMS {:.1} dBFS, {} events)",
                         report.sample_rate,
                         report.out.display(),
@@ -362,16 +380,16 @@ fn main() -> ExitCode {
                         report.events
                     );
                     for stem in &report.stems {
-                        println!("  stem {}", stem.display());
+                        say!("  stem {}", stem.display());
                     }
-                    println!(
+                    say!(
                         "  {} thread{}, {:.1}× real time",
                         report.threads,
                         if report.threads == 1 { "" } else { "s" },
                         seconds / report.elapsed_s.max(1e-9)
                     );
                     if report.faults > 0 {
-                        println!("  note: {} non-finite values were caught and silenced", report.faults);
+                        say!("  note: {} non-finite values were caught and silenced", report.faults);
                     }
                 })
             }
@@ -384,22 +402,22 @@ fn main() -> ExitCode {
                 let learn = live.learn.clone();
                 let options = live.options(audio, events, false)?;
                 let request = PlayRequest { patch, duration_s: duration, quiet, options, learn };
-                play(&request, |line| println!("{line}")).map(|r| {
+                play(&request, |line| say!("{line}")).map(|r| {
                     if !quiet {
-                        println!("{}", report_line(&r));
+                        say!("{}", report_line(&r));
                     }
                 })
             })
         }
         Command::Devices => {
-            print!("{}", ferrotape::live::devices_text());
+            say!("{}", ferrotape::live::devices_text().trim_end());
             Ok(())
         }
         Command::Check { path, midi_map } => match midi_map {
             None => ferrotape::check::check_file(&path),
             Some(map) => ferrotape::check::check_patch_with_map(&path, &map),
         }
-        .map(|summary| println!("{summary}"))
+        .map(|summary| say!("{summary}"))
         .map_err(|e| e.to_string()),
         Command::TuiDemo { patch } => ferrotape::tui::demo::run_demo(&patch),
         Command::TakeDemo { patch, takes, seconds, segment_frames } => {
@@ -413,7 +431,7 @@ fn finish(result: Result<(), String>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("ferrotape: {message}");
+            complain!("ferrotape: {message}");
             ExitCode::FAILURE
         }
     }
@@ -422,7 +440,7 @@ fn finish(result: Result<(), String>) -> ExitCode {
 /// The screen, then one line on how the run went.
 fn play_screen(patch: &Path, options: LiveOptions) -> Result<(), String> {
     let report = ferrotape::tui::live_link::play_on_screen(patch, options)?;
-    println!("{}", report_line(&report));
+    say!("{}", report_line(&report));
     Ok(())
 }
 
@@ -473,6 +491,6 @@ fn install_panic_message() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown cause".into());
-        eprintln!("ferrotape: internal error{location}: {message} (please report this)");
+        complain!("ferrotape: internal error{location}: {message} (please report this)");
     }));
 }

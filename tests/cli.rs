@@ -264,6 +264,26 @@ fn devices_lists_midi_inputs_or_says_why_there_are_none() {
     assert!(!midi.is_empty(), "no MIDI line in:\n{text}");
 }
 
+/// `ferrotape play --no-tui | head -1`: the reader goes away while the
+/// instrument still has lines to write. The session must finish as it
+/// would with a reader, not die of the closed pipe.
+#[test]
+fn a_reader_that_goes_away_does_not_stop_the_instrument() {
+    use std::process::Stdio;
+    let args = ["play", "patches/cassette.toml", "--no-tui", "--audio", "null", "--duration", "0.5"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrotape"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ferrotape");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait for ferrotape");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{args:?} with stdout closed: {:?}\n{stderr}", output.status);
+    assert!(!stderr.contains("internal error"), "{stderr}");
+}
+
 #[test]
 fn sample_rate_outside_the_patch_range_is_refused_on_every_entry_point() {
     let patch = "patches/cassette.toml";

@@ -112,7 +112,12 @@ fn flush_now() {
     }
     if let Some(job) = &state.autosave {
         if let Err(e) = job.save_now(FLUSH_WAIT) {
-            eprintln!("ferrotape: autosave on exit failed: {e}");
+            // Never a panic on the way out, even with stderr closed.
+            std::io::Write::write_fmt(
+                &mut std::io::stderr(),
+                format_args!("ferrotape: autosave on exit failed: {e}\n"),
+            )
+            .ok();
         }
     }
 }

@@ -618,7 +618,12 @@ impl LiveSession {
                     let _ = saving.join();
                 }
                 if let Err(e) = job.save(&tapes) {
-                    eprintln!("ferrotape: autosave failed: {e}");
+                    // A closed stderr is no reason to panic.
+                    std::io::Write::write_fmt(
+                        &mut std::io::stderr(),
+                        format_args!("ferrotape: autosave failed: {e}\n"),
+                    )
+                    .ok();
                 }
             }
         }
