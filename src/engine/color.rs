@@ -129,7 +129,7 @@ impl Ageing {
 
     /// One pass of loss for the cell at tape index `index` whose old neighbours
     /// (in tape order) are `before` and `after`. Age 0 returns `cell` exactly.
-    #[inline]
+    #[inline(always)]
     pub fn apply(&self, cell: f32, before: f32, after: f32, index: usize, age: f32) -> f32 {
         if age <= 0.0 {
             return cell;

@@ -193,7 +193,7 @@ impl Tape {
 
     /// Overwrite one cell with `value`, saving its old value first when an
     /// operation is being captured.
-    #[inline]
+    #[inline(always)]
     pub fn write(&mut self, index: usize, value: f32) {
         self.undo.save(&self.cells, index, self.len);
         let value = flush_denormal(value);

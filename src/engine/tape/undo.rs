@@ -298,11 +298,17 @@ impl UndoStore {
     /// Save cell `index` of `cells` (a loop of `modulus` cells) before a head
     /// changes it, with the cells between it and what this level saved
     /// already. Does nothing unless a level is being captured.
-    #[inline]
+    #[inline(always)]
     pub fn save(&mut self, cells: &[f32], index: usize, modulus: usize) {
-        if !self.capturing {
-            return;
+        if self.capturing {
+            self.save_captured(cells, index, modulus);
         }
+    }
+
+    /// [`UndoStore::save`] while a level is being captured: kept out of line
+    /// so the common case, a head that is not being captured, is one test.
+    #[inline(never)]
+    fn save_captured(&mut self, cells: &[f32], index: usize, modulus: usize) {
         let absolute = self.first_level + self.level_count as u64 - 1;
         let level = *self.level(absolute);
         if level.complete == Some(modulus) {
