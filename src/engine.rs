@@ -447,11 +447,9 @@ impl Engine {
     fn run_followers(&mut self, leader: Option<usize>, input: &[f32], start: usize, end: usize) {
         let threads = self.render_threads.min(self.tracks.len());
         if threads <= 1 || end - start < PARALLEL_MIN_FRAMES {
-            for t in 0..self.tracks.len() {
-                if Some(t) != leader {
-                    self.run_track(t, input, start, end, false);
-                }
-            }
+            let jobs = self.tracks.iter_mut().zip(self.stems.iter_mut()).enumerate();
+            let followers = jobs.filter(|(t, _)| Some(*t) != leader).map(|(_, job)| job);
+            run_in_pairs(followers, &self.reader, input, start..end);
             return;
         }
         // Round robin, so neighbouring tracks (often alike in cost: a row
@@ -464,9 +462,7 @@ impl Engine {
         }
         let reader = &self.reader;
         let run_share = move |share: Vec<(&mut Track, &mut Vec<f32>)>| {
-            for (track, stem) in share {
-                run_samples(track, stem, reader, input, start..end, false);
-            }
+            run_in_pairs(share.into_iter(), reader, input, start..end);
         };
         std::thread::scope(|scope| {
             let mut shares = shares.into_iter();
@@ -545,4 +541,26 @@ fn run_samples(
         }
     }
     end
+}
+
+/// Run tracks over `range` into their stems two at a time (see
+/// [`Track::tick_pair`]), the last one alone when they are odd in number.
+fn run_in_pairs<'a>(
+    mut jobs: impl Iterator<Item = (&'a mut Track, &'a mut Vec<f32>)>,
+    reader: &Reader,
+    input: &[f32],
+    range: std::ops::Range<usize>,
+) {
+    while let Some((a, a_stem)) = jobs.next() {
+        let Some((b, b_stem)) = jobs.next() else {
+            run_samples(a, a_stem, reader, input, range, false);
+            return;
+        };
+        for i in range.clone() {
+            let x = input.get(i).copied().unwrap_or(0.0);
+            let (ya, yb) = Track::tick_pair(a, b, if x.is_finite() { x } else { 0.0 }, reader);
+            a_stem[i] = ya;
+            b_stem[i] = yb;
+        }
+    }
 }

@@ -117,14 +117,13 @@ impl Tape {
     #[inline]
     pub fn read_band(&self, reader: &Reader, band: usize, pos: f64) -> f32 {
         let Reader { kernels, path } = *reader;
+        let taps = kernels.taps(band);
+        if let Some((window, frac)) = self.window(taps, pos) {
+            return kernels.read(path, band, window, frac);
+        }
         let base = fast_floor(pos);
         let frac = pos - base;
-        let taps = kernels.taps(band);
         let first = base as i64 - (taps as i64 / 2 - 1);
-        if first >= 0 && first as usize + taps <= self.len {
-            let start = first as usize;
-            return kernels.read(path, band, &self.cells[start..start + taps], frac);
-        }
         // Near the loop ends the window wraps: gather it first.
         let mut window = [0.0f32; MAX_TAPS];
         let mut index = self.wrap(first);
@@ -136,6 +135,16 @@ impl Tape {
             }
         }
         kernels.read(path, band, &window[..taps], frac)
+    }
+
+    /// The `taps` cells a kernel read at `pos` covers, and how far past a
+    /// cell `pos` is; `None` where the window wraps round the loop's ends.
+    #[inline]
+    fn window(&self, taps: usize, pos: f64) -> Option<(&[f32], f64)> {
+        let base = fast_floor(pos);
+        let first = base as i64 - (taps as i64 / 2 - 1);
+        (first >= 0 && first as usize + taps <= self.len)
+            .then(|| (&self.cells[first as usize..][..taps], pos - base))
     }
 
     /// 4-point, 3rd-order Hermite read (the eco interpolator).
@@ -274,6 +283,20 @@ pub fn hermite(xm1: f32, x0: f32, x1: f32, x2: f32, t: f32) -> f32 {
     let c2 = xm1 - 2.5 * x0 + 2.0 * x1 - 0.5 * x2;
     let c3 = 0.5 * (x2 - xm1) + 1.5 * (x0 - x1);
     ((c3 * t + c2) * t + c1) * t + x0
+}
+
+/// Band-limited reads of two tapes at once, `(tape, band, position)` each:
+/// the values two [`Tape::read_band`]s give, with the two dot products side
+/// by side where neither window wraps (see [`ReadKernels::read_pair`]).
+#[inline]
+pub fn read_band_pair(reader: &Reader, a: (&Tape, usize, f64), b: (&Tape, usize, f64)) -> (f32, f32) {
+    let taps = |band| reader.kernels.taps(band);
+    match (a.0.window(taps(a.1), a.2), b.0.window(taps(b.1), b.2)) {
+        (Some((a_window, a_frac)), Some((b_window, b_frac))) => {
+            reader.kernels.read_pair(reader.path, (a.1, a_window, a_frac), (b.1, b_window, b_frac))
+        }
+        _ => (a.0.read_band(reader, a.1, a.2), b.0.read_band(reader, b.1, b.2)),
+    }
 }
 
 #[cfg(test)]

@@ -144,12 +144,8 @@ impl ReadKernels {
     /// whose tap `taps / 2 - 1` is the cell at the read position's floor.
     #[inline]
     pub fn read(&self, path: CpuPath, band: usize, window: &[f32], frac: f64) -> f32 {
-        let band = &self.bands[band];
-        let phase = frac * PHASES as f64;
-        let row = (phase as usize).min(PHASES - 1);
-        let t = (phase - row as f64) as f32;
-        let range = row * band.taps..(row + 1) * band.taps;
-        let (rows, deltas, cells) = (&band.rows[range.clone()], &band.deltas[range], &window[..band.taps]);
+        let Weights { rows, deltas, t } = self.weights(band, frac);
+        let cells = &window[..rows.len()];
         match path {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `CpuPath::Avx` is only ever chosen where the CPU has AVX
@@ -161,6 +157,44 @@ impl ReadKernels {
             _ => dot_lanes(rows, deltas, cells, t),
         }
     }
+
+    /// Two reads at once, each exactly as [`ReadKernels::read`] gives it:
+    /// on AVX their dot products run side by side, so one's chain of adds
+    /// fills the cycles the other waits for (each read's adds must stay in
+    /// order to keep its bits, and that chain, not arithmetic, is what a
+    /// long kernel costs).
+    #[inline]
+    pub fn read_pair(&self, path: CpuPath, a: (usize, &[f32], f64), b: (usize, &[f32], f64)) -> (f32, f32) {
+        match path {
+            #[cfg(target_arch = "x86_64")]
+            CpuPath::Avx => {
+                let (wa, wb) = (self.weights(a.0, a.2), self.weights(b.0, b.2));
+                let (ca, cb) = (&a.1[..wa.rows.len()], &b.1[..wb.rows.len()]);
+                // SAFETY: `CpuPath::Avx` is only ever chosen where the CPU has AVX.
+                unsafe { dot_pair_avx(&wa, ca, &wb, cb) }
+            }
+            _ => (self.read(path, a.0, a.1, a.2), self.read(path, b.0, b.1, b.2)),
+        }
+    }
+
+    /// Band `band`'s weights for a read `frac` cells past a cell: the table
+    /// row below the phase, its difference to the next, and how far between.
+    #[inline]
+    fn weights(&self, band: usize, frac: f64) -> Weights<'_> {
+        let band = &self.bands[band];
+        let phase = frac * PHASES as f64;
+        let row = (phase as usize).min(PHASES - 1);
+        let t = (phase - row as f64) as f32;
+        let range = row * band.taps..(row + 1) * band.taps;
+        Weights { rows: &band.rows[range.clone()], deltas: &band.deltas[range], t }
+    }
+}
+
+/// One read's kernel weights: `rows + t · deltas`, tap by tap.
+struct Weights<'a> {
+    rows: &'a [f32],
+    deltas: &'a [f32],
+    t: f32,
 }
 
 impl Band {
@@ -251,17 +285,61 @@ unsafe fn dot_avx(rows: &[f32], deltas: &[f32], cells: &[f32], t: f32) -> f32 {
     let mut acc = _mm256_setzero_ps();
     for b in 0..blocks {
         // SAFETY: the assert above keeps every load inside the three slices.
-        let (r, d, c) = unsafe {
-            (
-                _mm256_loadu_ps(rows.as_ptr().add(b * LANES)),
-                _mm256_loadu_ps(deltas.as_ptr().add(b * LANES)),
-                _mm256_loadu_ps(cells.as_ptr().add(b * LANES)),
-            )
-        };
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_add_ps(r, _mm256_mul_ps(tv, d)), c));
+        acc = unsafe { avx_block!(acc, tv, rows, deltas, cells, b) };
     }
-    let quad = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
-    reduce_quad(quad)
+    reduce_avx(acc)
+}
+
+/// One block of eight taps of [`dot_lanes`] added into `acc` (an AVX
+/// register): `acc + (rows + t · deltas) · cells`. A macro, because an
+/// `#[inline(always)]` function cannot carry `#[target_feature]`.
+#[cfg(target_arch = "x86_64")]
+macro_rules! avx_block {
+    ($acc:expr, $tv:expr, $rows:expr, $deltas:expr, $cells:expr, $block:expr) => {{
+        let at = $block * LANES;
+        let r = _mm256_loadu_ps($rows.as_ptr().add(at));
+        let d = _mm256_loadu_ps($deltas.as_ptr().add(at));
+        let c = _mm256_loadu_ps($cells.as_ptr().add(at));
+        _mm256_add_ps($acc, _mm256_mul_ps(_mm256_add_ps(r, _mm256_mul_ps($tv, d)), c))
+    }};
+}
+#[cfg(target_arch = "x86_64")]
+use avx_block;
+
+/// Two [`dot_avx`]s in one loop, each accumulator with exactly its own
+/// operations in its own order; the longer kernel finishes alone.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn dot_pair_avx(a: &Weights, a_cells: &[f32], b: &Weights, b_cells: &[f32]) -> (f32, f32) {
+    use std::arch::x86_64::*;
+    let (a_blocks, b_blocks) = (a.rows.len() / LANES, b.rows.len() / LANES);
+    assert!(a.deltas.len() >= a_blocks * LANES && a_cells.len() >= a_blocks * LANES);
+    assert!(b.deltas.len() >= b_blocks * LANES && b_cells.len() >= b_blocks * LANES);
+    let (a_t, b_t) = (_mm256_set1_ps(a.t), _mm256_set1_ps(b.t));
+    let (mut a_acc, mut b_acc) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    // SAFETY (every block below): the asserts keep each load inside its slices.
+    for block in 0..a_blocks.min(b_blocks) {
+        unsafe {
+            a_acc = avx_block!(a_acc, a_t, a.rows, a.deltas, a_cells, block);
+            b_acc = avx_block!(b_acc, b_t, b.rows, b.deltas, b_cells, block);
+        }
+    }
+    for block in b_blocks..a_blocks {
+        a_acc = unsafe { avx_block!(a_acc, a_t, a.rows, a.deltas, a_cells, block) };
+    }
+    for block in a_blocks..b_blocks {
+        b_acc = unsafe { avx_block!(b_acc, b_t, b.rows, b.deltas, b_cells, block) };
+    }
+    (reduce_avx(a_acc), reduce_avx(b_acc))
+}
+
+/// The tree at the end of [`dot_lanes`] for an AVX accumulator: high half
+/// onto low, then pairs, then the last two.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn reduce_avx(acc: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    reduce_quad(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc)))
 }
 
 /// [`dot_lanes`] in two SSE registers (lanes 0–3 and 4–7): the baseline of
@@ -351,18 +429,45 @@ mod tests {
         assert_eq!(ReadKernels::band_for(99.0, 0), BAND_SPEEDS.len() - 1);
     }
 
-    #[test]
-    fn every_cpu_path_gives_the_portable_result_bit_for_bit() {
-        let kernels = ReadKernels::shared();
-        let mut state = 0x1234_5678_u32;
-        let cells: Vec<f32> = (0..MAX_TAPS)
+    /// `n` cells of white noise in −1..1 from `seed`.
+    fn noise_cells(seed: u32, n: usize) -> Vec<f32> {
+        let mut state = seed;
+        (0..n)
             .map(|_| {
                 state ^= state << 13;
                 state ^= state >> 17;
                 state ^= state << 5;
                 state as f32 / u32::MAX as f32 * 2.0 - 1.0
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_pair_of_reads_gives_each_read_bit_for_bit() {
+        let kernels = ReadKernels::shared();
+        let (a_cells, b_cells) = (noise_cells(0x1234_5678, MAX_TAPS), noise_cells(0x0bad_cafe, MAX_TAPS));
+        for path in CpuPath::available() {
+            for a_band in 0..BAND_SPEEDS.len() {
+                for b_band in 0..BAND_SPEEDS.len() {
+                    for k in 0..31 {
+                        let (a_frac, b_frac) = (k as f64 / 31.0, (30 - k) as f64 / 31.0 + 0.01);
+                        let (a, b) =
+                            kernels.read_pair(path, (a_band, &a_cells, a_frac), (b_band, &b_cells, b_frac));
+                        let a_alone = kernels.read(path, a_band, &a_cells, a_frac);
+                        let b_alone = kernels.read(path, b_band, &b_cells, b_frac);
+                        let what = format!("{} bands {a_band} and {b_band}, k {k}", path.name());
+                        assert_eq!(a.to_bits(), a_alone.to_bits(), "first read, {what}");
+                        assert_eq!(b.to_bits(), b_alone.to_bits(), "second read, {what}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_cpu_path_gives_the_portable_result_bit_for_bit() {
+        let kernels = ReadKernels::shared();
+        let cells = noise_cells(0x1234_5678, MAX_TAPS);
         for path in CpuPath::available() {
             for band in 0..BAND_SPEEDS.len() {
                 for k in 0..997 {
