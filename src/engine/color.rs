@@ -99,7 +99,7 @@ impl Ageing {
     /// How weak the oxide is at this tape position, 0 (sound) to 1 (worn
     /// through). Fixed for the life of the tape: smooth value noise over the
     /// tape index, made sparse by keeping only the top of each octave.
-    #[inline]
+    #[inline(always)]
     pub fn weakness(&self, index: usize) -> f32 {
         let mut weakest = 0.0f32;
         for (((&seed, &spacing), &strong), interval) in

@@ -285,6 +285,58 @@ pub fn hermite(xm1: f32, x0: f32, x1: f32, x2: f32, t: f32) -> f32 {
     ((c3 * t + c2) * t + c1) * t + x0
 }
 
+/// Cells a head reads and rewrites: a [`Tape`] (saving each for undo while
+/// an operation is captured) or its loop rewritten in place ([`InPlace`]).
+pub trait Cells {
+    fn cell(&self, index: usize) -> f32;
+    fn write(&mut self, index: usize, value: f32);
+}
+
+impl Cells for Tape {
+    #[inline(always)]
+    fn cell(&self, index: usize) -> f32 {
+        Tape::cell(self, index)
+    }
+
+    #[inline(always)]
+    fn write(&mut self, index: usize, value: f32) {
+        Tape::write(self, index, value);
+    }
+}
+
+/// A tape's loop rewritten in place while nothing is captured for undo (see
+/// [`Tape::in_place`]): a write is [`Tape::write`]'s without the undo check.
+pub struct InPlace<'a> {
+    cells: &'a mut [f32],
+    blank: &'a mut bool,
+}
+
+impl Cells for InPlace<'_> {
+    #[inline(always)]
+    fn cell(&self, index: usize) -> f32 {
+        self.cells[index]
+    }
+
+    #[inline(always)]
+    fn write(&mut self, index: usize, value: f32) {
+        let value = flush_denormal(value);
+        *self.blank &= value == 0.0;
+        self.cells[index] = value;
+    }
+}
+
+impl Tape {
+    /// The loop's cells to rewrite in place, or `None` while an operation
+    /// is captured for undo (each write must then save the cell first).
+    #[inline]
+    pub fn in_place(&mut self) -> Option<InPlace<'_>> {
+        if self.undo.is_capturing() {
+            return None;
+        }
+        Some(InPlace { cells: &mut self.cells[..self.len], blank: &mut self.blank })
+    }
+}
+
 /// Band-limited reads of two tapes at once, `(tape, band, position)` each:
 /// the values two [`Tape::read_band`]s give, with the two dot products side
 /// by side where neither window wraps (see [`ReadKernels::read_pair`]).

@@ -11,8 +11,9 @@
 //! the play head does not hear a cell while it is being written.
 
 use super::{HeadMode, Track};
+use crate::engine::color::Ageing;
 use crate::engine::filter::{fast_ceil, fast_floor};
-use crate::engine::tape::hermite;
+use crate::engine::tape::{hermite, Cells};
 
 /// Longest round-trip latency the record head compensates, frames.
 pub const MAX_RECORD_LATENCY: u32 = 8_192;
@@ -240,8 +241,9 @@ impl Track {
     /// What [`Track::write_cell`] does to cells `first` to `last` (in the
     /// direction `step`) when the head only ages them and fades them by
     /// `keep`: the same operations in the same order, so the same bits, with
-    /// the old value of the cell just left kept at hand instead of looked up
-    /// and the next index found by a step instead of a wrap. Playing with
+    /// the old value of the cell just left kept at hand instead of looked up,
+    /// the next index found by a step instead of a wrap, and, while nothing
+    /// is captured for undo, the cells rewritten in place. Playing with
     /// `age` > 0 runs this for every cell the head passes (four a sample at
     /// speed 4).
     #[inline]
@@ -250,61 +252,30 @@ impl Track {
         if count <= 0 {
             return;
         }
-        let top = self.tape.len() - 1;
-        let forward = step > 0;
-        // The neighbour in the direction of travel, and the one left behind.
-        let onward = |i: usize| {
-            if forward {
-                if i == top {
-                    0
-                } else {
-                    i + 1
-                }
-            } else if i == 0 {
-                top
-            } else {
-                i - 1
-            }
+        let mut walk = AgeingWalk {
+            index: self.tape.wrap(first),
+            previous: 0.0,
+            top: self.tape.len() - 1,
+            forward: step > 0,
+            keep,
+            age,
+            faults: 0,
         };
-        let back = |i: usize| {
-            if forward {
-                if i == 0 {
-                    top
-                } else {
-                    i - 1
-                }
-            } else if i == top {
-                0
-            } else {
-                i + 1
-            }
-        };
-        let mut index = self.tape.wrap(first);
         // The neighbour the head just left was aged already: its old value.
-        let left = back(index);
-        let mut previous = match self.last_written {
+        let left = walk.back(walk.index);
+        walk.previous = match self.last_written {
             Some((i, value)) if i == left => value,
             _ => self.tape.cell(left),
         };
-        let mut last = index;
-        for _ in 0..count {
-            let old = self.tape.cell(index);
-            let ahead = onward(index);
-            let next = self.tape.cell(ahead);
-            let (before, after) = if forward { (previous, next) } else { (next, previous) };
-            let value = keep * self.ageing.apply(old, before, after, index, age);
-            if value.is_finite() {
-                self.tape.write(index, value);
-            } else {
-                self.faults += 1;
-                self.saturator.reset();
-                self.tape.write(index, 0.0);
-            }
-            last = index;
-            previous = old;
-            index = ahead;
+        let last = match self.tape.in_place() {
+            Some(mut cells) => walk.run(&mut cells, &self.ageing, count as usize),
+            None => walk.run(&mut self.tape, &self.ageing, count as usize),
+        };
+        self.last_written = Some((last, walk.previous));
+        if walk.faults > 0 {
+            self.faults += walk.faults;
+            self.saturator.reset();
         }
-        self.last_written = Some((last, previous));
     }
 
     #[inline]
@@ -356,6 +327,69 @@ impl Track {
             self.saturator.reset();
             self.tape.write(index, 0.0);
         }
+    }
+}
+
+/// A record head ageing a run of cells (see [`Track::age_cells`]).
+struct AgeingWalk {
+    /// The next cell to age.
+    index: usize,
+    /// The old value of the cell aged last.
+    previous: f32,
+    /// The loop's last cell.
+    top: usize,
+    forward: bool,
+    keep: f32,
+    age: f32,
+    /// Cells that came out non-finite and were silenced.
+    faults: u64,
+}
+
+impl AgeingWalk {
+    /// The neighbour of cell `i` in the direction of travel.
+    #[inline(always)]
+    fn onward(&self, i: usize) -> usize {
+        match (self.forward, i) {
+            (true, i) if i == self.top => 0,
+            (true, i) => i + 1,
+            (false, 0) => self.top,
+            (false, i) => i - 1,
+        }
+    }
+
+    /// The neighbour of cell `i` the head has left behind.
+    #[inline(always)]
+    fn back(&self, i: usize) -> usize {
+        match (self.forward, i) {
+            (true, 0) => self.top,
+            (true, i) => i - 1,
+            (false, i) if i == self.top => 0,
+            (false, i) => i + 1,
+        }
+    }
+
+    /// Age `count` cells from `index` on; returns the last one aged.
+    #[inline(always)]
+    fn run<C: Cells>(&mut self, cells: &mut C, ageing: &Ageing, count: usize) -> usize {
+        let mut last = self.index;
+        for _ in 0..count {
+            let index = self.index;
+            let old = cells.cell(index);
+            let ahead = self.onward(index);
+            let next = cells.cell(ahead);
+            let (before, after) = if self.forward { (self.previous, next) } else { (next, self.previous) };
+            let value = self.keep * ageing.apply(old, before, after, index, self.age);
+            if value.is_finite() {
+                cells.write(index, value);
+            } else {
+                self.faults += 1;
+                cells.write(index, 0.0);
+            }
+            last = index;
+            self.previous = old;
+            self.index = ahead;
+        }
+        last
     }
 }
 
