@@ -6,17 +6,20 @@
 //! midir connection leaves its client active with a callback on freed
 //! state, so a process cycle at that moment reads freed memory and the
 //! whole test process crashes, hiding what failed. A JACK client is
-//! deactivated before its ports go.
+//! deactivated before its ports go, and stopped the safe way
+//! ([`TestClient`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jack::{AsyncClient, Client, ClientOptions, Control, MidiOut, ProcessScope, RawMidi};
+use jack::{Client, ClientOptions, Control, MidiOut, ProcessScope, RawMidi};
+
+use super::test_client::TestClient;
 
 type Callback = Box<dyn FnMut(&Client, &ProcessScope) -> Control + Send>;
 
 pub struct MidiDevice {
-    client: AsyncClient<(), jack::contrib::ClosureProcessHandler<(), Callback>>,
+    client: TestClient<jack::contrib::ClosureProcessHandler<(), Callback>>,
     /// Messages the test queued, sent at the start of the next cycle.
     queue: Arc<Mutex<Vec<Vec<u8>>>>,
     pub port: String,
@@ -41,7 +44,7 @@ impl MidiDevice {
             Control::Continue
         });
         let handler = jack::contrib::ClosureProcessHandler::new(process);
-        let client = client.activate_async((), handler).expect("activate device");
+        let client = TestClient::activate(client, handler);
         MidiDevice { client, queue, port }
     }
 
