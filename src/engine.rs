@@ -534,8 +534,7 @@ fn run_samples(
 ) -> usize {
     let (start, end) = (range.start, range.end);
     for (i, out) in stem[start..end].iter_mut().enumerate() {
-        let x = input.get(start + i).copied().unwrap_or(0.0);
-        *out = track.tick(if x.is_finite() { x } else { 0.0 }, reader);
+        *out = track.tick(input_at(input, start + i), reader);
         if stop_at_top && track.wrapped() {
             return start + i + 1;
         }
@@ -557,10 +556,21 @@ fn run_in_pairs<'a>(
             return;
         };
         for i in range.clone() {
-            let x = input.get(i).copied().unwrap_or(0.0);
-            let (ya, yb) = Track::tick_pair(a, b, if x.is_finite() { x } else { 0.0 }, reader);
+            let (ya, yb) = Track::tick_pair(a, b, input_at(input, i), reader);
             a_stem[i] = ya;
             b_stem[i] = yb;
         }
+    }
+}
+
+/// The input at frame `i` of a piece: silence past its end (no input
+/// connected) and in place of anything non-finite.
+#[inline]
+fn input_at(input: &[f32], i: usize) -> f32 {
+    let x = input.get(i).copied().unwrap_or(0.0);
+    if x.is_finite() {
+        x
+    } else {
+        0.0
     }
 }

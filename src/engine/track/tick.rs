@@ -22,10 +22,8 @@ impl Track {
     /// Process one sample: input in, track output (after level and mute) out.
     #[inline]
     pub fn tick(&mut self, input: f32, reader: &Reader) -> f32 {
-        let raw = match self.move_heads(input) {
-            PlayRead::Known(raw) => raw,
-            PlayRead::Kernel => self.tape.read_band(reader, self.read_band, self.pos),
-        };
+        let read = self.move_heads(input);
+        let raw = self.raw(read, reader);
         self.play(raw)
     }
 
@@ -43,6 +41,7 @@ impl Track {
         (a.play(raws.0), b.play(raws.1))
     }
 
+    /// What the play head reads this sample.
     #[inline]
     fn raw(&self, read: PlayRead, reader: &Reader) -> f32 {
         match read {
