@@ -189,49 +189,75 @@ fn langevin(q: f64) -> (f64, f64) {
 struct HalfbandPair {
     /// The non-zero side taps, `h[2 * i]` of the full filter for i in 0..2K.
     side: [f32; 2 * HALFBAND_K],
-    /// Last 2K inputs at the base rate, newest first.
-    up_history: [f32; 2 * HALFBAND_K],
-    /// Last 2K odd-phase (second) 2x samples, newest first.
-    down_odd: [f32; 2 * HALFBAND_K],
-    /// Last K even-phase (first) 2x samples, newest first, for the centre tap.
-    down_even: [f32; HALFBAND_K],
+    /// Last 2K inputs at the base rate.
+    up_history: History<{ 2 * HALFBAND_K }>,
+    /// Last 2K odd-phase (second) 2x samples.
+    down_odd: History<{ 2 * HALFBAND_K }>,
+    /// Last K even-phase (first) 2x samples, for the centre tap.
+    down_even: History<HALFBAND_K>,
 }
 
 impl HalfbandPair {
     fn new() -> Self {
         HalfbandPair {
             side: halfband_side_taps(),
-            up_history: [0.0; 2 * HALFBAND_K],
-            down_odd: [0.0; 2 * HALFBAND_K],
-            down_even: [0.0; HALFBAND_K],
+            up_history: History::default(),
+            down_odd: History::default(),
+            down_even: History::default(),
         }
     }
 
     fn reset(&mut self) {
-        self.up_history = [0.0; 2 * HALFBAND_K];
-        self.down_odd = [0.0; 2 * HALFBAND_K];
-        self.down_even = [0.0; HALFBAND_K];
+        self.up_history = History::default();
+        self.down_odd = History::default();
+        self.down_even = History::default();
     }
 
     /// One base-rate sample in, the two 2x samples out (in time order).
     #[inline]
     fn upsample(&mut self, x: f32) -> (f32, f32) {
-        self.up_history.copy_within(0..2 * HALFBAND_K - 1, 1);
-        self.up_history[0] = x;
+        let history = self.up_history.push(x);
         // Zero-stuffing halves the level, so the interpolating phase is
         // scaled by 2; the other phase is the centre tap (0.5 * 2): a delay.
-        let interpolated = symmetric_dot(&self.side, &self.up_history);
-        (2.0 * interpolated, self.up_history[HALFBAND_K - 1])
+        let interpolated = symmetric_dot(&self.side, history);
+        (2.0 * interpolated, history[HALFBAND_K - 1])
     }
 
     /// The two 2x samples of one base-rate period in, one sample out.
     #[inline]
     fn downsample(&mut self, first: f32, second: f32) -> f32 {
-        self.down_odd.copy_within(0..2 * HALFBAND_K - 1, 1);
-        self.down_odd[0] = second;
-        self.down_even.copy_within(0..HALFBAND_K - 1, 1);
-        self.down_even[0] = first;
-        0.5 * self.down_even[HALFBAND_K - 1] + symmetric_dot(&self.side, &self.down_odd)
+        let odd = self.down_odd.push(second);
+        let centre = 0.5 * self.down_even.push(first)[HALFBAND_K - 1];
+        centre + symmetric_dot(&self.side, odd)
+    }
+}
+
+/// The last `N` samples of a signal, newest first, without shifting an
+/// array every sample (a chain of overlapping copies that stalls on store
+/// forwarding): each sample is written twice, `N` apart, into a buffer of
+/// `2N`, so the newest `N` are always one contiguous slice.
+#[derive(Clone, Copy, Debug)]
+struct History<const N: usize> {
+    buffer: [[f32; N]; 2],
+    /// Where the newest sample is, 0..N.
+    newest: usize,
+}
+
+impl<const N: usize> Default for History<N> {
+    fn default() -> Self {
+        History { buffer: [[0.0; N]; 2], newest: 0 }
+    }
+}
+
+impl<const N: usize> History<N> {
+    /// Take in a sample; returns the last `N`, newest first.
+    #[inline(always)]
+    fn push(&mut self, x: f32) -> &[f32; N] {
+        self.newest = if self.newest == 0 { N - 1 } else { self.newest - 1 };
+        self.buffer[0][self.newest] = x;
+        self.buffer[1][self.newest] = x;
+        let flat = self.buffer.as_flattened();
+        flat[self.newest..self.newest + N].try_into().expect("a window of N samples")
     }
 }
 
