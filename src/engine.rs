@@ -76,6 +76,8 @@ pub struct Engine {
     acted_count: usize,
     /// Threads an offline render runs the tracks on (1: the caller's only).
     render_threads: usize,
+    /// Whether tracks at rest run on their steady path (see `Track::steady`).
+    steady_path: bool,
 }
 
 /// A stretch shorter than this runs on one thread: starting threads would
@@ -105,6 +107,7 @@ impl Engine {
             acted: [Acted { frame: 0, track: 0, action: TrackAction::Play }; quantize::MAX_ACTED],
             acted_count: 0,
             render_threads: 1,
+            steady_path: true,
         };
         engine.prepare(sample_rate, max_block);
         engine
@@ -438,7 +441,8 @@ impl Engine {
     /// With `stop_at_top`, stop after the sample in which its play head
     /// wraps; returns where it stopped.
     fn run_track(&mut self, t: usize, input: &[f32], start: usize, end: usize, stop_at_top: bool) -> usize {
-        run_samples(&mut self.tracks[t], &mut self.stems[t], &self.reader, input, start..end, stop_at_top)
+        let (track, stem) = (&mut self.tracks[t], &mut self.stems[t]);
+        run_samples(track, stem, &self.reader, input, start..end, stop_at_top, self.steady_path)
     }
 
     /// Run every track but the leader over `[start, end)`: in turn, or on
@@ -449,7 +453,7 @@ impl Engine {
         if threads <= 1 || end - start < PARALLEL_MIN_FRAMES {
             let jobs = self.tracks.iter_mut().zip(self.stems.iter_mut()).enumerate();
             let followers = jobs.filter(|(t, _)| Some(*t) != leader).map(|(_, job)| job);
-            run_in_pairs(followers, &self.reader, input, start..end);
+            run_in_pairs(followers, &self.reader, input, start..end, self.steady_path);
             return;
         }
         // Round robin, so neighbouring tracks (often alike in cost: a row
@@ -460,9 +464,9 @@ impl Engine {
                 shares[t % threads].push(job);
             }
         }
-        let reader = &self.reader;
+        let (reader, steady_path) = (&self.reader, self.steady_path);
         let run_share = move |share: Vec<(&mut Track, &mut Vec<f32>)>| {
-            run_in_pairs(share.into_iter(), reader, input, start..end);
+            run_in_pairs(share.into_iter(), reader, input, start..end, steady_path);
         };
         std::thread::scope(|scope| {
             let mut shares = shares.into_iter();
@@ -483,6 +487,13 @@ impl Engine {
     /// bit-identical to a single-threaded render.
     pub fn set_render_threads(&mut self, threads: usize) {
         self.render_threads = render_threads_for(threads, usize::MAX);
+    }
+
+    /// Let tracks at rest skip what cannot change until the next command
+    /// (on unless turned off). The samples are the same either way; off is
+    /// there to prove it.
+    pub fn set_steady_path(&mut self, on: bool) {
+        self.steady_path = on;
     }
 
     /// Threads an offline render uses (see [`Engine::set_render_threads`]).
@@ -531,10 +542,16 @@ fn run_samples(
     input: &[f32],
     range: std::ops::Range<usize>,
     stop_at_top: bool,
+    steady_path: bool,
 ) -> usize {
     let (start, end) = (range.start, range.end);
+    let steady = track.steady().filter(|_| steady_path);
     for (i, out) in stem[start..end].iter_mut().enumerate() {
-        *out = track.tick(input_at(input, start + i), reader);
+        let x = input_at(input, start + i);
+        *out = match &steady {
+            Some(steady) => track.tick_steady(x, reader, steady),
+            None => track.tick(x, reader),
+        };
         if stop_at_top && track.wrapped() {
             return start + i + 1;
         }
@@ -549,12 +566,23 @@ fn run_in_pairs<'a>(
     reader: &Reader,
     input: &[f32],
     range: std::ops::Range<usize>,
+    steady_path: bool,
 ) {
     while let Some((a, a_stem)) = jobs.next() {
         let Some((b, b_stem)) = jobs.next() else {
-            run_samples(a, a_stem, reader, input, range, false);
+            run_samples(a, a_stem, reader, input, range, false, steady_path);
             return;
         };
+        let steady = (a.steady(), b.steady());
+        if let (true, (Some(a_steady), Some(b_steady))) = (steady_path, steady) {
+            for i in range.clone() {
+                let x = input_at(input, i);
+                let (ya, yb) = Track::tick_steady_pair((a, &a_steady), (b, &b_steady), x, reader);
+                a_stem[i] = ya;
+                b_stem[i] = yb;
+            }
+            continue;
+        }
         for i in range.clone() {
             let (ya, yb) = Track::tick_pair(a, b, input_at(input, i), reader);
             a_stem[i] = ya;

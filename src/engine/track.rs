@@ -10,6 +10,7 @@ mod head_distance;
 mod modes;
 mod quantize;
 mod record;
+mod steady;
 mod sweep;
 mod tick;
 

@@ -11,7 +11,7 @@ use crate::engine::snapshot::OVERVIEW_BINS;
 use crate::engine::tape::{read_band_pair, ReadKernels, Reader};
 
 /// What the play head reads, once the heads have moved for a sample.
-enum PlayRead {
+pub(super) enum PlayRead {
     /// Known already: blank tape, or the eco interpolator's read.
     Known(f32),
     /// A band-limited read of the tape at the play head.
@@ -43,7 +43,7 @@ impl Track {
 
     /// What the play head reads this sample.
     #[inline]
-    fn raw(&self, read: PlayRead, reader: &Reader) -> f32 {
+    pub(super) fn raw(&self, read: PlayRead, reader: &Reader) -> f32 {
         match read {
             PlayRead::Known(raw) => raw,
             PlayRead::Kernel => self.tape.read_band(reader, self.read_band, self.pos),
@@ -156,7 +156,7 @@ impl Track {
     /// Track the loudest value the play head reads in each bin of the loop;
     /// a bin starts afresh whenever the head enters it.
     #[inline]
-    fn update_overview(&mut self, value: f32) {
+    pub(super) fn update_overview(&mut self, value: f32) {
         // Cells per bin is a power-of-two-free ratio: multiply, don't divide.
         let bin = (self.pos * self.overview_scale) as usize;
         let bin = bin.min(OVERVIEW_BINS - 1);
@@ -167,7 +167,7 @@ impl Track {
         self.overview[bin] = self.overview[bin].max(value.abs().min(1.0));
     }
 
-    fn update_prefilter(&mut self, speed_abs: f64) {
+    pub(super) fn update_prefilter(&mut self, speed_abs: f64) {
         if speed_abs == self.prefilter_speed {
             return;
         }

@@ -1,0 +1,204 @@
+//! The steady path: a track whose fades, glides, sweeps, copies and
+//! operations have all come to rest runs the samples up to the next command
+//! with only what still moves. Nothing that rests can start moving again
+//! without a command (commands land between runs of samples), so what it
+//! would compute every sample is computed once; what still moves (the
+//! motor and its wow, the heads, the writing, the tone, the hiss) does
+//! exactly what [`Track::tick`] does, in the same order, so the samples are
+//! the same bits (`tests/steady_path.rs` renders with it on and off).
+
+use super::tick::PlayRead;
+use super::{wrap_position, HeadMode, Track, CONTROL_INTERVAL};
+use crate::engine::filter::flush_denormal;
+use crate::engine::params::{Param, Quality};
+use crate::engine::tape::{read_band_pair, ReadKernels, Reader};
+
+/// What a resting track keeps for a run of samples.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Steady {
+    /// The motor's target speed, ratio.
+    target: f64,
+    engage: f32,
+    feedback: f32,
+    keep: f32,
+    age: f32,
+    /// Whether the record head changes the tape (it only moves otherwise).
+    write: bool,
+    /// The product of the output gates, as the general path forms it.
+    gates: f32,
+}
+
+impl Track {
+    /// The steady state of this track, when it is in one: every fade
+    /// settled, the level and drive smoothed onto their targets, and
+    /// nothing under way that acts by itself from one sample to the next
+    /// (a sweep, a copy, a multiply or insert, a glide to a new length, a
+    /// first take, a oneshot, a pause, an undo level still to close).
+    pub(crate) fn steady(&self) -> Option<Steady> {
+        let at_rest = self.slide.is_none()
+            && self.sweep.is_none()
+            && self.copier.is_none()
+            && !self.cycle_running()
+            && !self.length_unset()
+            && !matches!(self.mode, HeadMode::Oneshot | HeadMode::Paused)
+            && self.seam_fold == 0
+            && !self.tape.job_active()
+            // An undo level closes once the heads lift: not while resting.
+            && (!self.tape.is_capturing() || self.mode.writes())
+            && [&self.engage, &self.feedback, &self.keep, &self.audible, &self.duck, &self.gate]
+                .iter()
+                .all(|ramp| ramp.is_settled())
+            && self.smoothing_rests();
+        if !at_rest {
+            return None;
+        }
+        let (engage, feedback, keep) = (self.engage.value(), self.feedback.value(), self.keep.value());
+        let age = self.params.get(Param::Age);
+        let idle = engage == 0.0 && keep == 1.0 && age == 0.0;
+        Some(Steady {
+            target: match self.mode {
+                HeadMode::Stop => 0.0,
+                _ => self.params.get(Param::Speed) as f64,
+            },
+            engage,
+            feedback,
+            keep,
+            age,
+            write: !idle,
+            gates: self.audible.value() * self.duck.value() * self.gate.value(),
+        })
+    }
+
+    /// Whether the level and drive smoothers have come to a fixed point:
+    /// a one-pole smoother in single precision can stop an ulp short of
+    /// its target, where its step rounds away and it stays.
+    fn smoothing_rests(&self) -> bool {
+        let level = flush_denormal(self.level + self.smoothing * (self.gains.level - self.level));
+        let drive = self.drive + self.smoothing * (self.gains.drive - self.drive);
+        level == self.level && drive == self.drive
+    }
+
+    /// One sample of a resting track: as [`Track::tick`].
+    #[inline]
+    pub(crate) fn tick_steady(&mut self, input: f32, reader: &Reader, steady: &Steady) -> f32 {
+        let raw = match self.move_heads_steady(input, steady) {
+            PlayRead::Known(raw) => raw,
+            PlayRead::Kernel => self.tape.read_band(reader, self.read_band, self.pos),
+        };
+        self.play_steady(raw, steady)
+    }
+
+    /// Two resting tracks' samples at once: as [`Track::tick_pair`].
+    #[inline]
+    pub(crate) fn tick_steady_pair(
+        (a, a_steady): (&mut Track, &Steady),
+        (b, b_steady): (&mut Track, &Steady),
+        input: f32,
+        reader: &Reader,
+    ) -> (f32, f32) {
+        let raws = match (a.move_heads_steady(input, a_steady), b.move_heads_steady(input, b_steady)) {
+            (PlayRead::Kernel, PlayRead::Kernel) => {
+                read_band_pair(reader, (&a.tape, a.read_band, a.pos), (&b.tape, b.read_band, b.pos))
+            }
+            (a_read, b_read) => (a.raw(a_read, reader), b.raw(b_read, reader)),
+        };
+        (a.play_steady(raws.0, a_steady), b.play_steady(raws.1, b_steady))
+    }
+
+    /// [`Track::move_heads`] for a resting track.
+    #[inline(always)]
+    fn move_heads_steady(&mut self, input: f32, steady: &Steady) -> PlayRead {
+        let motor =
+            if self.halted { 0.0 } else { self.transport.next(&self.params, steady.target) * self.servo };
+        // No glide: what `slide_step` adds then.
+        let v = motor + 0.0;
+        let record_step = self.record.advance(v);
+
+        let mut x = input;
+        if self.clock % CONTROL_INTERVAL == 0 {
+            self.update_prefilter(record_step.abs());
+        }
+        if self.prefilter_on {
+            x = self.prefilter[0].process(&self.prefilter_coefs[0], x);
+            x = self.prefilter[1].process(&self.prefilter_coefs[1], x);
+        }
+        self.history[self.history_at] = x;
+        self.history_at = (self.history_at + 1) & 3;
+
+        self.pos += v;
+        let Steady { engage, feedback, keep, age, write, .. } = *steady;
+        self.run_record_head(record_step, write, engage, feedback, keep, age);
+        let len = self.tape.len() as f64;
+        self.wrapped = self.pos >= len || self.pos < 0.0;
+        if self.wrapped {
+            self.passes += 1;
+        }
+        self.pos = wrap_position(self.pos, len);
+        self.record.pos = wrap_position(self.record.pos, len);
+
+        self.velocity = v;
+        self.read_band = ReadKernels::band_for(v.abs(), self.read_band);
+        match self.quality {
+            _ if self.tape.is_blank() => PlayRead::Known(0.0),
+            Quality::Full => PlayRead::Kernel,
+            Quality::Eco => PlayRead::Known(self.tape.read_hermite(self.pos)),
+        }
+    }
+
+    /// [`Track::play`] for a resting track.
+    #[inline(always)]
+    fn play_steady(&mut self, raw: f32, steady: &Steady) -> f32 {
+        let speed_abs = self.velocity.abs();
+        self.update_overview(raw);
+        let flux = (speed_abs / super::FULL_LEVEL_SPEED).min(1.0) as f32;
+        let mut y = self.tone.process(raw * flux, speed_abs as f32);
+        if self.gains.hiss > 0.0 {
+            y += self.hiss.next(self.gains.hiss * flux);
+        }
+        if !y.is_finite() {
+            self.faults += 1;
+            self.tone.reset();
+            y = 0.0;
+        }
+        let out = flush_denormal(y * self.level * steady.gates);
+        self.peak = self.peak.max(out.abs());
+        self.clock += 1;
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::command::TrackAction;
+    use crate::engine::params::{TapeLength, TrackConfig};
+
+    fn run(track: &mut Track, reader: &Reader, seconds: f64) {
+        for n in 0..(seconds * 48_000.0) as usize {
+            track.tick((n as f32 * 0.05).sin() * 0.5, reader);
+        }
+    }
+
+    #[test]
+    fn a_playing_track_rests_and_a_fade_wakes_it() {
+        let reader = Reader::detect();
+        // The default track: wow, flutter, drift, hysteresis, tone. None of
+        // them keeps it from resting: they run on the steady path too.
+        let config = TrackConfig { length: TapeLength::Fixed(0.5), ..TrackConfig::default() };
+        let mut track = Track::new(&config, Quality::Full, 48_000.0, 3);
+        track.apply(TrackAction::Record);
+        run(&mut track, &reader, 0.2);
+        assert!(track.steady().is_some(), "recording, settled");
+        track.apply(TrackAction::Play);
+        assert!(track.steady().is_none(), "the record head lifting");
+        run(&mut track, &reader, 0.1);
+        assert!(track.steady().is_some(), "playing, settled");
+        track.set_param(Param::LevelDb, -6.0);
+        run(&mut track, &reader, 0.001);
+        assert!(track.steady().is_none(), "the level gliding");
+        run(&mut track, &reader, 0.2);
+        assert!(track.steady().is_some(), "at the new level");
+        track.apply(TrackAction::Undo);
+        assert!(track.steady().is_none(), "an undo sweep waiting");
+    }
+}
