@@ -55,7 +55,7 @@ pub(super) struct RecordHead {
     /// Sign of the head's last move: the saturator offset points against it.
     direction: f64,
     /// How far behind the head it wrote last sample, cells (see `write_offset`).
-    offset: f64,
+    pub(super) offset: f64,
 }
 
 impl RecordHead {
@@ -143,7 +143,7 @@ impl RecordHead {
     /// input, and the band-limiting filter delays the input by
     /// `input_delay` samples, which is that many samples of travel.
     #[inline]
-    fn write_offset(&mut self, step: f64) -> f64 {
+    pub(super) fn write_offset(&mut self, step: f64) -> f64 {
         if step > 0.0 {
             self.direction = 1.0;
         } else if step < 0.0 {

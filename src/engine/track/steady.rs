@@ -127,7 +127,13 @@ impl Track {
 
         self.pos += v;
         let Steady { engage, feedback, keep, age, write, .. } = *steady;
-        self.run_record_head(record_step, write, engage, feedback, keep, age);
+        if write {
+            self.run_record_head(record_step, write, engage, feedback, keep, age);
+        } else {
+            // What `run_record_head` does when it writes nothing.
+            self.record.offset = self.record.write_offset(record_step);
+            self.record.pos += record_step;
+        }
         let len = self.tape.len() as f64;
         self.wrapped = self.pos >= len || self.pos < 0.0;
         if self.wrapped {
