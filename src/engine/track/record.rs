@@ -290,20 +290,7 @@ impl Track {
         keep: f32,
         age: f32,
     ) {
-        let mut old = self.tape.cell(index);
-        if age > 0.0 {
-            let behind = self.tape.wrap(index as i64 - 1);
-            let ahead = self.tape.wrap(index as i64 + 1);
-            // The neighbour the head just left has already been aged this pass: use its old value.
-            let previous = match self.last_written {
-                Some((i, value)) if i == if step > 0 { behind } else { ahead } => value,
-                _ => self.tape.cell(if step > 0 { behind } else { ahead }),
-            };
-            let next = self.tape.cell(if step > 0 { ahead } else { behind });
-            let (before, after) = if step > 0 { (previous, next) } else { (next, previous) };
-            self.last_written = Some((index, old));
-            old = self.ageing.apply(old, before, after, index, age);
-        }
+        let old = self.aged_cell(index, step, age);
         let value = if self.seam_fold > 0 {
             self.seam_fold -= 1;
             old + engage * self.saturator.process(input)
@@ -320,6 +307,34 @@ impl Track {
         } else {
             keep * old
         };
+        self.store_cell(index, value);
+    }
+
+    /// Cell `index` as the head finds it, aged when `age` > 0 (the head
+    /// moving in the direction `step`).
+    #[inline(always)]
+    fn aged_cell(&mut self, index: usize, step: i64, age: f32) -> f32 {
+        let old = self.tape.cell(index);
+        if age <= 0.0 {
+            return old;
+        }
+        let behind = self.tape.wrap(index as i64 - 1);
+        let ahead = self.tape.wrap(index as i64 + 1);
+        // The neighbour the head just left has already been aged this pass: use its old value.
+        let previous = match self.last_written {
+            Some((i, value)) if i == if step > 0 { behind } else { ahead } => value,
+            _ => self.tape.cell(if step > 0 { behind } else { ahead }),
+        };
+        let next = self.tape.cell(if step > 0 { ahead } else { behind });
+        let (before, after) = if step > 0 { (previous, next) } else { (next, previous) };
+        self.last_written = Some((index, old));
+        self.ageing.apply(old, before, after, index, age)
+    }
+
+    /// Write what the head leaves in cell `index`; silence in place of
+    /// anything non-finite, and the saturator starts afresh.
+    #[inline(always)]
+    fn store_cell(&mut self, index: usize, value: f32) {
         if value.is_finite() {
             self.tape.write(index, value);
         } else {
@@ -328,6 +343,74 @@ impl Track {
             self.tape.write(index, 0.0);
         }
     }
+
+    /// [`Track::run_record_head`] for a resting track that dubs through the
+    /// hysteresis model, stopped at its saturator when the head crosses
+    /// exactly one cell this sample (nearly every sample near speed 1):
+    /// that cell is handed back, to be finished by [`Track::finish_cell`]
+    /// once the saturator has run (beside another track's). Any other move
+    /// is done whole here, and gives `None`.
+    #[inline]
+    pub(super) fn record_until_saturator(
+        &mut self,
+        step: f64,
+        engage: f32,
+        feedback: f32,
+        keep: f32,
+        age: f32,
+    ) -> Option<DueCell> {
+        debug_assert!(self.seam_fold == 0 && !self.length_unset(), "only a resting track's head");
+        if engage == 0.0 || !self.saturator.is_hysteresis() {
+            self.run_record_head(step, true, engage, feedback, keep, age);
+            return None;
+        }
+        let r0 = self.record.pos;
+        let r1 = r0 + step;
+        let from = r0 - self.record.offset;
+        self.record.offset = self.record.write_offset(step);
+        let to = r1 - self.record.offset;
+        self.record.pos = r1;
+        let single = if to > from {
+            let cell = fast_floor(to) as i64;
+            (fast_floor(from) as i64 + 1 == cell).then_some((cell, 1))
+        } else if to < from {
+            let cell = fast_ceil(to) as i64;
+            (fast_ceil(from) as i64 - 1 == cell).then_some((cell, -1))
+        } else {
+            return None;
+        };
+        let Some((c, direction)) = single else {
+            self.write_head(from, to, engage, feedback, keep, age, false);
+            return None;
+        };
+        // As `write_head` and `write_cell` do, up to the saturator.
+        let t = ((c as f64 - from) / (to - from)) as f32;
+        let (h, at) = (&self.history, self.history_at);
+        let input = hermite(h[at], h[(at + 1) & 3], h[(at + 2) & 3], h[(at + 3) & 3], t) * self.drive;
+        let index = self.tape.wrap(c);
+        let old = self.aged_cell(index, direction, age);
+        let fed_back = match self.saturator.latency_cells() {
+            0 => old,
+            latency => self.tape.cell(self.tape.wrap(index as i64 + direction * latency as i64)),
+        };
+        Some(DueCell { index, old, heard: input + feedback * fed_back })
+    }
+
+    /// Finish a cell [`Track::record_until_saturator`] handed back, with
+    /// what the saturator made of it.
+    #[inline]
+    pub(super) fn finish_cell(&mut self, cell: DueCell, wet: f32, engage: f32, keep: f32) {
+        self.store_cell(cell.index, (1.0 - engage) * keep * cell.old + engage * wet);
+    }
+}
+
+/// A cell the record head has reached and not yet written.
+pub(super) struct DueCell {
+    index: usize,
+    /// Its old value (aged).
+    old: f32,
+    /// What the saturator is to hear for it: the input and the old signal fed back.
+    pub(super) heard: f32,
 }
 
 /// A record head ageing a run of cells (see [`Track::age_cells`]).

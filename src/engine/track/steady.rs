@@ -7,8 +7,10 @@
 //! exactly what [`Track::tick`] does, in the same order, so the samples are
 //! the same bits (`tests/steady_path.rs` renders with it on and off).
 
+use super::record::DueCell;
 use super::tick::PlayRead;
 use super::{wrap_position, HeadMode, Track, CONTROL_INTERVAL};
+use crate::engine::color::RecordSaturator;
 use crate::engine::filter::flush_denormal;
 use crate::engine::params::{Param, Quality};
 use crate::engine::tape::{read_band_pair, ReadKernels, Reader};
@@ -88,7 +90,9 @@ impl Track {
         self.play_steady(raw, steady)
     }
 
-    /// Two resting tracks' samples at once: as [`Track::tick_pair`].
+    /// Two resting tracks' samples at once: as [`Track::tick_pair`], and
+    /// where both dub through the hysteresis model, their saturators side
+    /// by side too.
     #[inline]
     pub(crate) fn tick_steady_pair(
         (a, a_steady): (&mut Track, &Steady),
@@ -96,7 +100,34 @@ impl Track {
         input: f32,
         reader: &Reader,
     ) -> (f32, f32) {
-        let raws = match (a.move_heads_steady(input, a_steady), b.move_heads_steady(input, b_steady)) {
+        let a_step = a.heads_before_writing(input, a_steady);
+        let b_step = b.heads_before_writing(input, b_steady);
+        if a_steady.write && b_steady.write {
+            let due = (
+                a.record_until_saturator_steady(a_step, a_steady),
+                b.record_until_saturator_steady(b_step, b_steady),
+            );
+            match due {
+                (Some(a_cell), Some(b_cell)) => {
+                    let (a_wet, b_wet) = RecordSaturator::process_pair(
+                        &mut a.saturator,
+                        &mut b.saturator,
+                        a_cell.heard,
+                        b_cell.heard,
+                    );
+                    a.finish_cell(a_cell, a_wet, a_steady.engage, a_steady.keep);
+                    b.finish_cell(b_cell, b_wet, b_steady.engage, b_steady.keep);
+                }
+                (a_cell, b_cell) => {
+                    a.finish_alone(a_cell, a_steady);
+                    b.finish_alone(b_cell, b_steady);
+                }
+            }
+        } else {
+            a.write_steady(a_step, a_steady);
+            b.write_steady(b_step, b_steady);
+        }
+        let raws = match (a.heads_after_writing(), b.heads_after_writing()) {
             (PlayRead::Kernel, PlayRead::Kernel) => {
                 read_band_pair(reader, (&a.tape, a.read_band, a.pos), (&b.tape, b.read_band, b.pos))
             }
@@ -108,6 +139,15 @@ impl Track {
     /// [`Track::move_heads`] for a resting track.
     #[inline(always)]
     fn move_heads_steady(&mut self, input: f32, steady: &Steady) -> PlayRead {
+        let record_step = self.heads_before_writing(input, steady);
+        self.write_steady(record_step, steady);
+        self.heads_after_writing()
+    }
+
+    /// The motor turns, the input reaches the record path and the play head
+    /// moves; returns how far the record head moves this sample.
+    #[inline(always)]
+    fn heads_before_writing(&mut self, input: f32, steady: &Steady) -> f64 {
         let motor =
             if self.halted { 0.0 } else { self.transport.next(&self.params, steady.target) * self.servo };
         // No glide: what `slide_step` adds then.
@@ -126,6 +166,13 @@ impl Track {
         self.history_at = (self.history_at + 1) & 3;
 
         self.pos += v;
+        self.velocity = v;
+        record_step
+    }
+
+    /// The record head moves by `record_step` and writes what it crosses.
+    #[inline(always)]
+    fn write_steady(&mut self, record_step: f64, steady: &Steady) {
         let Steady { engage, feedback, keep, age, write, .. } = *steady;
         if write {
             self.run_record_head(record_step, write, engage, feedback, keep, age);
@@ -134,6 +181,26 @@ impl Track {
             self.record.offset = self.record.write_offset(record_step);
             self.record.pos += record_step;
         }
+    }
+
+    /// [`Track::record_until_saturator`] with a resting track's settings.
+    #[inline(always)]
+    fn record_until_saturator_steady(&mut self, record_step: f64, steady: &Steady) -> Option<DueCell> {
+        self.record_until_saturator(record_step, steady.engage, steady.feedback, steady.keep, steady.age)
+    }
+
+    /// Finish a due cell, if there is one, with the track's own saturator.
+    #[inline(always)]
+    fn finish_alone(&mut self, cell: Option<DueCell>, steady: &Steady) {
+        if let Some(cell) = cell {
+            let wet = self.saturator.process(cell.heard);
+            self.finish_cell(cell, wet, steady.engage, steady.keep);
+        }
+    }
+
+    /// Both heads wrap into the loop; says what the play head reads.
+    #[inline(always)]
+    fn heads_after_writing(&mut self) -> PlayRead {
         let len = self.tape.len() as f64;
         self.wrapped = self.pos >= len || self.pos < 0.0;
         if self.wrapped {
@@ -142,8 +209,7 @@ impl Track {
         self.pos = wrap_position(self.pos, len);
         self.record.pos = wrap_position(self.record.pos, len);
 
-        self.velocity = v;
-        self.read_band = ReadKernels::band_for(v.abs(), self.read_band);
+        self.read_band = ReadKernels::band_for(self.velocity.abs(), self.read_band);
         match self.quality {
             _ if self.tape.is_blank() => PlayRead::Known(0.0),
             Quality::Full => PlayRead::Kernel,
