@@ -91,6 +91,9 @@ fn score() -> Vec<(u64, Command)> {
         (at(2.8), set(3, Param::Speed, 0.7)),
         (at(2.9), act(2, TrackAction::Stop)),
         (at(3.0), set(4, Param::Speed, 1.3)),
+        // Back to a whole speed between cells: the held kernel weights at a
+        // phase other than zero.
+        (at(3.25), set(4, Param::Speed, -1.0)),
         (at(3.1), act(0, TrackAction::Dub)),
         (at(3.2), Command::RecordLatency { frames: 64 }),
         (at(3.3), act(2, TrackAction::Play)),

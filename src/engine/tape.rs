@@ -9,7 +9,8 @@ mod undo;
 
 use super::filter::{fast_floor, flush_denormal};
 pub use kernel::{
-    CpuPath, ReadKernels, Reader, BAND_SPEEDS, MAX_REACH, MAX_TAPS, PASSBAND_FRACTION, STOPBAND_DB,
+    CpuPath, HeldWeights, ReadKernels, Reader, BAND_SPEEDS, MAX_REACH, MAX_TAPS, PASSBAND_FRACTION,
+    STOPBAND_DB,
 };
 use undo::UndoStore;
 pub use undo::{Lengths, MAX_UNDO_LEVELS};
@@ -348,6 +349,41 @@ pub fn read_band_pair(reader: &Reader, a: (&Tape, usize, f64), b: (&Tape, usize,
             reader.kernels.read_pair(reader.path, (a.1, a_window, a_frac), (b.1, b_window, b_frac))
         }
         _ => (a.0.read_band(reader, a.1, a.2), b.0.read_band(reader, b.1, b.2)),
+    }
+}
+
+impl Tape {
+    /// [`Tape::read_band`], with the weights held in `held` wherever the
+    /// read keeps the band and phase of the last (see [`HeldWeights`]).
+    #[inline]
+    pub fn read_band_holding(&self, reader: &Reader, band: usize, pos: f64, held: &mut HeldWeights) -> f32 {
+        let Reader { kernels, path } = *reader;
+        match self.window(kernels.taps(band), pos) {
+            Some((window, frac)) if held.hold(kernels, band, frac) => kernels.read_held(path, held, window),
+            _ => self.read_band(reader, band, pos),
+        }
+    }
+}
+
+/// [`read_band_pair`], each read with its held weights where they hold
+/// (see [`Tape::read_band_holding`]).
+#[inline]
+pub fn read_band_pair_holding(
+    reader: &Reader,
+    a: (&Tape, usize, f64, &mut HeldWeights),
+    b: (&Tape, usize, f64, &mut HeldWeights),
+) -> (f32, f32) {
+    let Reader { kernels, path } = *reader;
+    let (Some((a_window, a_frac)), Some((b_window, b_frac))) =
+        (a.0.window(kernels.taps(a.1), a.2), b.0.window(kernels.taps(b.1), b.2))
+    else {
+        return (a.0.read_band_holding(reader, a.1, a.2, a.3), b.0.read_band_holding(reader, b.1, b.2, b.3));
+    };
+    match (a.3.hold(kernels, a.1, a_frac), b.3.hold(kernels, b.1, b_frac)) {
+        (true, true) => kernels.read_held_pair(path, (a.3, a_window), (b.3, b_window)),
+        (true, false) => (kernels.read_held(path, a.3, a_window), kernels.read(path, b.1, b_window, b_frac)),
+        (false, true) => (kernels.read(path, a.1, a_window, a_frac), kernels.read_held(path, b.3, b_window)),
+        (false, false) => kernels.read_pair(path, (a.1, a_window, a_frac), (b.1, b_window, b_frac)),
     }
 }
 

@@ -19,7 +19,7 @@ use super::filter::{db_to_gain, Biquad, BiquadCoefs, Ramp};
 use super::mixer::{smoothing_coefficient, SMOOTHING_S};
 use super::params::{Param, Quality, TapeLength, TrackConfig, TrackParams};
 use super::snapshot::{HeadMode, TrackSnapshot, TrackState, OVERVIEW_BINS};
-use super::tape::Tape;
+use super::tape::{HeldWeights, Tape};
 use cycles::{Copier, CycleOp};
 use head_distance::Slide;
 use quantize::{GridTake, LoopLock};
@@ -147,6 +147,8 @@ pub struct Track {
     overview_bin: usize,
     /// The read kernel's speed band (see `ReadKernels::band_for`).
     read_band: usize,
+    /// Kernel weights kept while the play head reads at one phase.
+    held: HeldWeights,
     /// How far the play head moved this sample, cells (negative in reverse).
     velocity: f64,
     /// OVERVIEW_BINS / loop length in cells.
@@ -231,6 +233,7 @@ impl Track {
             overview: [0.0; OVERVIEW_BINS],
             overview_bin: 0,
             read_band: 0,
+            held: HeldWeights::default(),
             velocity: 0.0,
             overview_scale: OVERVIEW_BINS as f64 / len as f64,
             faults: 0,

@@ -16,6 +16,8 @@
 //! multiply with an add, so all give bit-identical results: a take
 //! re-renders exactly on any machine.
 
+mod held;
+pub use held::HeldWeights;
 use std::sync::OnceLock;
 
 /// Attenuation of the stop band, dB. Tones near full scale fold back below

@@ -13,7 +13,7 @@ use super::{wrap_position, HeadMode, Track, CONTROL_INTERVAL};
 use crate::engine::color::RecordSaturator;
 use crate::engine::filter::flush_denormal;
 use crate::engine::params::{Param, Quality};
-use crate::engine::tape::{read_band_pair, ReadKernels, Reader};
+use crate::engine::tape::{read_band_pair, read_band_pair_holding, ReadKernels, Reader};
 
 /// What a resting track keeps for a run of samples.
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +28,9 @@ pub(crate) struct Steady {
     write: bool,
     /// The product of the output gates, as the general path forms it.
     gates: f32,
+    /// Whether the play head may keep its phase from one read to the next
+    /// (nothing wobbles the speed), so its kernel weights are worth holding.
+    steady_phase: bool,
 }
 
 impl Track {
@@ -68,6 +71,9 @@ impl Track {
             age,
             write: !idle,
             gates: self.audible.value() * self.duck.value() * self.gate.value(),
+            steady_phase: [Param::WowPct, Param::FlutterPct, Param::DriftPct]
+                .iter()
+                .all(|&depth| self.params.get(depth) == 0.0),
         })
     }
 
@@ -85,6 +91,9 @@ impl Track {
     pub(crate) fn tick_steady(&mut self, input: f32, reader: &Reader, steady: &Steady) -> f32 {
         let raw = match self.move_heads_steady(input, steady) {
             PlayRead::Known(raw) => raw,
+            PlayRead::Kernel if steady.steady_phase => {
+                self.tape.read_band_holding(reader, self.read_band, self.pos, &mut self.held)
+            }
             PlayRead::Kernel => self.tape.read_band(reader, self.read_band, self.pos),
         };
         self.play_steady(raw, steady)
@@ -128,9 +137,14 @@ impl Track {
             b.write_steady(b_step, b_steady);
         }
         let raws = match (a.heads_after_writing(), b.heads_after_writing()) {
-            (PlayRead::Kernel, PlayRead::Kernel) => {
+            (PlayRead::Kernel, PlayRead::Kernel) if !(a_steady.steady_phase && b_steady.steady_phase) => {
                 read_band_pair(reader, (&a.tape, a.read_band, a.pos), (&b.tape, b.read_band, b.pos))
             }
+            (PlayRead::Kernel, PlayRead::Kernel) => read_band_pair_holding(
+                reader,
+                (&a.tape, a.read_band, a.pos, &mut a.held),
+                (&b.tape, b.read_band, b.pos, &mut b.held),
+            ),
             (a_read, b_read) => (a.raw(a_read, reader), b.raw(b_read, reader)),
         };
         (a.play_steady(raws.0, a_steady), b.play_steady(raws.1, b_steady))
