@@ -1,6 +1,9 @@
-//! Renders a minute of one fully featured track, for profilers.
-//! `cargo run --release --example profile_engine [tracks] [dubbing] [speed] [plain]`
-//! (`plain`: every model off, as `bench/live-cpu/ft16-plain.toml`)
+//! Renders a minute of fully featured tracks (one unless told), for profilers.
+//! `cargo run --release --example profile_engine [tracks] [dubbing] [speed] [plain] [paced [spin]]`
+//! (`plain`: every model off, as `bench/live-cpu/ft16-plain.toml`; `paced`:
+//! 20 s of 256-frame blocks at the pace of a live callback instead, and what
+//! each block took: a block after a pause costs more than one run back to
+//! back; `spin`: wait in a loop instead of sleeping)
 use ferrotape::analysis::sine;
 use ferrotape::engine::*;
 
@@ -54,6 +57,32 @@ fn main() {
         let action = if (t as usize) < dubbing { TrackAction::Dub } else { TrackAction::Play };
         engine.apply(Command::Track { track: t, action });
     }
+    if std::env::args().any(|a| a == "paced") {
+        // Blocks at the pace of a live callback, sleeping in between (`spin`:
+        // waiting in a loop instead, so the core never idles).
+        let spin = std::env::args().any(|a| a == "spin");
+        let blocks = 48_000 * 20 / 256;
+        let period = std::time::Duration::from_secs_f64(256.0 / 48_000.0);
+        let (cpu, start) = (process_cpu_seconds(), std::time::Instant::now());
+        let mut busy = std::time::Duration::ZERO;
+        for n in 1..=blocks {
+            let began = std::time::Instant::now();
+            engine.process(&input, &mut l, &mut r, &[]);
+            busy += began.elapsed();
+            let due = start + period * n;
+            while spin && std::time::Instant::now() < due {}
+            if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let share = (process_cpu_seconds() - cpu) / start.elapsed().as_secs_f64();
+        println!(
+            "{tracks} tracks ({dubbing} dubbing), paced: {:.1} us per block, {:.2} % of a core in all",
+            busy.as_secs_f64() / blocks as f64 * 1e6,
+            share * 100.0
+        );
+        return;
+    }
     let start = std::time::Instant::now();
     let blocks = 48_000 * 60 / 256;
     for _ in 0..blocks {
@@ -61,7 +90,19 @@ fn main() {
     }
     let seconds = start.elapsed().as_secs_f64();
     println!(
-        "{tracks} tracks ({dubbing} dubbing): 60 s of audio in {seconds:.3} s, real-time factor {:.0}",
-        60.0 / seconds
+        "{tracks} tracks ({dubbing} dubbing): 60 s of audio in {seconds:.3} s, real-time factor {:.0}, {:.1} us per block",
+        60.0 / seconds,
+        seconds / blocks as f64 * 1e6
     );
+}
+
+/// User and system time of this process so far, seconds (Linux: from
+/// `/proc/self/stat`, in clock ticks of 1/100 s; 0 elsewhere).
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
