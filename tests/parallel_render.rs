@@ -23,17 +23,8 @@ fn scene() -> (EngineConfig, Vec<(u64, Command)>) {
                 TapeLength::Fixed(0.6 + 0.13 * i as f64)
             };
             let mut track = TrackConfig { length, ..TrackConfig::default() };
-            for (param, value) in [
-                (Param::DriveDb, 6.0),
-                (Param::WowPct, 0.3),
-                (Param::FlutterPct, 0.1),
-                (Param::DriftPct, 0.2),
-                (Param::HissDb, -70.0),
-                (Param::Age, 0.02),
-                (Param::Pan, -0.8 + 0.1 * i as f32),
-            ] {
-                track.params.set(param, value);
-            }
+            whole_model(&mut track);
+            track.params.set(Param::Pan, -0.8 + 0.1 * i as f32);
             if i >= 12 {
                 // Presses on these wait for the first track's loop to come round.
                 track.params.set(Param::Quantize, 3.0);

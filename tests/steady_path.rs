@@ -28,18 +28,7 @@ fn tracks() -> Vec<TrackConfig> {
             };
             let mut track = TrackConfig { length, ..TrackConfig::default() };
             match if i == 2 { 0 } else { i % 3 } {
-                0 => {
-                    for (param, value) in [
-                        (Param::DriveDb, 6.0),
-                        (Param::WowPct, 0.3),
-                        (Param::FlutterPct, 0.1),
-                        (Param::DriftPct, 0.2),
-                        (Param::HissDb, -70.0),
-                        (Param::Age, 0.02),
-                    ] {
-                        track.params.set(param, value);
-                    }
-                }
+                0 => whole_model(&mut track),
                 plain => {
                     track.saturation = SaturationModel::Off;
                     track.tone = ToneModel::Flat;

@@ -9,7 +9,7 @@
 
 use super::record::DueCell;
 use super::tick::PlayRead;
-use super::{wrap_position, HeadMode, Track, CONTROL_INTERVAL};
+use super::{wrap_position, HeadMode, Track};
 use crate::engine::color::RecordSaturator;
 use crate::engine::filter::flush_denormal;
 use crate::engine::params::{Param, Quality};
@@ -167,18 +167,7 @@ impl Track {
         // No glide: what `slide_step` adds then.
         let v = motor + 0.0;
         let record_step = self.record.advance(v);
-
-        let mut x = input;
-        if self.clock % CONTROL_INTERVAL == 0 {
-            self.update_prefilter(record_step.abs());
-        }
-        if self.prefilter_on {
-            x = self.prefilter[0].process(&self.prefilter_coefs[0], x);
-            x = self.prefilter[1].process(&self.prefilter_coefs[1], x);
-        }
-        self.history[self.history_at] = x;
-        self.history_at = (self.history_at + 1) & 3;
-
+        self.feed_record_path(input, record_step);
         self.pos += v;
         self.velocity = v;
         record_step
@@ -231,25 +220,11 @@ impl Track {
         }
     }
 
-    /// [`Track::play`] for a resting track.
+    /// [`Track::play`] for a resting track: the level and gates hold.
     #[inline(always)]
     fn play_steady(&mut self, raw: f32, steady: &Steady) -> f32 {
-        let speed_abs = self.velocity.abs();
-        self.update_overview(raw);
-        let flux = (speed_abs / super::FULL_LEVEL_SPEED).min(1.0) as f32;
-        let mut y = self.tone.process(raw * flux, speed_abs as f32);
-        if self.gains.hiss > 0.0 {
-            y += self.hiss.next(self.gains.hiss * flux);
-        }
-        if !y.is_finite() {
-            self.faults += 1;
-            self.tone.reset();
-            y = 0.0;
-        }
-        let out = flush_denormal(y * self.level * steady.gates);
-        self.peak = self.peak.max(out.abs());
-        self.clock += 1;
-        out
+        let y = self.colour(raw);
+        self.output(y, steady.gates)
     }
 }
 

@@ -72,16 +72,7 @@ impl Track {
 
         // Record path: drive, band-limit at low speed, then the write head.
         self.drive += self.smoothing * (self.gains.drive - self.drive);
-        let mut x = input;
-        if self.clock % CONTROL_INTERVAL == 0 {
-            self.update_prefilter(record_step.abs());
-        }
-        if self.prefilter_on {
-            x = self.prefilter[0].process(&self.prefilter_coefs[0], x);
-            x = self.prefilter[1].process(&self.prefilter_coefs[1], x);
-        }
-        self.history[self.history_at] = x;
-        self.history_at = (self.history_at + 1) & 3;
+        self.feed_record_path(input, record_step);
 
         let engage = self.engage.advance();
         let feedback = self.feedback.advance();
@@ -129,10 +120,37 @@ impl Track {
         }
     }
 
+    /// The input reaches the record head: band-limited below speed 0.95
+    /// (the record head moving `record_step` cells this sample), into the
+    /// write-head interpolator's history.
+    #[inline(always)]
+    pub(super) fn feed_record_path(&mut self, input: f32, record_step: f64) {
+        let mut x = input;
+        if self.clock % CONTROL_INTERVAL == 0 {
+            self.update_prefilter(record_step.abs());
+        }
+        if self.prefilter_on {
+            x = self.prefilter[0].process(&self.prefilter_coefs[0], x);
+            x = self.prefilter[1].process(&self.prefilter_coefs[1], x);
+        }
+        self.history[self.history_at] = x;
+        self.history_at = (self.history_at + 1) & 3;
+    }
+
     /// The second half of a sample: what the play head read, `raw`, through
     /// the playback tone, hiss, level and gates to the track's output.
     #[inline(always)]
     fn play(&mut self, raw: f32) -> f32 {
+        let y = self.colour(raw);
+        self.level = flush_denormal(self.level + self.smoothing * (self.gains.level - self.level));
+        let gates = self.audible.advance() * self.duck.advance() * self.gate.advance();
+        self.output(y, gates)
+    }
+
+    /// What the play head read, `raw`, through the playback tone and hiss
+    /// (and into the overview).
+    #[inline(always)]
+    pub(super) fn colour(&mut self, raw: f32) -> f32 {
         let speed_abs = self.velocity.abs();
         self.update_overview(raw);
         let flux = (speed_abs / FULL_LEVEL_SPEED).min(1.0) as f32;
@@ -145,8 +163,13 @@ impl Track {
             self.tone.reset();
             y = 0.0;
         }
-        self.level = flush_denormal(self.level + self.smoothing * (self.gains.level - self.level));
-        let gates = self.audible.advance() * self.duck.advance() * self.gate.advance();
+        y
+    }
+
+    /// The coloured sample `y` at the track's level through the `gates`
+    /// (their product): the track's output for this sample.
+    #[inline(always)]
+    pub(super) fn output(&mut self, y: f32, gates: f32) -> f32 {
         let out = flush_denormal(y * self.level * gates);
         self.peak = self.peak.max(out.abs());
         self.clock += 1;
