@@ -166,20 +166,50 @@ impl Track {
         keep: f32,
         age: f32,
     ) {
-        let r0 = self.record.pos;
         let first_take = self.length_unset() && self.mode == HeadMode::Record;
-        // A free track's first take starts at cell 0 and only grows forward.
-        let r1 = if first_take { (r0 + step).max(0.0) } else { r0 + step };
-        // Continue from where the last sample's write ended.
-        let from = r0 - self.record.offset;
-        self.record.offset = self.record.write_offset(step);
-        let to = r1 - self.record.offset;
+        let (from, to) = self.move_record_head(step, first_take);
         // Ageing or erasing blank tape leaves it blank: no cell to visit.
         let changes_nothing = self.tape.is_blank() && engage == 0.0 && self.seam_fold == 0 && !first_take;
         if write && !changes_nothing {
             self.write_head(from, to, engage, feedback, keep, age, first_take);
         }
+    }
+
+    /// Move the record head by `step` cells; returns the stretch of tape
+    /// (unwrapped) it writes this sample, from where the last sample's write
+    /// ended.
+    #[inline(always)]
+    fn move_record_head(&mut self, step: f64, first_take: bool) -> (f64, f64) {
+        let r0 = self.record.pos;
+        // A free track's first take starts at cell 0 and only grows forward.
+        let r1 = if first_take { (r0 + step).max(0.0) } else { r0 + step };
+        let from = r0 - self.record.offset;
+        self.record.offset = self.record.write_offset(step);
         self.record.pos = r1;
+        (from, r1 - self.record.offset)
+    }
+
+    /// The input the write head deposits in cell `c`, crossed on the way
+    /// from `u0` over `span` cells this sample.
+    #[inline(always)]
+    fn input_crossing(&self, c: i64, u0: f64, span: f64) -> f32 {
+        // When within this sample the head crossed cell c: 0 = last sample, 1 = now.
+        let t = ((c as f64 - u0) / span) as f32;
+        let (h, at) = (&self.history, self.history_at);
+        hermite(h[at], h[(at + 1) & 3], h[(at + 2) & 3], h[(at + 3) & 3], t) * self.drive
+    }
+
+    /// The old signal fed back into the saturator for cell `index` (whose
+    /// old value is `old`), the head moving in the direction `step`. The
+    /// saturator delays what it is fed by `latency` cells, so it is fed the
+    /// old signal from that far ahead: a dub then lands exactly where the
+    /// old material was, pass after pass, instead of creeping along the tape.
+    #[inline(always)]
+    fn fed_back(&self, index: usize, step: i64, old: f32) -> f32 {
+        match self.saturator.latency_cells() {
+            0 => old,
+            latency => self.tape.cell(self.tape.wrap(index as i64 + step * latency as i64)),
+        }
     }
 
     /// The write-head resampler: deposit the input into every cell the record
@@ -217,14 +247,7 @@ impl Track {
         }
         let mut c = first;
         while (step > 0 && c <= last) || (step < 0 && c >= last) {
-            let input = if hears_input {
-                // When within this sample the head crossed cell c: 0 = last sample, 1 = now.
-                let t = ((c as f64 - u0) / span) as f32;
-                let (h, at) = (&self.history, self.history_at);
-                hermite(h[at], h[(at + 1) & 3], h[(at + 2) & 3], h[(at + 3) & 3], t) * self.drive
-            } else {
-                0.0
-            };
+            let input = if hears_input { self.input_crossing(c, u0, span) } else { 0.0 };
             if unwrapped && c < 0 {
                 // Before the loop's first cell: nothing to write, but the
                 // saturator hears the input so its delay line stays in step.
@@ -295,14 +318,7 @@ impl Track {
             self.seam_fold -= 1;
             old + engage * self.saturator.process(input)
         } else if engage > 0.0 {
-            // The saturator delays what it is fed by `latency` cells, so feed it the
-            // old signal from that far ahead: a dub then lands exactly where the old
-            // material was, pass after pass, instead of creeping along the tape.
-            let fed_back = match self.saturator.latency_cells() {
-                0 => old,
-                latency => self.tape.cell(self.tape.wrap(index as i64 + step * latency as i64)),
-            };
-            let wet = self.saturator.process(input + feedback * fed_back);
+            let wet = self.saturator.process(input + feedback * self.fed_back(index, step, old));
             (1.0 - engage) * keep * old + engage * wet
         } else {
             keep * old
@@ -364,12 +380,7 @@ impl Track {
             self.run_record_head(step, true, engage, feedback, keep, age);
             return None;
         }
-        let r0 = self.record.pos;
-        let r1 = r0 + step;
-        let from = r0 - self.record.offset;
-        self.record.offset = self.record.write_offset(step);
-        let to = r1 - self.record.offset;
-        self.record.pos = r1;
+        let (from, to) = self.move_record_head(step, false);
         let single = if to > from {
             let cell = fast_floor(to) as i64;
             (fast_floor(from) as i64 + 1 == cell).then_some((cell, 1))
@@ -384,16 +395,10 @@ impl Track {
             return None;
         };
         // As `write_head` and `write_cell` do, up to the saturator.
-        let t = ((c as f64 - from) / (to - from)) as f32;
-        let (h, at) = (&self.history, self.history_at);
-        let input = hermite(h[at], h[(at + 1) & 3], h[(at + 2) & 3], h[(at + 3) & 3], t) * self.drive;
+        let input = self.input_crossing(c, from, to - from);
         let index = self.tape.wrap(c);
         let old = self.aged_cell(index, direction, age);
-        let fed_back = match self.saturator.latency_cells() {
-            0 => old,
-            latency => self.tape.cell(self.tape.wrap(index as i64 + direction * latency as i64)),
-        };
-        Some(DueCell { index, old, heard: input + feedback * fed_back })
+        Some(DueCell { index, old, heard: input + feedback * self.fed_back(index, direction, old) })
     }
 
     /// Finish a cell [`Track::record_until_saturator`] handed back, with
