@@ -55,7 +55,7 @@ pub(super) struct RecordHead {
     /// Sign of the head's last move: the saturator offset points against it.
     direction: f64,
     /// How far behind the head it wrote last sample, cells (see `write_offset`).
-    pub(super) offset: f64,
+    offset: f64,
 }
 
 impl RecordHead {
@@ -143,7 +143,7 @@ impl RecordHead {
     /// input, and the band-limiting filter delays the input by
     /// `input_delay` samples, which is that many samples of travel.
     #[inline]
-    pub(super) fn write_offset(&mut self, step: f64) -> f64 {
+    fn write_offset(&mut self, step: f64) -> f64 {
         if step > 0.0 {
             self.direction = 1.0;
         } else if step < 0.0 {
@@ -179,7 +179,7 @@ impl Track {
     /// (unwrapped) it writes this sample, from where the last sample's write
     /// ended.
     #[inline(always)]
-    fn move_record_head(&mut self, step: f64, first_take: bool) -> (f64, f64) {
+    pub(super) fn move_record_head(&mut self, step: f64, first_take: bool) -> (f64, f64) {
         let r0 = self.record.pos;
         // A free track's first take starts at cell 0 and only grows forward.
         let r1 = if first_take { (r0 + step).max(0.0) } else { r0 + step };

@@ -180,9 +180,8 @@ impl Track {
         if write {
             self.run_record_head(record_step, write, engage, feedback, keep, age);
         } else {
-            // What `run_record_head` does when it writes nothing.
-            self.record.offset = self.record.write_offset(record_step);
-            self.record.pos += record_step;
+            // All `run_record_head` does when it writes nothing.
+            self.move_record_head(record_step, false);
         }
     }
 
