@@ -12,8 +12,8 @@ use super::tick::PlayRead;
 use super::{wrap_position, HeadMode, Track};
 use crate::engine::color::RecordSaturator;
 use crate::engine::filter::flush_denormal;
-use crate::engine::params::{Param, Quality};
-use crate::engine::tape::{read_band_pair, read_band_pair_holding, ReadKernels, Reader};
+use crate::engine::params::Param;
+use crate::engine::tape::{read_band_pair, read_band_pair_holding, Reader};
 
 /// What a resting track keeps for a run of samples.
 #[derive(Clone, Copy, Debug)]
@@ -210,13 +210,7 @@ impl Track {
         }
         self.pos = wrap_position(self.pos, len);
         self.record.pos = wrap_position(self.record.pos, len);
-
-        self.read_band = ReadKernels::band_for(self.velocity.abs(), self.read_band);
-        match self.quality {
-            _ if self.tape.is_blank() => PlayRead::Known(0.0),
-            Quality::Full => PlayRead::Kernel,
-            Quality::Eco => PlayRead::Known(self.tape.read_hermite(self.pos)),
-        }
+        self.play_read()
     }
 
     /// [`Track::play`] for a resting track: the level and gates hold.
@@ -231,7 +225,7 @@ impl Track {
 mod tests {
     use super::*;
     use crate::engine::command::TrackAction;
-    use crate::engine::params::{TapeLength, TrackConfig};
+    use crate::engine::params::{Quality, TapeLength, TrackConfig};
 
     fn run(track: &mut Track, reader: &Reader, seconds: f64) {
         for n in 0..(seconds * 48_000.0) as usize {

@@ -110,8 +110,14 @@ impl Track {
 
         // Play path.
         self.velocity = v;
-        let speed_abs = v.abs();
-        self.read_band = ReadKernels::band_for(speed_abs, self.read_band);
+        self.play_read()
+    }
+
+    /// What the play head, moved by `velocity` this sample, reads: the
+    /// kernel's band follows the speed.
+    #[inline(always)]
+    pub(super) fn play_read(&mut self) -> PlayRead {
+        self.read_band = ReadKernels::band_for(self.velocity.abs(), self.read_band);
         match self.quality {
             // Blank tape reads as silence whatever the kernel.
             _ if self.tape.is_blank() => PlayRead::Known(0.0),
@@ -179,7 +185,7 @@ impl Track {
     /// Track the loudest value the play head reads in each bin of the loop;
     /// a bin starts afresh whenever the head enters it.
     #[inline]
-    pub(super) fn update_overview(&mut self, value: f32) {
+    fn update_overview(&mut self, value: f32) {
         // Cells per bin is a power-of-two-free ratio: multiply, don't divide.
         let bin = (self.pos * self.overview_scale) as usize;
         let bin = bin.min(OVERVIEW_BINS - 1);
@@ -190,7 +196,7 @@ impl Track {
         self.overview[bin] = self.overview[bin].max(value.abs().min(1.0));
     }
 
-    pub(super) fn update_prefilter(&mut self, speed_abs: f64) {
+    fn update_prefilter(&mut self, speed_abs: f64) {
         if speed_abs == self.prefilter_speed {
             return;
         }
