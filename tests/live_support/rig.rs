@@ -50,15 +50,16 @@ type Callback = Box<dyn FnMut(&Client, &ProcessScope) -> Control + Send>;
 type Process = jack::contrib::ClosureProcessHandler<(), Callback>;
 
 pub struct Rig {
-    /// Declared first, so it is deactivated and closed before the
-    /// latencies its callback reads are freed.
+    /// Closed first (see `Drop`), before the latencies its callback reads
+    /// are freed.
     client: TestClient<Process>,
     /// Everything that reached the rig from ferrotape, from when it was cleared.
     pub heard: Arc<Mutex<Vec<f32>>>,
     pub rate: f64,
     pub playback_latency: u32,
     pub capture_latency: u32,
-    _declared: Box<DeclaredLatency>,
+    /// What the latency callback reads: freed only once the client closed.
+    declared: Option<Box<DeclaredLatency>>,
 }
 
 impl Rig {
@@ -117,7 +118,7 @@ impl Rig {
         });
         let handler = jack::contrib::ClosureProcessHandler::new(process);
         let client = TestClient::activate(client, handler);
-        Rig { client, heard, rate, playback_latency, capture_latency, _declared: declared }
+        Rig { client, heard, rate, playback_latency, capture_latency, declared: Some(declared) }
     }
 
     /// Wait for ferrotape (process `pid`, built with the jack feature) to
@@ -163,5 +164,14 @@ impl Rig {
     /// What the rig has heard so far.
     pub fn heard(&self) -> Vec<f32> {
         self.heard.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if !self.client.close() {
+            // The client may still call its latency callback.
+            std::mem::forget(self.declared.take());
+        }
     }
 }

@@ -31,7 +31,7 @@ use super::{AudioBackend, AudioOptions, Handoff, Health, LiveProcessor, StreamSe
 use crate::bridge::InputWriter;
 use crate::engine::MAX_TRACKS;
 use process::{LatencyWatch, Notifications, Process, Shared};
-use stopping::{StopSwitch, Stoppable};
+use stopping::{StopSwitch, Stoppable, CLOSE_PATIENCE};
 
 /// The client's name when `--jack-name` is not given.
 pub const DEFAULT_CLIENT_NAME: &str = "ferrotape";
@@ -312,8 +312,22 @@ impl AudioBackend for JackBackend {
 impl Drop for JackBackend {
     fn drop(&mut self) {
         self.stop();
-        // Close the client (it was deactivated) before the watch it calls is freed.
-        self.state = State::Gone;
+        // Close the client (it was deactivated) before the watch it calls
+        // is freed, and within a deadline: a quit must not hang in libjack.
+        if let State::Idle(client, ports) = std::mem::replace(&mut self.state, State::Gone) {
+            let quiet = StderrCapture::begin();
+            let closed = stopping::close_within(CLOSE_PATIENCE, move || drop((client, ports)));
+            drop(quiet);
+            if !closed {
+                // Its latency callback may still run: the watch it reads stays.
+                let fresh = Box::new(LatencyWatch::new(self.shared.clone()));
+                std::mem::forget(std::mem::replace(&mut self.watch, fresh));
+                eprintln!(
+                    "the JACK client {} did not close within {CLOSE_PATIENCE:?}; left to the server",
+                    self.name
+                );
+            }
+        }
     }
 }
 

@@ -119,3 +119,57 @@ where
     switch.stop_processing();
     active.deactivate()
 }
+
+/// How long a client's close may take before the caller goes on without
+/// it. A close is a few server round trips, milliseconds even on a busy
+/// machine.
+pub const CLOSE_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Run `close` (a client's deactivation and `jack_client_close`) on a
+/// thread of its own and wait at most `patience` for it; false when it has
+/// not finished by then. libjack has been seen to hang for good inside
+/// `jack_client_close` (against a synchronous server, its own threads
+/// waiting on each other): quitting, or a test, must not hang with it. When
+/// this returns false the client may still call its callbacks, so whatever
+/// they read must be left alive. `close` must hold the client by value, so
+/// that dropping it closes the client even where it never runs.
+pub fn close_within(patience: Duration, close: impl FnOnce() + Send + 'static) -> bool {
+    let (done, finished) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name("jack-close".into()).spawn(move || {
+        close();
+        let _ = done.send(());
+    });
+    match spawned {
+        Ok(_) => finished.recv_timeout(patience).is_ok(),
+        // No thread to spare: the closure, and the client it holds, was
+        // dropped in the attempt, which closed it here, with no deadline.
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn a_close_that_finishes_is_waited_for() {
+        let closed = Arc::new(AtomicBool::new(false));
+        let flag = closed.clone();
+        let finished = close_within(Duration::from_secs(30), move || {
+            std::thread::sleep(Duration::from_millis(20));
+            flag.store(true, Ordering::Release);
+        });
+        assert!(finished);
+        assert!(closed.load(Ordering::Acquire), "returned before the close had run");
+    }
+
+    #[test]
+    fn a_close_that_hangs_is_left_behind() {
+        let (_keep, hang) = std::sync::mpsc::channel::<()>();
+        let finished = close_within(Duration::from_millis(50), move || {
+            let _ = hang.recv();
+        });
+        assert!(!finished, "a close still waiting was reported finished");
+    }
+}
