@@ -12,6 +12,7 @@ pub mod color;
 pub mod command;
 pub mod filter;
 pub mod grid;
+pub mod math;
 pub mod mixer;
 pub mod noise;
 pub mod params;
@@ -45,9 +46,12 @@ pub use track::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
 /// play head's path; 3 makes every writing pass an undo level of its own
 /// (a record followed by a dub is two); 4 reads through a bank of
 /// band-limited kernels, one per speed band, so fast playback does not
-/// alias. `tests/model_revision.rs` holds the fingerprint of
+/// alias; 5 computes every transcendental function the sound depends on
+/// itself ([`math`]), so a take re-renders to the same bits whichever C
+/// library, or variant of it, the machine runs. `tests/model_revision.rs`
+/// holds the fingerprint of
 /// each revision's output and fails when the output changes without it.
-pub const MODEL_REVISION: u32 = 4;
+pub const MODEL_REVISION: u32 = 5;
 
 /// The whole instrument's sound: every track, the mixer and the master bus.
 pub struct Engine {

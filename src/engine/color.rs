@@ -2,6 +2,7 @@
 //! and generation loss. `docs/tape-model.md` describes the models, their
 //! references and the measurements the tests make.
 
+mod anhysteretic;
 mod saturation;
 mod tone;
 

@@ -1,5 +1,6 @@
 //! Small filter building blocks shared by the tape model.
 
+use crate::engine::math;
 use std::f64::consts::PI;
 
 /// Values smaller than this are flushed to zero in filter states and on tape,
@@ -63,7 +64,7 @@ impl BiquadCoefs {
     /// RBJ cookbook peaking equaliser.
     pub fn peak(sample_rate: f64, hz: f64, q: f64, gain_db: f64) -> Self {
         let (cos_w, alpha) = Self::prewarp(sample_rate, hz, q);
-        let a = 10f64.powf(gain_db / 40.0);
+        let a = math::exp10(gain_db / 40.0);
         Self::normalise(
             1.0 + alpha * a,
             -2.0 * cos_w,
@@ -77,7 +78,8 @@ impl BiquadCoefs {
     fn prewarp(sample_rate: f64, hz: f64, q: f64) -> (f64, f64) {
         let hz = hz.clamp(1.0, sample_rate * 0.49);
         let w = 2.0 * PI * hz / sample_rate;
-        (w.cos(), w.sin() / (2.0 * q))
+        let (sin_w, cos_w) = math::sin_cos(w);
+        (cos_w, sin_w / (2.0 * q))
     }
 
     fn normalise(b0: f64, b1: f64, b2: f64, a0: f64, a1: f64, a2: f64) -> Self {
@@ -199,7 +201,7 @@ pub fn db_to_gain(db: f32) -> f32 {
     if db <= -120.0 {
         0.0
     } else {
-        10f32.powf(db / 20.0)
+        math::exp10(f64::from(db) / 20.0) as f32
     }
 }
 

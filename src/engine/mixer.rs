@@ -1,6 +1,7 @@
 //! Pan, master gain and the master limiter.
 
 use super::filter::{db_to_gain, flush_denormal};
+use crate::engine::math;
 
 /// Ceiling of the master limiter: -1 dBFS.
 pub const LIMITER_CEILING: f32 = 0.891_250_9;
@@ -11,13 +12,14 @@ pub const SMOOTHING_S: f64 = 0.005;
 
 /// One-pole smoothing coefficient for a time constant in seconds.
 pub fn smoothing_coefficient(sample_rate: f64, seconds: f64) -> f32 {
-    (1.0 - (-1.0 / (sample_rate * seconds)).exp()) as f32
+    (1.0 - math::exp(-1.0 / (sample_rate * seconds))) as f32
 }
 
 /// Equal-power pan law: gains for (left, right), each 1/√2 at centre.
 pub fn pan_gains(pan: f32) -> (f32, f32) {
     let angle = (pan.clamp(-1.0, 1.0) + 1.0) * std::f32::consts::FRAC_PI_4;
-    (angle.cos(), angle.sin())
+    let (sin, cos) = math::sin_cos(f64::from(angle));
+    (cos as f32, sin as f32)
 }
 
 /// Per-track pan state, smoothed so moving a knob never clicks.
@@ -93,7 +95,7 @@ impl MasterBus {
             target_gain: gain,
             smoothing: smoothing_coefficient(sample_rate, SMOOTHING_S),
             envelope: 0.0,
-            release: (-1.0 / (sample_rate * LIMITER_RELEASE_S)).exp() as f32,
+            release: math::exp(-1.0 / (sample_rate * LIMITER_RELEASE_S)) as f32,
         }
     }
 

@@ -4,6 +4,7 @@
 use super::filter::fast_floor;
 use super::noise::Rng;
 use super::params::{Param, TrackParams};
+use crate::engine::math;
 use std::f64::consts::TAU;
 
 /// The flutter's 2nd and 3rd harmonics (a real capstan's eccentricity is not
@@ -77,7 +78,8 @@ impl Transport {
             speed: initial_speed,
             drift_pull: MODULATION_INTERVAL as f64 / (sample_rate * DRIFT_TIME_S),
             drift_noise: (2.0 * MODULATION_INTERVAL as f64 / (sample_rate * DRIFT_TIME_S)).sqrt(),
-            drift_smoothing: 1.0 - (-TAU * DRIFT_SMOOTH_HZ * MODULATION_INTERVAL as f64 / sample_rate).exp(),
+            drift_smoothing: 1.0
+                - math::exp(-TAU * DRIFT_SMOOTH_HZ * MODULATION_INTERVAL as f64 / sample_rate),
             modulation: 0.0,
             modulation_step: 0.0,
             modulation_countdown: 0,

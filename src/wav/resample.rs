@@ -11,6 +11,7 @@
 //!   sample is computed at its exact input time (integer arithmetic), so the
 //!   output is aligned with the input like the FFT method's.
 
+use crate::engine::math;
 use rubato::{FftFixedIn, Resampler};
 
 /// Frames per `FftFixedIn` call.
@@ -139,7 +140,7 @@ fn kernel_table() -> Vec<f64> {
         .map(|i| {
             let x = i as f64 / TABLE_STEPS as f64;
             let sinc =
-                if i == 0 { 1.0 } else { (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x) };
+                if i == 0 { 1.0 } else { math::sin(std::f64::consts::PI * x) / (std::f64::consts::PI * x) };
             let edge = i as f64 / points as f64;
             let window = bessel_i0(KAISER_BETA * (1.0 - edge * edge).max(0.0).sqrt()) / window_norm;
             sinc * window

@@ -3,6 +3,8 @@
 
 use super::super::filter::flush_denormal;
 use super::super::params::SaturationModel;
+use super::anhysteretic::langevin;
+use crate::engine::math;
 
 /// Half the number of non-zero side taps of the halfband filter on each side
 /// of the centre: the filter has `4 * HALFBAND_K - 1` taps.
@@ -222,7 +224,7 @@ impl FieldPath {
 
 /// dm/dh of the Jiles-Atherton model in normalised units, for a field moving
 /// in `direction` (±1).
-#[inline]
+#[inline(always)]
 fn ja_slope(m: f64, h: f64, direction: f64) -> f64 {
     let q = h + JA_ALPHA * m;
     let (anhysteretic, d_anhysteretic) = langevin(q);
@@ -239,26 +241,6 @@ fn ja_slope(m: f64, h: f64, direction: f64) -> f64 {
     // are exact to 1e-7 and save a division on the hot path.
     let u = JA_C * JA_ALPHA * d_anhysteretic;
     (irreversible + JA_C * d_anhysteretic) * (1.0 + u * (1.0 + u))
-}
-
-/// Langevin function L(q) = coth q - 1/q and its derivative, without
-/// overflow for large |q| and without cancellation near 0.
-#[inline]
-fn langevin(q: f64) -> (f64, f64) {
-    if q.abs() < 0.05 {
-        // Taylor series; the next terms are below 1e-11 here.
-        let q2 = q * q;
-        (q * (1.0 / 3.0 - q2 / 45.0), 1.0 / 3.0 - q2 / 15.0)
-    } else {
-        let e = (-2.0 * q.abs()).exp();
-        // coth |q| = (1 + e) / (1 - e) and 1 / sinh^2 q = 4 e / (1 - e)^2,
-        // with e = exp(-2|q|): one exponential, two divisions, no overflow.
-        let r = 1.0 / (1.0 - e);
-        let coth = q.signum() * (1.0 + e) * r;
-        let inv_q = 1.0 / q;
-        let inv_sinh2 = 4.0 * e * r * r;
-        (coth - inv_q, inv_q * inv_q - inv_sinh2)
-    }
 }
 
 /// Linear-phase FIR halfband filters for 2x up- and downsampling, run as
@@ -359,7 +341,7 @@ fn halfband_side_taps() -> [f32; 2 * HALFBAND_K] {
     let mut taps = [0.0f64; 2 * HALFBAND_K];
     for (i, tap) in taps.iter_mut().enumerate() {
         let n = (2 * i) as f64 - centre; // odd distance from the centre
-        let sinc = (std::f64::consts::FRAC_PI_2 * n).sin() / (std::f64::consts::PI * n);
+        let sinc = math::sin(std::f64::consts::FRAC_PI_2 * n) / (std::f64::consts::PI * n);
         let r = n / centre;
         let window =
             bessel_i0(HALFBAND_KAISER_BETA * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(HALFBAND_KAISER_BETA);

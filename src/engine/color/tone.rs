@@ -2,6 +2,7 @@
 
 use super::super::filter::{flush_denormal, Biquad, BiquadCoefs};
 use super::super::params::ToneModel;
+use crate::engine::math;
 use std::f64::consts::PI;
 
 /// -3 dB corner of the HF loss at speed 1, in Hz. Spacing, thickness and gap
@@ -67,7 +68,7 @@ impl PlaybackTone {
         let mut tone = PlaybackTone {
             model,
             sample_rate,
-            smoothing: (1.0 - (-1.0 / (SPEED_SMOOTHING_S * sample_rate)).exp()) as f32,
+            smoothing: (1.0 - math::exp(-1.0 / (SPEED_SMOOTHING_S * sample_rate))) as f32,
             speed: -1.0,
             designed_speed: -1.0,
             counter: 0,
@@ -153,7 +154,7 @@ struct LowCut {
 
 impl LowCut {
     fn design(&mut self, sample_rate: f64, hz: f64) {
-        let t = (PI * hz.clamp(0.1, 0.4 * sample_rate) / sample_rate).tan();
+        let t = math::tan(PI * hz.clamp(0.1, 0.4 * sample_rate) / sample_rate);
         let pole = (1.0 - t) / (1.0 + t);
         self.pole = pole as f32;
         self.gain = (0.5 * (1.0 + pole)) as f32;

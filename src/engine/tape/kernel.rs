@@ -17,6 +17,7 @@
 //! re-renders exactly on any machine.
 
 mod held;
+use crate::engine::math;
 pub use held::HeldWeights;
 use std::sync::OnceLock;
 
@@ -239,7 +240,7 @@ fn sinc(x: f64) -> f64 {
         1.0
     } else {
         let px = std::f64::consts::PI * x;
-        px.sin() / px
+        math::sin(px) / px
     }
 }
 
