@@ -15,19 +15,29 @@ use ferrotape::engine::{
 };
 use ferrotape::render::render_engine;
 
-/// Nine tracks (so one ticks alone and four in pairs) of three set-ups:
-/// the whole model (tracks 1, 3, 4 and 7), every model off, and every model
-/// off with ageing.
+/// Eleven tracks (so one ticks alone and five in pairs) of three set-ups:
+/// the whole model (tracks 1, 3, 4, 7 and 10), every model off, and every
+/// model off with ageing (tracks 6, 9 and 11). Tracks 1, 10 and 11 are
+/// free: the last two play blank tape, their length not yet set, before
+/// their first take.
+const TRACKS: usize = 11;
+
 fn tracks() -> Vec<TrackConfig> {
-    (0..9)
+    (0..TRACKS)
         .map(|i| {
-            let length = if i == 0 {
+            let length = if i == 0 || i >= 9 {
                 TapeLength::Free { max_seconds: 3.0 }
             } else {
                 TapeLength::Fixed(0.5 + 0.11 * i as f64)
             };
             let mut track = TrackConfig { length, ..TrackConfig::default() };
-            match if i == 2 { 0 } else { i % 3 } {
+            match if i == 2 {
+                0
+            } else if i == 10 {
+                2
+            } else {
+                i % 3
+            } {
                 0 => whole_model(&mut track),
                 plain => {
                     track.saturation = SaturationModel::Off;
@@ -57,6 +67,15 @@ fn score() -> Vec<(u64, Command)> {
         score.push((at(0.02 * t as f64), act(t, TrackAction::Record)));
     }
     score.push((at(0.9), act(0, TrackAction::Play)));
+    // The free tracks that waited: a first take, then play, then a dub.
+    score.extend([
+        (at(1.2), act(9, TrackAction::Record)),
+        (at(2.0), act(10, TrackAction::Record)),
+        (at(1.9), act(9, TrackAction::Play)),
+        (at(2.5), act(10, TrackAction::Play)),
+        (at(2.95), act(9, TrackAction::Dub)),
+        (at(3.15), act(10, TrackAction::Dub)),
+    ]);
     for t in 1..9u8 {
         // Tracks 3 and 4 dub side by side through the hysteresis model.
         let action = if t % 3 == 1 || t == 2 || t == 3 { TrackAction::Dub } else { TrackAction::Play };
@@ -98,7 +117,7 @@ fn render(quality: Quality, steady_path: bool, block: usize) -> (Vec<u32>, Vec<V
     engine.set_steady_path(steady_path);
     let input: Vec<f32> = sine(330.0, 0.5, SRF, at(4.0) as usize);
     let mut mix = Vec::new();
-    let mut stems = vec![Vec::new(); 9];
+    let mut stems = vec![Vec::new(); TRACKS];
     render_engine(&mut engine, &input[..], &score(), at(4.0), block, |b| {
         for (l, r) in b.left.iter().zip(b.right) {
             mix.extend([l.to_bits(), r.to_bits()]);
@@ -117,7 +136,7 @@ fn the_steady_path_gives_the_samples_of_the_general_one() {
         assert!(mix.iter().any(|&x| f32::from_bits(x).abs() > 0.01), "the scene plays");
         for block in [256, 61] {
             let (steady_mix, steady_stems) = render(quality, true, block);
-            for t in 0..9 {
+            for t in 0..TRACKS {
                 let first = stems[t].iter().zip(&steady_stems[t]).position(|(a, b)| a != b);
                 assert_eq!(
                     first,

@@ -109,6 +109,12 @@ impl Biquad {
         y
     }
 
+    /// The state's bits (a zero's sign included), to tell a state that
+    /// has stopped changing.
+    pub fn state_bits(&self) -> [u32; 2] {
+        [self.s1.to_bits(), self.s2.to_bits()]
+    }
+
     pub fn reset(&mut self) {
         *self = Biquad::default();
     }

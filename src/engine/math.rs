@@ -101,24 +101,27 @@ const HALF_PI_3: f64 = f64::from_bits(0x3BA3_198A_2E03_7073);
 const SIN_COS_LIMIT: f64 = 1.0e5;
 
 /// (sin x, cos x), to a few ulp for |x| up to 1e5: x = n π/2 + r with
-/// |r| <= π/4, then the Taylor series of sin r and cos r to the 17th and
-/// 18th powers (the first terms left out are below 1e-19 there).
+/// |r| <= π/4, then the Taylor series of sin r and cos r to the 15th and
+/// 16th powers (the first terms left out are below 5e-17 there), each
+/// evaluated by Estrin's scheme so its chain of dependent multiplications
+/// is short.
+#[inline]
 pub fn sin_cos(x: f64) -> (f64, f64) {
     if x.is_nan() || x.abs() > SIN_COS_LIMIT {
         return (f64::NAN, f64::NAN);
     }
     let (k, n) = round_to_integer(x * std::f64::consts::FRAC_2_PI);
     let r = ((x - k * HALF_PI_1) - k * HALF_PI_2) - k * HALF_PI_3;
-    let r2 = r * r;
-    // Horner from the highest power down: 1/17! ... 1/3! for sine,
-    // 1/18! ... 1/2! for cosine, with alternating signs.
-    let mut s = 0.0;
-    let mut c = 0.0;
-    for n in (1..=8).rev() {
-        s = s * r2 + sign(n) * INVERSE_FACTORIALS[2 * n + 1];
-        c = c * r2 + sign(n) * INVERSE_FACTORIALS[2 * n];
-    }
-    let (sin_r, cos_r) = (r + r * r2 * s, 1.0 + r2 * c);
+    let z = r * r;
+    let (z2, z4) = (z * z, z * z * (z * z));
+    // sin r = r + r z S(z) with S's terms (-1)^k / (2k + 1)!, k = 1…7;
+    // cos r = 1 + z C(z) with C's terms (-1)^k / (2k)!, k = 1…8.
+    let s = |k: usize| SINE_TERMS[k];
+    let c = |k: usize| COSINE_TERMS[k];
+    let sine = (s(0) + s(1) * z) + z2 * (s(2) + s(3) * z) + z4 * ((s(4) + s(5) * z) + z2 * s(6));
+    let cosine =
+        ((c(0) + c(1) * z) + z2 * (c(2) + c(3) * z)) + z4 * ((c(4) + c(5) * z) + z2 * (c(6) + c(7) * z));
+    let (sin_r, cos_r) = (r + r * z * sine, 1.0 + z * cosine);
     match n & 3 {
         0 => (sin_r, cos_r),
         1 => (cos_r, -sin_r),
@@ -127,13 +130,26 @@ pub fn sin_cos(x: f64) -> (f64, f64) {
     }
 }
 
-/// (-1)^n.
-fn sign(n: usize) -> f64 {
-    if n % 2 == 0 {
-        1.0
-    } else {
-        -1.0
+/// (-1)^k / (2k + 1)! for k = 1…7, and (-1)^k / (2k)! for k = 1…8.
+const SINE_TERMS: [f64; 7] = alternating_inverse_factorials(3);
+const COSINE_TERMS: [f64; 8] = alternating_inverse_factorials(2);
+
+/// Every other inverse factorial from `first`! on, with alternating signs
+/// starting negative: -1 / first!, +1 / (first + 2)!, …
+const fn alternating_inverse_factorials<const N: usize>(first: usize) -> [f64; N] {
+    let mut table = [0.0; N];
+    let mut k = 0;
+    while k < N {
+        let n = first + 2 * k;
+        let (mut factorial, mut i) = (1.0, 2);
+        while i <= n {
+            factorial *= i as f64;
+            i += 1;
+        }
+        table[k] = if k % 2 == 0 { -1.0 / factorial } else { 1.0 / factorial };
+        k += 1;
     }
+    table
 }
 
 /// sin x.
@@ -146,17 +162,6 @@ pub fn tan(x: f64) -> f64 {
     let (s, c) = sin_cos(x);
     s / c
 }
-
-/// 1 / n! for n up to 18 (n! itself is exact in a double up to 22!).
-const INVERSE_FACTORIALS: [f64; 19] = {
-    let (mut table, mut factorial, mut n) = ([1.0; 19], 1.0, 1);
-    while n < 19 {
-        factorial *= n as f64;
-        table[n] = 1.0 / factorial;
-        n += 1;
-    }
-    table
-};
 
 #[cfg(test)]
 mod tests {

@@ -61,6 +61,11 @@ pub struct PlaybackTone {
     low_cut: LowCut,
     loss_state: Biquad,
     bump_state: Biquad,
+    /// The filters have come to rest on silence: with these coefficients,
+    /// a +0 input leaves every state bit as it is and gives +0, so until
+    /// the input or the coefficients change there is nothing to compute
+    /// (the output of an unused track, playing blank tape).
+    silent: bool,
 }
 
 impl PlaybackTone {
@@ -77,6 +82,7 @@ impl PlaybackTone {
             low_cut: LowCut::default(),
             loss_state: Biquad::default(),
             bump_state: Biquad::default(),
+            silent: false,
         };
         tone.design(1.0);
         tone
@@ -90,6 +96,7 @@ impl PlaybackTone {
         self.loss_state.reset();
         self.bump_state.reset();
         self.low_cut.reset();
+        self.silent = false;
     }
 
     /// -3 dB corner of the HF loss for this |speed|, in Hz, before the
@@ -122,9 +129,36 @@ impl PlaybackTone {
             self.design(self.speed);
         }
         self.counter = if self.counter + 1 >= COEF_UPDATE_INTERVAL { 0 } else { self.counter + 1 };
+        if x.to_bits() != 0 {
+            self.silent = false;
+            return self.filter(x);
+        }
+        if self.silent {
+            return 0.0;
+        }
+        // Silence in: compute it, and whether it changed anything.
+        let before = self.state_bits();
+        let y = self.filter(x);
+        self.silent = y.to_bits() == 0 && self.state_bits() == before;
+        y
+    }
+
+    #[inline(always)]
+    fn filter(&mut self, x: f32) -> f32 {
         let y = self.low_cut.process(x);
         let y = self.bump_state.process(&self.bump, y);
         flush_denormal(self.loss_state.process(&self.loss, y))
+    }
+
+    /// Every filter state's bits.
+    fn state_bits(&self) -> [[u32; 2]; 4] {
+        let bits = |pair: [f32; 2]| pair.map(f32::to_bits);
+        [
+            bits(self.low_cut.x1),
+            bits(self.low_cut.y1),
+            self.bump_state.state_bits(),
+            self.loss_state.state_bits(),
+        ]
     }
 
     fn design(&mut self, speed: f32) {
@@ -135,6 +169,8 @@ impl PlaybackTone {
         self.bump = BiquadCoefs::peak(fs, bump_hz as f64, BUMP_Q, BUMP_GAIN_DB);
         self.low_cut.design(fs, (bump_hz * LOW_CUT_FRACTION_OF_BUMP) as f64);
         self.designed_speed = speed;
+        // New coefficients may rest on silence differently (a zero's sign).
+        self.silent = false;
     }
 }
 
@@ -175,5 +211,32 @@ impl LowCut {
             v = y;
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resting_on_silence_gives_the_bits_computing_it_gives() {
+        let mut resting = PlaybackTone::new(ToneModel::Tape, 48_000.0);
+        let mut computing = resting.clone();
+        let mut rested = 0;
+        // Silence, a tone, a long silence the filters ring down in, with the
+        // speed held and then wobbling (new coefficients), and a tone again.
+        for n in 0..60_000 {
+            let x = match n {
+                2_000..5_000 | 50_000.. => 0.3 * (n as f32 * 0.07).sin(),
+                _ => 0.0,
+            };
+            let speed = if (30_000..40_000).contains(&n) { 1.0 + 0.01 * (n as f32 * 0.001).sin() } else { 1.0 };
+            rested += usize::from(resting.silent);
+            computing.silent = false;
+            let (a, b) = (resting.process(x, speed), computing.process(x, speed));
+            assert_eq!(a.to_bits(), b.to_bits(), "sample {n}");
+            assert_eq!(resting.state_bits(), computing.state_bits(), "sample {n}");
+        }
+        assert!(rested > 20_000, "the filters rested for only {rested} samples");
     }
 }

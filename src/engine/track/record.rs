@@ -375,7 +375,10 @@ impl Track {
         keep: f32,
         age: f32,
     ) -> Option<DueCell> {
-        debug_assert!(self.seam_fold == 0 && !self.length_unset(), "only a resting track's head");
+        debug_assert!(
+            self.seam_fold == 0 && !(self.length_unset() && self.mode.writes()),
+            "only a resting track's head"
+        );
         if engage == 0.0 || !self.saturator.is_hysteresis() {
             self.run_record_head(step, true, engage, feedback, keep, age);
             return None;

@@ -44,7 +44,9 @@ impl Track {
             && self.sweep.is_none()
             && self.copier.is_none()
             && !self.cycle_running()
-            && !self.length_unset()
+            // A free track with no loop yet rests while it plays or stands
+            // (an unused track plays blank tape); its first take does not.
+            && !(self.length_unset() && self.mode.writes())
             && !matches!(self.mode, HeadMode::Oneshot | HeadMode::Paused)
             && self.seam_fold == 0
             && !self.tape.job_active()
@@ -254,5 +256,20 @@ mod tests {
         assert!(track.steady().is_some(), "at the new level");
         track.apply(TrackAction::Undo);
         assert!(track.steady().is_none(), "an undo sweep waiting");
+    }
+
+    #[test]
+    fn an_unused_free_track_rests_until_its_first_take() {
+        let reader = Reader::detect();
+        let config = TrackConfig { length: TapeLength::Free { max_seconds: 2.0 }, ..TrackConfig::default() };
+        let mut track = Track::new(&config, Quality::Full, 48_000.0, 3);
+        run(&mut track, &reader, 0.1);
+        assert!(track.length_unset() && track.steady().is_some(), "playing blank tape, no loop yet");
+        track.apply(TrackAction::Record);
+        run(&mut track, &reader, 0.2);
+        assert!(track.steady().is_none(), "the first take measures the loop");
+        track.apply(TrackAction::Play);
+        run(&mut track, &reader, 0.2);
+        assert!(!track.length_unset() && track.steady().is_some(), "the loop made, playing");
     }
 }
