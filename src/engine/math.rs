@@ -49,11 +49,18 @@ const EXP_OVERFLOW_ABOVE: f64 = 709.0;
 /// (the first term left out is below 4e-17 there).
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
-    if x < EXP_FLUSH_BELOW {
-        return 0.0;
-    }
     if x > EXP_OVERFLOW_ABOVE {
         return f64::INFINITY;
+    }
+    exp_that_cannot_overflow(x)
+}
+
+/// [`exp`] without its test for overflow, for an `x` known to be at most
+/// 709: the hysteresis model's inner loop, whose arguments are -2|q|.
+#[inline(always)]
+pub fn exp_that_cannot_overflow(x: f64) -> f64 {
+    if x < EXP_FLUSH_BELOW {
+        return 0.0;
     }
     let (k, n) = round_to_integer(x * (STEPS as f64 * std::f64::consts::LOG2_E));
     let r = (x - k * LN2_HIGH) - k * LN2_LOW;

@@ -18,7 +18,7 @@ pub(super) fn langevin(q: f64) -> (f64, f64) {
         // With e = exp(-2|q|): coth |q| = (1 + e) / (1 - e) and
         // 1 / sinh^2 q = 4 e / (1 - e)^2, so no overflow; 1 / (1 - e) and
         // 1 / q come out of the one division d = 1 / (q (1 - e)).
-        let e = math::exp(-2.0 * q.abs());
+        let e = math::exp_that_cannot_overflow(-2.0 * q.abs());
         let d = 1.0 / (q * (1.0 - e));
         let r = q * d;
         let coth = q.signum() * (1.0 + e) * r;
@@ -34,7 +34,7 @@ mod tests {
 
     /// The Langevin function as the library's `exp` gives it.
     fn library_langevin(q: f64) -> (f64, f64) {
-        let e = math::exp(-2.0 * q.abs());
+        let e = math::exp_that_cannot_overflow(-2.0 * q.abs());
         let r = 1.0 / (1.0 - e);
         let inv_q = 1.0 / q;
         (q.signum() * (1.0 + e) * r - inv_q, inv_q * inv_q - 4.0 * e * r * r)

@@ -230,7 +230,8 @@ mod tests {
                 2_000..5_000 | 50_000.. => 0.3 * (n as f32 * 0.07).sin(),
                 _ => 0.0,
             };
-            let speed = if (30_000..40_000).contains(&n) { 1.0 + 0.01 * (n as f32 * 0.001).sin() } else { 1.0 };
+            let speed =
+                if (30_000..40_000).contains(&n) { 1.0 + 0.01 * (n as f32 * 0.001).sin() } else { 1.0 };
             rested += usize::from(resting.silent);
             computing.silent = false;
             let (a, b) = (resting.process(x, speed), computing.process(x, speed));
