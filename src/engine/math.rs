@@ -10,7 +10,7 @@
 //! constants, pan gains, the hysteresis model's curve, the read kernels)
 //! comes from these, built from additions, multiplications, divisions and
 //! the bits of a double, which IEEE 754 defines to the last bit.
-//! `tests/any_machine.rs` renders with libm's other variant and compares.
+//! `tests/model_revision.rs` renders with libm's other variant and compares.
 //!
 //! Accuracy is a few ulp, checked against the library in the tests below.
 
