@@ -67,6 +67,19 @@ fn score() -> Vec<(u64, Command)> {
     score
 }
 
+/// FNV-1a's offset basis: the hash of nothing.
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a of `hash` continued over `bytes`.
+fn fnv1a(hash: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(hash, |h, byte| (h ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+/// The bytes of samples, for [`fnv1a`].
+fn sample_bytes<'a, S: IntoIterator<Item = &'a f32>>(samples: S) -> impl Iterator<Item = u8> + use<'a, S> {
+    samples.into_iter().flat_map(|x| x.to_bits().to_le_bytes())
+}
+
 /// FNV-1a over the bits of every sample of the mix and stems.
 fn fingerprint() -> u64 {
     let input: Vec<f32> = sine(440.0, 0.6, SRF, at(3.5) as usize)
@@ -74,15 +87,11 @@ fn fingerprint() -> u64 {
         .zip(sine(1230.0, 0.2, SRF, at(3.5) as usize))
         .map(|(a, b)| a + b)
         .collect();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut hash = FNV_START;
     for quality in [Quality::Full, Quality::Eco] {
         let out = render_to_memory(scene(quality), SR, &input, &score(), at(3.5), 256);
         for channel in [&out.left, &out.right].into_iter().chain(out.stems.iter()) {
-            for x in channel.iter() {
-                for byte in x.to_bits().to_le_bytes() {
-                    hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
-                }
-            }
+            hash = fnv1a(hash, sample_bytes(channel));
         }
     }
     hash
@@ -128,14 +137,11 @@ fn child_fingerprints(tunables: Option<&str>) -> (String, String) {
 
 /// FNV-1a over the C library's exp, sin and cos of many arguments.
 fn c_library_fingerprint() -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for i in 0..200_000 {
+    let values = (0..200_000).flat_map(|i| {
         let x = -(i as f64) * 1.7e-5 - 1e-9 * (i % 13) as f64;
-        for y in [x.exp(), (3.1 * x).cos(), (2.3 * x).sin()] {
-            hash = (hash ^ y.to_bits()).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    hash
+        [x.exp(), (3.1 * x).cos(), (2.3 * x).sin()]
+    });
+    fnv1a(FNV_START, values.flat_map(|y| y.to_bits().to_le_bytes()))
 }
 
 /// The live comparison's scene: sixteen whole-model loops recorded for 2 s
@@ -172,11 +178,7 @@ fn fingerprint_of_sixteen_loops() -> u64 {
     score.extend((0..16).map(|k| (at(2.5), act(k, next(k)))));
     let out =
         render_to_memory(EngineConfig { seed: 3, ..config(tracks) }, SR, &input, &score, at(seconds), 256);
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for x in out.left.iter().chain(&out.right).chain(out.stems.iter().flatten()) {
-        hash = (hash ^ u64::from(x.to_bits())).wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
+    fnv1a(FNV_START, sample_bytes(out.left.iter().chain(&out.right).chain(out.stems.iter().flatten())))
 }
 
 #[test]
