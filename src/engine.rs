@@ -550,6 +550,10 @@ fn run_samples(
 ) -> usize {
     let (start, end) = (range.start, range.end);
     let steady = track.steady().filter(|_| steady_path);
+    if let Some(steady) = steady.as_ref().filter(|steady| track.coasts(steady)) {
+        let input = |i: usize| input_at(input, start + i);
+        return start + track.run_coasting(steady, input, &mut stem[start..end], reader, stop_at_top);
+    }
     for (i, out) in stem[start..end].iter_mut().enumerate() {
         let x = input_at(input, start + i);
         *out = match &steady {
@@ -578,6 +582,14 @@ fn run_in_pairs<'a>(
             return;
         };
         let steady = (a.steady(), b.steady());
+        let coasting =
+            [steady.0.as_ref().is_some_and(|s| a.coasts(s)), steady.1.as_ref().is_some_and(|s| b.coasts(s))];
+        if steady_path && coasting.contains(&true) {
+            // A coasting track runs its stretch on its own (see `Track::run_coasting`).
+            run_samples(a, a_stem, reader, input, range.clone(), false, steady_path);
+            run_samples(b, b_stem, reader, input, range.clone(), false, steady_path);
+            continue;
+        }
         if let (true, (Some(a_steady), Some(b_steady))) = (steady_path, steady) {
             for i in range.clone() {
                 let x = input_at(input, i);

@@ -15,12 +15,13 @@ use ferrotape::engine::{
 };
 use ferrotape::render::render_engine;
 
-/// Eleven tracks (so one ticks alone and five in pairs) of three set-ups:
+/// Thirteen tracks (so one ticks alone and six in pairs) of three set-ups:
 /// the whole model (tracks 1, 3, 4, 7 and 10), every model off, and every
 /// model off with ageing (tracks 6, 9 and 11). Tracks 1, 10 and 11 are
 /// free: the last two play blank tape, their length not yet set, before
-/// their first take.
-const TRACKS: usize = 11;
+/// their first take. Tracks 12 and 13 (every model off) mostly play, so
+/// they coast: the tape at one speed, nothing written.
+const TRACKS: usize = 13;
 
 fn tracks() -> Vec<TrackConfig> {
     (0..TRACKS)
@@ -35,6 +36,8 @@ fn tracks() -> Vec<TrackConfig> {
                 0
             } else if i == 10 {
                 2
+            } else if i >= 11 {
+                1
             } else {
                 i % 3
             } {
@@ -48,7 +51,7 @@ fn tracks() -> Vec<TrackConfig> {
                         (Param::DriftPct, 0.0),
                         (Param::HissDb, -120.0),
                         (Param::Age, if plain == 2 { 0.05 } else { 0.0 }),
-                        (Param::InertiaS, if i == 4 { 0.0 } else { 0.3 }),
+                        (Param::InertiaS, if i == 4 || i == 12 { 0.0 } else { 0.3 }),
                     ] {
                         track.params.set(param, value);
                     }
@@ -63,9 +66,33 @@ fn tracks() -> Vec<TrackConfig> {
 /// What a performer might do to nine tracks in four seconds.
 fn score() -> Vec<(u64, Command)> {
     let mut score = vec![(0, Command::RecordLatency { frames: 300 })];
-    for t in 0..9u8 {
+    for t in (0..9u8).chain([11, 12]) {
         score.push((at(0.02 * t as f64), act(t, TrackAction::Record)));
     }
+    // The coasting tracks: played, through a glide down (the record path
+    // band-limited) and back, a stop and a start with inertia, reverse, a
+    // fade, speed steps, and latency changes under way (the global ones
+    // below). Then a dub each: what the record path took in while they
+    // coasted is written.
+    score.extend([
+        (at(0.9), act(11, TrackAction::Play)),
+        (at(1.02), act(12, TrackAction::Play)),
+        (at(1.45), set(11, Param::Speed, 0.5)),
+        (at(2.05), set(11, Param::Speed, 1.0)),
+        (at(2.2), act(12, TrackAction::Reverse)),
+        (at(2.35), set(12, Param::LevelDb, -4.0)),
+        // With no inertia the motor is at its new speed at once, and the
+        // record head replays the old one for a round trip more.
+        (at(2.5), set(12, Param::Speed, 0.6)),
+        (at(2.52), act(12, TrackAction::Dub)),
+        (at(2.8), act(12, TrackAction::Play)),
+        (at(2.9), set(12, Param::Speed, 1.0)),
+        (at(2.75), act(11, TrackAction::Stop)),
+        (at(3.3), act(11, TrackAction::Play)),
+        (at(3.6), act(12, TrackAction::Reverse)),
+        (at(3.45), act(12, TrackAction::Dub)),
+        (at(3.8), act(11, TrackAction::Dub)),
+    ]);
     score.push((at(0.9), act(0, TrackAction::Play)));
     // The free tracks that waited: a first take, then play, then a dub.
     score.extend([

@@ -142,10 +142,15 @@ impl Tape {
     /// cell `pos` is; `None` where the window wraps round the loop's ends.
     #[inline]
     fn window(&self, taps: usize, pos: f64) -> Option<(&[f32], f64)> {
+        self.window_start(taps, pos).map(|(first, frac)| (&self.cells[first..][..taps], frac))
+    }
+
+    /// Where [`Tape::window`]'s cells start, and the fraction.
+    #[inline(always)]
+    fn window_start(&self, taps: usize, pos: f64) -> Option<(usize, f64)> {
         let base = fast_floor(pos);
         let first = base as i64 - (taps as i64 / 2 - 1);
-        (first >= 0 && first as usize + taps <= self.len)
-            .then(|| (&self.cells[first as usize..][..taps], pos - base))
+        (first >= 0 && first as usize + taps <= self.len).then_some((first as usize, pos - base))
     }
 
     /// 4-point, 3rd-order Hermite read (the eco interpolator).
@@ -361,6 +366,53 @@ impl Tape {
         match self.window(kernels.taps(band), pos) {
             Some((window, frac)) if held.hold(kernels, band, frac) => kernels.read_held(path, held, window),
             _ => self.read_band(reader, band, pos),
+        }
+    }
+
+    /// [`Tape::read_band_holding`] at each of `positions` in turn, into
+    /// `out`: the same values, the reads whose weights are held already
+    /// made four at a time (see [`ReadKernels::read_held_four`]). Reads
+    /// that would change the held weights are made in their turn, after
+    /// every read before them.
+    pub fn read_band_holding_run(
+        &self,
+        reader: &Reader,
+        band: usize,
+        positions: &[f64],
+        held: &mut HeldWeights,
+        out: &mut [f32],
+    ) {
+        let Reader { kernels, path } = *reader;
+        let taps = kernels.taps(band);
+        let window = |first: usize| &self.cells[first..first + taps];
+        // Reads waiting to be made four at a time: (index into `out`, first cell).
+        let mut waiting = [(0, 0); 4];
+        let mut count = 0;
+        for (i, &pos) in positions.iter().enumerate() {
+            match self.window_start(taps, pos) {
+                Some((first, frac)) if held.holds(band, frac) => {
+                    waiting[count] = (i, first);
+                    count += 1;
+                    if count == waiting.len() {
+                        let reads =
+                            kernels.read_held_four(path, held, waiting.map(|(_, first)| window(first)));
+                        for (&(at, _), read) in waiting.iter().zip(reads) {
+                            out[at] = read;
+                        }
+                        count = 0;
+                    }
+                }
+                _ => {
+                    for &(at, first) in &waiting[..count] {
+                        out[at] = kernels.read_held(path, held, window(first));
+                    }
+                    count = 0;
+                    out[i] = self.read_band_holding(reader, band, pos, held);
+                }
+            }
+        }
+        for &(at, first) in &waiting[..count] {
+            out[at] = kernels.read_held(path, held, window(first));
         }
     }
 }

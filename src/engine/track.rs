@@ -5,6 +5,7 @@
 //! resampler); the play head reads with an interpolating kernel; playback is
 //! coloured, hissed, levelled.
 
+mod coast;
 mod cycles;
 mod head_distance;
 mod modes;

@@ -96,19 +96,7 @@ impl Transport {
     /// in cells per sample, modulation included.
     #[inline]
     pub fn next(&mut self, params: &TrackParams, target: f64) -> f64 {
-        let dt = self.sample_period;
-        let inertia = params.get(Param::InertiaS) as f64;
-        if inertia <= dt * 4.0 {
-            self.motor = target;
-            self.motor_rate = 0.0;
-        } else {
-            // Critically damped second-order follower (semi-implicit Euler):
-            // no overshoot, settles to 1 % within `inertia_s`.
-            let omega = SETTLE_PERIODS / inertia;
-            let accel = omega * omega * (target - self.motor) - 2.0 * omega * self.motor_rate;
-            self.motor_rate += accel * dt;
-            self.motor += self.motor_rate * dt;
-        }
+        (self.motor, self.motor_rate) = self.follow(params, target);
 
         if self.modulation_countdown == 0 {
             self.modulation_countdown = MODULATION_INTERVAL;
@@ -118,6 +106,75 @@ impl Transport {
         self.modulation_countdown -= 1;
         self.modulation += self.modulation_step;
 
+        self.speed = self.motor * (1.0 + self.modulation);
+        self.speed
+    }
+
+    /// The motor's speed and rate after one more sample toward `target`.
+    #[inline(always)]
+    fn follow(&self, params: &TrackParams, target: f64) -> (f64, f64) {
+        let dt = self.sample_period;
+        let inertia = params.get(Param::InertiaS) as f64;
+        if inertia <= dt * 4.0 {
+            return (target, 0.0);
+        }
+        // Critically damped second-order follower (semi-implicit Euler):
+        // no overshoot, settles to 1 % within `inertia_s`.
+        let omega = SETTLE_PERIODS / inertia;
+        let accel = omega * omega * (target - self.motor) - 2.0 * omega * self.motor_rate;
+        let rate = self.motor_rate + accel * dt;
+        (self.motor + rate * dt, rate)
+    }
+
+    /// Whether the next samples' speed is known already: the motor stands
+    /// at a fixed point of its follower toward `target` (a step leaves its
+    /// speed and rate as they are, to the bit: at the target, or an ulp
+    /// short of it where the rate's step rounds away) and wow, flutter and
+    /// drift are at zero depth with nothing left of them (the modulation
+    /// and its step are zero). [`Transport::coast`] then does what that
+    /// many calls of [`Transport::next`] would.
+    pub fn coasts_at(&self, params: &TrackParams, target: f64) -> bool {
+        let (motor, rate) = self.follow(params, target);
+        motor.to_bits() == self.motor.to_bits()
+            && rate.to_bits() == self.motor_rate.to_bits()
+            && self.modulation == 0.0
+            && self.modulation_step == 0.0
+            && [Param::WowPct, Param::FlutterPct, Param::DriftPct]
+                .iter()
+                .all(|&depth| params.get(depth) == 0.0)
+    }
+
+    /// What every call of [`Transport::next`] returns while the motor
+    /// coasts (see [`Transport::coasts_at`]): the motor's speed times one
+    /// plus a modulation of zero.
+    pub fn coasting_speed(&self) -> f64 {
+        self.motor * (1.0 + self.modulation)
+    }
+
+    /// `samples` calls of [`Transport::next`] toward `target`, for a motor
+    /// that [`Transport::coasts_at`] it; returns the speed every one of
+    /// them returns. The follower stays at its fixed point, the modulation
+    /// stays zero and the modulators still advance at their control points,
+    /// so the state ends as the calls leave it, to the bit.
+    pub fn coast(&mut self, params: &TrackParams, target: f64, samples: usize) -> f64 {
+        debug_assert!(self.coasts_at(params, target), "a motor with somewhere to go");
+        if samples == 0 {
+            return self.speed;
+        }
+        let mut left = samples;
+        while left > 0 {
+            if self.modulation_countdown == 0 {
+                self.modulation_countdown = MODULATION_INTERVAL;
+                let next = self.modulation_point(params);
+                self.modulation_step = (next - self.modulation) / MODULATION_INTERVAL as f64;
+            }
+            let run = left.min(self.modulation_countdown as usize);
+            self.modulation_countdown -= run as u32;
+            // Adding a zero step `run` times: the first add gives the sum's
+            // sign (-0 only from -0 + -0), and adding the step again keeps it.
+            self.modulation += self.modulation_step;
+            left -= run;
+        }
         self.speed = self.motor * (1.0 + self.modulation);
         self.speed
     }
@@ -234,6 +291,41 @@ mod tests {
         }
         let settled = settled_at.unwrap() as f64 / 48_000.0;
         assert!(settled <= 0.5 && settled > 0.4, "settled after {settled} s");
+    }
+
+    #[test]
+    fn coasting_leaves_the_motor_as_every_sample_would() {
+        for (inertia, wow_then) in [(0.3, 0.0), (0.3, 0.5), (0.0, 0.5), (2.0, 0.0)] {
+            let mut params = still_params();
+            params.set(Param::DriftPct, 0.0);
+            params.set(Param::InertiaS, inertia);
+            params.set(Param::WowPct, wow_then);
+            let mut t = Transport::new(48_000.0, 9, 0.0);
+            // A glide to speed 1, wow (if any) turned off after a while:
+            // then the motor has to come to rest before it coasts.
+            let mut n = 0;
+            while !t.coasts_at(&params, 1.0) {
+                t.next(&params, 1.0);
+                n += 1;
+                if n == 24_000 {
+                    params.set(Param::WowPct, 0.0);
+                }
+                assert!(n < 48_000 * 30, "inertia {inertia}: the motor never came to rest: {t:?}");
+            }
+            for samples in [1, 5, 16, 17, 256, 1000] {
+                let mut by_sample = t.clone();
+                let speeds: Vec<u64> = (0..samples).map(|_| by_sample.next(&params, 1.0).to_bits()).collect();
+                let coasted = t.coasting_speed();
+                let speed = t.coast(&params, 1.0, samples);
+                assert!(speeds.iter().all(|&s| s == coasted.to_bits() && s == speed.to_bits()), "{speeds:?}");
+                assert_eq!(
+                    format!("{t:?}"),
+                    format!("{by_sample:?}"),
+                    "inertia {inertia}, {samples} samples"
+                );
+                assert!(t.coasts_at(&params, 1.0));
+            }
+        }
     }
 
     #[test]

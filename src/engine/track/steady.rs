@@ -19,18 +19,18 @@ use crate::engine::tape::{read_band_pair, read_band_pair_holding, Reader};
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Steady {
     /// The motor's target speed, ratio.
-    target: f64,
+    pub(super) target: f64,
     engage: f32,
     feedback: f32,
     keep: f32,
     age: f32,
     /// Whether the record head changes the tape (it only moves otherwise).
-    write: bool,
+    pub(super) write: bool,
     /// The product of the output gates, as the general path forms it.
-    gates: f32,
+    pub(super) gates: f32,
     /// Whether the play head may keep its phase from one read to the next
     /// (nothing wobbles the speed), so its kernel weights are worth holding.
-    steady_phase: bool,
+    pub(super) steady_phase: bool,
 }
 
 impl Track {
@@ -217,7 +217,7 @@ impl Track {
 
     /// [`Track::play`] for a resting track: the level and gates hold.
     #[inline(always)]
-    fn play_steady(&mut self, raw: f32, steady: &Steady) -> f32 {
+    pub(super) fn play_steady(&mut self, raw: f32, steady: &Steady) -> f32 {
         let y = self.colour(raw);
         self.output(y, steady.gates)
     }

@@ -10,6 +10,13 @@ use crate::engine::params::{Param, Quality};
 use crate::engine::snapshot::OVERVIEW_BINS;
 use crate::engine::tape::{read_band_pair, ReadKernels, Reader};
 
+/// How much of the full playback level a tape moving `speed_abs` cells per
+/// sample gives: head output follows the rate of flux change.
+#[inline(always)]
+pub(super) fn flux_at(speed_abs: f64) -> f32 {
+    (speed_abs / FULL_LEVEL_SPEED).min(1.0) as f32
+}
+
 /// What the play head reads, once the heads have moved for a sample.
 pub(super) enum PlayRead {
     /// Known already: blank tape, or the eco interpolator's read.
@@ -131,8 +138,14 @@ impl Track {
     /// write-head interpolator's history.
     #[inline(always)]
     pub(super) fn feed_record_path(&mut self, input: f32, record_step: f64) {
+        self.feed_record_path_at(input, record_step, self.clock);
+    }
+
+    /// [`Track::feed_record_path`] at sample `clock` of the track's life.
+    #[inline(always)]
+    pub(super) fn feed_record_path_at(&mut self, input: f32, record_step: f64, clock: u64) {
         let mut x = input;
-        if self.clock % CONTROL_INTERVAL == 0 {
+        if clock % CONTROL_INTERVAL == 0 {
             self.update_prefilter(record_step.abs());
         }
         if self.prefilter_on {
@@ -158,8 +171,14 @@ impl Track {
     #[inline(always)]
     pub(super) fn colour(&mut self, raw: f32) -> f32 {
         let speed_abs = self.velocity.abs();
+        self.colour_at(raw, speed_abs, flux_at(speed_abs))
+    }
+
+    /// [`Track::colour`] at a tape speed of `speed_abs` (cells per sample,
+    /// the play head's velocity's size), whose flux is `flux`.
+    #[inline(always)]
+    pub(super) fn colour_at(&mut self, raw: f32, speed_abs: f64, flux: f32) -> f32 {
         self.update_overview(raw);
-        let flux = (speed_abs / FULL_LEVEL_SPEED).min(1.0) as f32;
         let mut y = self.tone.process(raw * flux, speed_abs as f32);
         if self.gains.hiss > 0.0 {
             y += self.hiss.next(self.gains.hiss * flux);

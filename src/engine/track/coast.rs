@@ -1,0 +1,133 @@
+//! The coasting run: a resting track that writes nothing and whose tape
+//! moves at one known speed (the motor at its target, no wow, flutter or
+//! drift left) runs a stretch of samples in two passes instead of one
+//! sample at a time. First the heads move over the whole stretch, every
+//! sample in order, and the play head's positions are kept; then the play
+//! head reads at each of them and the reads go through the playback path.
+//!
+//! Nothing is reordered that could change a bit: the tape is not written
+//! while the track coasts, so a read sees the same cells whether it comes
+//! before or after the heads have moved on, and every other step (motor,
+//! record head, record path, wraps; then read, tone, hiss, level) runs in
+//! the order [`Track::tick_steady`] runs it, on the same values. What the
+//! two passes save is the motor's work (done once for the stretch, see
+//! [`Transport::coast`](crate::engine::transport::Transport::coast)) and
+//! a loop that switches between unrelated work every sample.
+
+use super::steady::Steady;
+use super::tick::{flux_at, PlayRead};
+use super::Track;
+use crate::engine::tape::Reader;
+
+/// Samples a coasting pass covers at a time: the play head's positions for
+/// them are kept on the stack.
+const COAST_CHUNK: usize = 256;
+
+impl Track {
+    /// Whether this resting track coasts (see the module notes).
+    pub(crate) fn coasts(&self, steady: &Steady) -> bool {
+        !steady.write
+            && steady.steady_phase
+            && (self.halted || self.transport.coasts_at(&self.params, steady.target))
+    }
+
+    /// Run the samples of `out` as [`Track::tick_steady`] would, one after
+    /// another, for a track that [`Track::coasts`]; `input(i)` is the
+    /// input at `out[i]`. With `stop_at_top`, stop after the sample in which
+    /// the play head wraps. Returns how many samples ran.
+    pub(crate) fn run_coasting(
+        &mut self,
+        steady: &Steady,
+        input: impl Fn(usize) -> f32,
+        out: &mut [f32],
+        reader: &Reader,
+        stop_at_top: bool,
+    ) -> usize {
+        debug_assert!(self.coasts(steady), "only a coasting track");
+        let mut done = 0;
+        while done < out.len() {
+            let chunk = (out.len() - done).min(COAST_CHUNK);
+            let mut positions = [0.0f64; COAST_CHUNK];
+            let moved =
+                self.move_heads_coasting(steady, |i| input(done + i), &mut positions[..chunk], stop_at_top);
+            self.play_coasting(steady, &positions[..moved], &mut out[done..done + moved], reader);
+            done += moved;
+            if moved < chunk {
+                break;
+            }
+        }
+        done
+    }
+
+    /// The first pass: the heads move and the record path takes the input
+    /// sample by sample, then the motor turns for the whole stretch;
+    /// the play head's position after each sample goes into `positions`.
+    /// Returns how many samples moved (fewer than asked only when stopping
+    /// at the loop's top).
+    #[inline]
+    fn move_heads_coasting(
+        &mut self,
+        steady: &Steady,
+        input: impl Fn(usize) -> f32,
+        positions: &mut [f64],
+        stop_at_top: bool,
+    ) -> usize {
+        let samples = positions.len();
+        let motor = if self.halted { 0.0 } else { self.transport.coasting_speed() * self.servo };
+        // No glide: what `slide_step` adds then.
+        let v = motor + 0.0;
+        let len = self.tape.len() as f64;
+        let mut moved = samples;
+        for (i, position) in positions.iter_mut().enumerate() {
+            let record_step = self.record.advance(v);
+            self.feed_record_path_at(input(i), record_step, self.clock + i as u64);
+            self.pos += v;
+            self.move_record_head(record_step, false);
+            self.wrapped = self.pos >= len || self.pos < 0.0;
+            if self.wrapped {
+                self.passes += 1;
+            }
+            self.pos = super::wrap_position(self.pos, len);
+            self.record.pos = super::wrap_position(self.record.pos, len);
+            *position = self.pos;
+            if stop_at_top && self.wrapped {
+                moved = i + 1;
+                break;
+            }
+        }
+        if !self.halted {
+            let speed = self.transport.coast(&self.params, steady.target, moved);
+            debug_assert_eq!(speed.to_bits(), self.transport.coasting_speed().to_bits());
+        }
+        self.velocity = v;
+        moved
+    }
+
+    /// The second pass: the play head reads at each of `positions` (into
+    /// `out`), then the reads go through the playback path. The speed is
+    /// the same for every sample, so is what follows from it: the read's
+    /// band and kind, the flux.
+    #[inline]
+    fn play_coasting(&mut self, steady: &Steady, positions: &[f64], out: &mut [f32], reader: &Reader) {
+        let Some(&last) = positions.last() else { return };
+        self.pos = last;
+        match self.play_read() {
+            PlayRead::Known(_) if self.tape.is_blank() => out.fill(0.0),
+            PlayRead::Known(_) => {
+                for (&position, out) in positions.iter().zip(out.iter_mut()) {
+                    *out = self.tape.read_hermite(position);
+                }
+            }
+            PlayRead::Kernel => {
+                self.tape.read_band_holding_run(reader, self.read_band, positions, &mut self.held, out);
+            }
+        }
+        let speed_abs = self.velocity.abs();
+        let flux = flux_at(speed_abs);
+        for (&position, out) in positions.iter().zip(out.iter_mut()) {
+            self.pos = position;
+            let y = self.colour_at(*out, speed_abs, flux);
+            *out = self.output(y, steady.gates);
+        }
+    }
+}
