@@ -554,6 +554,7 @@ fn run_samples(
         let input = |i: usize| input_at(input, start + i);
         return start + track.run_coasting(steady, input, &mut stem[start..end], reader, stop_at_top);
     }
+    let mut ran = end - start;
     for (i, out) in stem[start..end].iter_mut().enumerate() {
         let x = input_at(input, start + i);
         *out = match &steady {
@@ -561,10 +562,14 @@ fn run_samples(
             None => track.tick(x, reader),
         };
         if stop_at_top && track.wrapped() {
-            return start + i + 1;
+            ran = i + 1;
+            break;
         }
     }
-    end
+    if let Some(steady) = &steady {
+        track.end_steady_run(steady, ran);
+    }
+    start + ran
 }
 
 /// Run tracks over `range` into their stems two at a time (see
@@ -597,6 +602,8 @@ fn run_in_pairs<'a>(
                 a_stem[i] = ya;
                 b_stem[i] = yb;
             }
+            a.end_steady_run(&a_steady, range.len());
+            b.end_steady_run(&b_steady, range.len());
             continue;
         }
         for i in range.clone() {

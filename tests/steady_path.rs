@@ -73,7 +73,9 @@ fn score() -> Vec<(u64, Command)> {
     // band-limited) and back, a stop and a start with inertia, reverse, a
     // fade, speed steps, and latency changes under way (the global ones
     // below). Then a dub each: what the record path took in while they
-    // coasted is written.
+    // coasted is written. And wow and flutter where there was none (on a
+    // dubbing track too): the motors that coasted must have turned their
+    // modulators all along.
     score.extend([
         (at(0.9), act(11, TrackAction::Play)),
         (at(1.02), act(12, TrackAction::Play)),
@@ -92,6 +94,8 @@ fn score() -> Vec<(u64, Command)> {
         (at(3.6), act(12, TrackAction::Reverse)),
         (at(3.45), act(12, TrackAction::Dub)),
         (at(3.8), act(11, TrackAction::Dub)),
+        (at(3.7), set(12, Param::WowPct, 0.4)),
+        (at(3.5), set(1, Param::FlutterPct, 0.2)),
     ]);
     score.push((at(0.9), act(0, TrackAction::Play)));
     // The free tracks that waited: a first take, then play, then a dub.

@@ -26,9 +26,7 @@ const COAST_CHUNK: usize = 256;
 impl Track {
     /// Whether this resting track coasts (see the module notes).
     pub(crate) fn coasts(&self, steady: &Steady) -> bool {
-        !steady.write
-            && steady.steady_phase
-            && (self.halted || self.transport.coasts_at(&self.params, steady.target))
+        !steady.write && steady.steady_phase && (self.halted || steady.coasting_motor.is_some())
     }
 
     /// Run the samples of `out` as [`Track::tick_steady`] would, one after
@@ -73,7 +71,8 @@ impl Track {
         stop_at_top: bool,
     ) -> usize {
         let samples = positions.len();
-        let motor = if self.halted { 0.0 } else { self.transport.coasting_speed() * self.servo };
+        // A halted motor does not turn (and has no coasting speed).
+        let motor = steady.coasting_motor.map_or(0.0, |speed| speed * self.servo);
         // No glide: what `slide_step` adds then.
         let v = motor + 0.0;
         let len = self.tape.len() as f64;
@@ -95,10 +94,7 @@ impl Track {
                 break;
             }
         }
-        if !self.halted {
-            let speed = self.transport.coast(&self.params, steady.target, moved);
-            debug_assert_eq!(speed.to_bits(), self.transport.coasting_speed().to_bits());
-        }
+        self.end_steady_run(steady, moved);
         self.velocity = v;
         moved
     }

@@ -31,6 +31,10 @@ pub(crate) struct Steady {
     /// Whether the play head may keep its phase from one read to the next
     /// (nothing wobbles the speed), so its kernel weights are worth holding.
     pub(super) steady_phase: bool,
+    /// The speed every sample's motor gives, when it is known already (see
+    /// [`Transport::coasts_at`](crate::engine::transport::Transport::coasts_at)):
+    /// the motor then turns once for the whole run, in [`Track::end_steady_run`].
+    pub(super) coasting_motor: Option<f64>,
 }
 
 impl Track {
@@ -62,11 +66,12 @@ impl Track {
         let (engage, feedback, keep) = (self.engage.value(), self.feedback.value(), self.keep.value());
         let age = self.params.get(Param::Age);
         let idle = engage == 0.0 && keep == 1.0 && age == 0.0;
+        let target = match self.mode {
+            HeadMode::Stop => 0.0,
+            _ => self.params.get(Param::Speed) as f64,
+        };
         Some(Steady {
-            target: match self.mode {
-                HeadMode::Stop => 0.0,
-                _ => self.params.get(Param::Speed) as f64,
-            },
+            target,
             engage,
             feedback,
             keep,
@@ -76,7 +81,17 @@ impl Track {
             steady_phase: [Param::WowPct, Param::FlutterPct, Param::DriftPct]
                 .iter()
                 .all(|&depth| self.params.get(depth) == 0.0),
+            coasting_motor: (!self.halted && self.transport.coasts_at(&self.params, target))
+                .then(|| self.transport.coasting_speed()),
         })
+    }
+
+    /// A run of `samples` samples on the steady path is over: the motor
+    /// that coasted through it turns as those samples' calls would have.
+    pub(crate) fn end_steady_run(&mut self, steady: &Steady, samples: usize) {
+        if steady.coasting_motor.is_some() {
+            self.transport.coast(&self.params, steady.target, samples);
+        }
     }
 
     /// Whether the level and drive smoothers have come to a fixed point:
@@ -164,8 +179,11 @@ impl Track {
     /// moves; returns how far the record head moves this sample.
     #[inline(always)]
     fn heads_before_writing(&mut self, input: f32, steady: &Steady) -> f64 {
-        let motor =
-            if self.halted { 0.0 } else { self.transport.next(&self.params, steady.target) * self.servo };
+        let motor = match steady.coasting_motor {
+            _ if self.halted => 0.0,
+            Some(speed) => speed * self.servo,
+            None => self.transport.next(&self.params, steady.target) * self.servo,
+        };
         // No glide: what `slide_step` adds then.
         let v = motor + 0.0;
         let record_step = self.record.advance(v);
