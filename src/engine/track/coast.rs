@@ -50,7 +50,7 @@ impl Track {
                 self.move_heads_coasting(steady, |i| input(done + i), &mut positions[..chunk], stop_at_top);
             self.play_coasting(steady, &positions[..moved], &mut out[done..done + moved], reader);
             done += moved;
-            if moved < chunk {
+            if stop_at_top && self.wrapped {
                 break;
             }
         }
@@ -61,7 +61,7 @@ impl Track {
     /// sample by sample, then the motor turns for the whole stretch;
     /// the play head's position after each sample goes into `positions`.
     /// Returns how many samples moved (fewer than asked only when stopping
-    /// at the loop's top).
+    /// at the loop's top, which may also be the last of them).
     #[inline]
     fn move_heads_coasting(
         &mut self,
@@ -124,6 +124,43 @@ impl Track {
             self.pos = position;
             let y = self.colour_at(*out, speed_abs, flux);
             *out = self.output(y, steady.gates);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::params::{Param, Quality, SaturationModel, TapeLength, ToneModel, TrackConfig};
+
+    #[test]
+    fn a_coasting_leader_stops_at_the_top_wherever_it_falls() {
+        let reader = Reader::detect();
+        let mut config = TrackConfig {
+            length: TapeLength::Fixed((2 * COAST_CHUNK) as f64 / 48_000.0),
+            ..TrackConfig::default()
+        };
+        config.saturation = SaturationModel::Off;
+        config.tone = ToneModel::Flat;
+        for param in [Param::WowPct, Param::FlutterPct, Param::DriftPct, Param::Age] {
+            config.params.set(param, 0.0);
+        }
+        let mut track = Track::new(&config, Quality::Full, 48_000.0, 3);
+        let cells = track.tape.len();
+        let mut out = vec![0.0; 2 * cells];
+        // The top falls at a chunk's end, at the stretch's end, not at all,
+        // inside a chunk.
+        assert_eq!(cells, 2 * COAST_CHUNK);
+        for stretch in [cells + 100, cells, 300, 600] {
+            let steady = track.steady().expect("a blank tape playing rests");
+            assert!(track.coasts(&steady));
+            let before = track.pos;
+            let ran = track.run_coasting(&steady, |_| 0.0, &mut out[..stretch], &reader, true);
+            // The play head moves a cell a sample: it reaches the top after
+            // the cells left before it.
+            let to_top = (cells as f64 - before) as usize;
+            assert_eq!(ran, to_top.min(stretch), "from cell {before}, {stretch} samples");
+            assert_eq!(track.wrapped(), to_top <= stretch);
         }
     }
 }
