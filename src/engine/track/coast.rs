@@ -1,6 +1,6 @@
 //! The coasting run: a resting track that writes nothing and whose tape
-//! moves at one known speed (the motor at its target, no wow, flutter or
-//! drift left) runs a stretch of samples in two passes instead of one
+//! moves at one known speed (the motor at a fixed point of its follower,
+//! no wow, flutter or drift left) runs a stretch of samples in two passes instead of one
 //! sample at a time. First the heads move over the whole stretch, every
 //! sample in order, and the play head's positions are kept; then the play
 //! head reads at each of them and the reads go through the playback path.
