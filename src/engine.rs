@@ -36,7 +36,7 @@ use grid::Grid;
 use mixer::{pan_gains, smoothing_coefficient, MasterBus, PanStage, SMOOTHING_S};
 pub use tape::CpuPath;
 use tape::Reader;
-use track::Track;
+use track::{Steady, Track};
 pub use track::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
 
 /// Revision of the sound model. It changes whenever anything the engine's
@@ -548,8 +548,22 @@ fn run_samples(
     stop_at_top: bool,
     steady_path: bool,
 ) -> usize {
-    let (start, end) = (range.start, range.end);
     let steady = track.steady().filter(|_| steady_path);
+    run_samples_as(track, steady, stem, reader, input, range, stop_at_top)
+}
+
+/// [`run_samples`] for a track whose steady state (`None`: not at rest, or
+/// the steady path off) is known already.
+fn run_samples_as(
+    track: &mut Track,
+    steady: Option<Steady>,
+    stem: &mut [f32],
+    reader: &Reader,
+    input: &[f32],
+    range: std::ops::Range<usize>,
+    stop_at_top: bool,
+) -> usize {
+    let (start, end) = (range.start, range.end);
     if let Some(steady) = steady.as_ref().filter(|steady| track.coasts(steady)) {
         let input = |i: usize| input_at(input, start + i);
         return start + track.run_coasting(steady, input, &mut stem[start..end], reader, stop_at_top);
@@ -591,8 +605,8 @@ fn run_in_pairs<'a>(
             [steady.0.as_ref().is_some_and(|s| a.coasts(s)), steady.1.as_ref().is_some_and(|s| b.coasts(s))];
         if steady_path && coasting.contains(&true) {
             // A coasting track runs its stretch on its own (see `Track::run_coasting`).
-            run_samples(a, a_stem, reader, input, range.clone(), false, steady_path);
-            run_samples(b, b_stem, reader, input, range.clone(), false, steady_path);
+            run_samples_as(a, steady.0, a_stem, reader, input, range.clone(), false);
+            run_samples_as(b, steady.1, b_stem, reader, input, range.clone(), false);
             continue;
         }
         if let (true, (Some(a_steady), Some(b_steady))) = (steady_path, steady) {

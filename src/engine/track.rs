@@ -27,6 +27,7 @@ use quantize::{GridTake, LoopLock};
 pub use quantize::{GridUnit, Wait, WaitFor};
 use record::{record_delay, RecordHead};
 pub use record::{MAX_RECORD_LATENCY, MIN_TRAIL_FRAMES};
+pub(crate) use steady::Steady;
 use sweep::Sweep;
 
 /// Punch in/out, erase and mute fades, seconds.

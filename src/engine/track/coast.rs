@@ -70,24 +70,14 @@ impl Track {
         positions: &mut [f64],
         stop_at_top: bool,
     ) -> usize {
-        let samples = positions.len();
-        // A halted motor does not turn (and has no coasting speed).
-        let motor = steady.coasting_motor.map_or(0.0, |speed| speed * self.servo);
-        // No glide: what `slide_step` adds then.
-        let v = motor + 0.0;
-        let len = self.tape.len() as f64;
-        let mut moved = samples;
+        // The same every sample: the motor coasts (or is halted).
+        let v = self.steady_velocity(steady);
+        let mut moved = positions.len();
         for (i, position) in positions.iter_mut().enumerate() {
-            let record_step = self.record.advance(v);
-            self.feed_record_path_at(input(i), record_step, self.clock + i as u64);
-            self.pos += v;
+            let record_step = self.move_heads_at(v, input(i), self.clock + i as u64);
+            // All `write_steady` does for a track that writes nothing.
             self.move_record_head(record_step, false);
-            self.wrapped = self.pos >= len || self.pos < 0.0;
-            if self.wrapped {
-                self.passes += 1;
-            }
-            self.pos = super::wrap_position(self.pos, len);
-            self.record.pos = super::wrap_position(self.record.pos, len);
+            self.wrap_heads();
             *position = self.pos;
             if stop_at_top && self.wrapped {
                 moved = i + 1;
@@ -95,7 +85,6 @@ impl Track {
             }
         }
         self.end_steady_run(steady, moved);
-        self.velocity = v;
         moved
     }
 

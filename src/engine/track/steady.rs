@@ -179,15 +179,30 @@ impl Track {
     /// moves; returns how far the record head moves this sample.
     #[inline(always)]
     fn heads_before_writing(&mut self, input: f32, steady: &Steady) -> f64 {
+        let v = self.steady_velocity(steady);
+        self.move_heads_at(v, input, self.clock)
+    }
+
+    /// This sample's velocity of a resting track's play head, cells per
+    /// sample: the motor turns (unless it coasts, see [`Steady`]).
+    #[inline(always)]
+    pub(super) fn steady_velocity(&mut self, steady: &Steady) -> f64 {
         let motor = match steady.coasting_motor {
             _ if self.halted => 0.0,
             Some(speed) => speed * self.servo,
             None => self.transport.next(&self.params, steady.target) * self.servo,
         };
         // No glide: what `slide_step` adds then.
-        let v = motor + 0.0;
+        motor + 0.0
+    }
+
+    /// The play head moves by `v`, the record head's step comes out of its
+    /// queue and the input reaches the record path at sample `clock`;
+    /// returns how far the record head moves this sample.
+    #[inline(always)]
+    pub(super) fn move_heads_at(&mut self, v: f64, input: f32, clock: u64) -> f64 {
         let record_step = self.record.advance(v);
-        self.feed_record_path(input, record_step);
+        self.feed_record_path_at(input, record_step, clock);
         self.pos += v;
         self.velocity = v;
         record_step
@@ -195,7 +210,7 @@ impl Track {
 
     /// The record head moves by `record_step` and writes what it crosses.
     #[inline(always)]
-    fn write_steady(&mut self, record_step: f64, steady: &Steady) {
+    pub(super) fn write_steady(&mut self, record_step: f64, steady: &Steady) {
         let Steady { engage, feedback, keep, age, write, .. } = *steady;
         if write {
             self.run_record_head(record_step, write, engage, feedback, keep, age);
@@ -223,6 +238,13 @@ impl Track {
     /// Both heads wrap into the loop; says what the play head reads.
     #[inline(always)]
     fn heads_after_writing(&mut self) -> PlayRead {
+        self.wrap_heads();
+        self.play_read()
+    }
+
+    /// Both heads wrap into the loop (a pass counted when the play head does).
+    #[inline(always)]
+    pub(super) fn wrap_heads(&mut self) {
         let len = self.tape.len() as f64;
         self.wrapped = self.pos >= len || self.pos < 0.0;
         if self.wrapped {
@@ -230,7 +252,6 @@ impl Track {
         }
         self.pos = wrap_position(self.pos, len);
         self.record.pos = wrap_position(self.record.pos, len);
-        self.play_read()
     }
 
     /// [`Track::play`] for a resting track: the level and gates hold.
